@@ -1,0 +1,95 @@
+"""Page owners: the model's reverse map from a page to what it belongs to.
+
+Every allocated page records its owner (a process's anonymous memory, a page
+cache, a slab cache, the balloon driver, ...) in `owner[pfn]`, and the order of
+its allocation in its flags, so any page finds its allocation's head at
+`pfn & ~((1 << order) - 1)` (buddy blocks are naturally aligned). The head pages
+of an owner's allocations are linked through `lru_next`/`lru_prev` in
+allocation order, oldest first: for anon and page cache this is the LRU
+(add_page_to_lru_list / del_page_from_lru_list, include/linux/mm_inline.h,
+folded into one list without the active/inactive split), for the balloon it is
+`vb_dev_info->pages`. A migration puts the new page at the young end, as
+putback_lru_page() and balloon_page_insert() do.
+
+An owner is the handle the layers above hold: they free "n pages of owner o,
+oldest first" or "at random", and the model finds the pages wherever
+compaction has moved them.
+"""
+
+from numba import njit
+
+from . import constants as C
+from .rng import randbelow
+
+
+@njit(cache=True)
+def owner_list_add(z, o, pfn):
+    """Append the head page `pfn` at the young end of owner `o`'s list."""
+    tail = z.own_tail[o]
+    z.lru_prev[pfn] = tail
+    z.lru_next[pfn] = -1
+    if tail >= 0:
+        z.lru_next[tail] = pfn
+    else:
+        z.own_head[o] = pfn
+    z.own_tail[o] = pfn
+
+
+@njit(cache=True)
+def owner_list_del(z, o, pfn):
+    """Unlink the head page `pfn` from owner `o`'s list."""
+    prev = z.lru_prev[pfn]
+    nxt = z.lru_next[pfn]
+    if prev >= 0:
+        z.lru_next[prev] = nxt
+    else:
+        z.own_head[o] = nxt
+    if nxt >= 0:
+        z.lru_prev[nxt] = prev
+    else:
+        z.own_tail[o] = prev
+    z.lru_next[pfn] = -1
+    z.lru_prev[pfn] = -1
+
+
+@njit(cache=True)
+def allocation_head(z, pfn):
+    """The head pfn of the allocation page `pfn` belongs to (owner must be set)."""
+    order = z.pflags[pfn] & C.PF_ORDER_MASK
+    return pfn & ~((1 << order) - 1)
+
+
+PICK_OLDEST = 0
+PICK_NEWEST = 1
+PICK_RANDOM = 2
+
+
+@njit(cache=True)
+def pick_allocation(z, o, how, rng):
+    """The head pfn of one allocation of owner `o` on its list, or -1 if none.
+
+    PICK_OLDEST and PICK_NEWEST take the list ends. PICK_RANDOM is uniform over
+    the owner's listed allocations: rejection sampling over page frames (a
+    frame hits each allocation's head with equal probability) when the owner
+    has at least one allocation per 64 frames, otherwise a walk to a random
+    list index.
+    """
+    if z.own_allocs[o] == 0:
+        return -1
+    if how == PICK_OLDEST:
+        return z.own_head[o]
+    if how == PICK_NEWEST:
+        return z.own_tail[o]
+    n = z.lru_next.shape[0]
+    if z.own_allocs[o] * 64 >= n:
+        for _ in range(1 << 16):
+            pfn = randbelow(rng, n)
+            if z.owner[pfn] == o:
+                flags = z.pflags[pfn]
+                if flags & C.PF_HEAD and not flags & C.PF_ISOLATED:
+                    return pfn
+    k = randbelow(rng, z.own_allocs[o])
+    pfn = z.own_head[o]
+    for _ in range(k):
+        pfn = z.lru_next[pfn]
+    return pfn

@@ -1,0 +1,419 @@
+"""The buddy allocator (mm/page_alloc.c): free lists per order and migratetype,
+`__rmqueue_smallest`, the fallback and pageblock-stealing rules of the 3.8 and
+6.x eras, `__free_one_page` with buddy merging, and the allocation entry point.
+
+Compiled kernels over the zone's arrays (state.ZoneArrays). Simplifications,
+both eras: one zone, no per-cpu page lists (pages reach the buddy lists at
+once, as if every pcp list were drained), no CMA, no highatomic reserve and, in
+3.8, no MIGRATE_RESERVE blocks; ALLOC_NOFRAGMENT never applies (it needs a
+Normal zone above a DMA32 zone).
+"""
+
+import numpy as np
+from numba import njit
+
+from . import constants as C
+from .owner import owner_list_add, owner_list_del, pick_allocation
+from .watermark import ALLOC_NO_WATERMARKS, boost_watermark, wmark_pages, zone_watermark_ok
+
+_FALLBACKS = np.array(C.FALLBACKS_6X, dtype=np.int64)
+
+# ---------------------------------------------------------------- free lists
+
+
+@njit(cache=True)
+def add_to_free_list(z, pfn, order, mt, to_tail):
+    """`add_to_free_list` / `add_to_free_list_tail`: make `pfn` a free buddy head."""
+    z.pflags[pfn] = np.uint16(C.PF_BUDDY | order | (mt << C.PF_LIST_MT_SHIFT))
+    if to_tail:
+        tail = z.fl_tail[order, mt]
+        z.lru_prev[pfn] = tail
+        z.lru_next[pfn] = -1
+        if tail >= 0:
+            z.lru_next[tail] = pfn
+        else:
+            z.fl_head[order, mt] = pfn
+        z.fl_tail[order, mt] = pfn
+    else:
+        head = z.fl_head[order, mt]
+        z.lru_next[pfn] = head
+        z.lru_prev[pfn] = -1
+        if head >= 0:
+            z.lru_prev[head] = pfn
+        else:
+            z.fl_tail[order, mt] = pfn
+        z.fl_head[order, mt] = pfn
+    z.nr_free[order, mt] += 1
+
+
+@njit(cache=True)
+def free_list_mt(z, pfn):
+    """The migratetype of the free list a free buddy head is on."""
+    return (z.pflags[pfn] & C.PF_LIST_MT_MASK) >> C.PF_LIST_MT_SHIFT
+
+
+@njit(cache=True)
+def del_page_from_free_list(z, pfn, order):
+    """`del_page_from_free_list`: unlink a free buddy head and clear PageBuddy."""
+    mt = free_list_mt(z, pfn)
+    prev = z.lru_prev[pfn]
+    nxt = z.lru_next[pfn]
+    if prev >= 0:
+        z.lru_next[prev] = nxt
+    else:
+        z.fl_head[order, mt] = nxt
+    if nxt >= 0:
+        z.lru_prev[nxt] = prev
+    else:
+        z.fl_tail[order, mt] = prev
+    z.lru_next[pfn] = -1
+    z.lru_prev[pfn] = -1
+    z.nr_free[order, mt] -= 1
+    z.pflags[pfn] = 0
+
+
+@njit(cache=True)
+def move_to_free_list(z, pfn, order, mt, to_tail):
+    """`move_to_free_list`: 6.x moves to the tail (list_move_tail), 3.8's
+    move_freepages used list_move (head)."""
+    del_page_from_free_list(z, pfn, order)
+    add_to_free_list(z, pfn, order, mt, to_tail)
+
+
+@njit(cache=True)
+def page_is_buddy(z, pfn, order):
+    """`page_is_buddy`: `pfn` is in the zone and heads a free block of `order`."""
+    if pfn < 0 or pfn >= z.pflags.shape[0]:
+        return False
+    flags = z.pflags[pfn]
+    return (flags & C.PF_BUDDY) != 0 and (flags & C.PF_ORDER_MASK) == order
+
+
+# ---------------------------------------------------------------- allocation
+
+
+@njit(cache=True)
+def expand(z, pfn, low, high, mt):
+    """`expand`: split a block of order `high` down to `low`, putting each upper
+    half on the head of `mt`'s list at its order."""
+    size = 1 << high
+    while high > low:
+        high -= 1
+        size >>= 1
+        add_to_free_list(z, pfn + size, high, mt, False)
+
+
+@njit(cache=True)
+def rmqueue_smallest(z, order, mt):
+    """`__rmqueue_smallest`: the head of the smallest non-empty list of `mt`."""
+    for current in range(order, C.NR_PAGE_ORDERS):
+        pfn = z.fl_head[current, mt]
+        if pfn < 0:
+            continue
+        del_page_from_free_list(z, pfn, current)
+        expand(z, pfn, order, current, mt)
+        return pfn
+    return -1
+
+
+@njit(cache=True)
+def set_pageblock_migratetype(z, pfn, mt):
+    """`set_pageblock_migratetype`; counts a pageblock changing type."""
+    block = pfn >> C.PAGEBLOCK_ORDER
+    if z.pb_mt[block] != mt:
+        z.pb_mt[block] = mt
+        z.vm[C.VM_PAGEBLOCK_STEAL] += 1
+
+
+@njit(cache=True)
+def change_pageblock_range(z, pfn, order, mt):
+    """`change_pageblock_range`: retype every pageblock a block covers."""
+    nr_blocks = 1 << (order - C.PAGEBLOCK_ORDER)
+    for i in range(nr_blocks):
+        set_pageblock_migratetype(z, pfn + i * C.PAGEBLOCK_NR_PAGES, mt)
+
+
+@njit(cache=True)
+def move_freepages_block(z, pfn, mt, to_tail):
+    """`move_freepages_block`: move every free buddy of `pfn`'s pageblock to
+    `mt`'s lists. Returns (free pages moved, movable pages seen); movable pages
+    are those of a Movable owner not isolated (PageLRU or __PageMovable)."""
+    start = pfn & ~(C.PAGEBLOCK_NR_PAGES - 1)
+    end = start + C.PAGEBLOCK_NR_PAGES
+    moved = 0
+    movable = 0
+    p = start
+    while p < end:
+        flags = z.pflags[p]
+        if flags & C.PF_BUDDY:
+            order = flags & C.PF_ORDER_MASK
+            move_to_free_list(z, p, order, mt, to_tail)
+            p += 1 << order
+            moved += 1 << order
+            continue
+        o = z.owner[p]
+        if o != C.OWNER_NONE and z.own_mt[o] == C.MIGRATE_MOVABLE and not flags & C.PF_ISOLATED:
+            movable += 1
+        p += 1
+    return moved, movable
+
+
+@njit(cache=True)
+def find_suitable_fallback(z, order, start_mt):
+    """`find_suitable_fallback(only_stealable=false)`: the first fallback type
+    with a free block at `order`, or -1."""
+    for i in range(_FALLBACKS.shape[1]):
+        fmt = _FALLBACKS[start_mt, i]
+        if z.fl_head[order, fmt] >= 0:
+            return fmt
+    return -1
+
+
+@njit(cache=True)
+def can_steal_fallback_6x(order, start_mt, mobility_disabled):
+    """`can_steal_fallback` (6.x): whole-block stealing for big blocks, for
+    unmovable and reclaimable requests, or when grouping is disabled."""
+    if order >= C.PAGEBLOCK_ORDER:
+        return True
+    return (
+        order >= C.PAGEBLOCK_ORDER // 2
+        or start_mt == C.MIGRATE_RECLAIMABLE
+        or start_mt == C.MIGRATE_UNMOVABLE
+        or mobility_disabled
+    )
+
+
+@njit(cache=True)
+def steal_suitable_fallback_6x(z, pfn, current, start_mt, whole_block):
+    """`steal_suitable_fallback` (6.5): claim the pageblock when its free pages
+    plus the pages compatible with the request reach half a pageblock.
+
+    The free pages move to the request's lists even when the block is not
+    claimed, as in 6.5 (6.10+ moves them only on claim)."""
+    old_mt = z.pb_mt[pfn >> C.PAGEBLOCK_ORDER]
+    if current >= C.PAGEBLOCK_ORDER:
+        change_pageblock_range(z, pfn, current, start_mt)
+        move_to_free_list(z, pfn, current, start_mt, True)
+        return True
+    boost_watermark(z)
+    if not whole_block:
+        move_to_free_list(z, pfn, current, start_mt, True)
+        return False
+    free_pages, movable = move_freepages_block(z, pfn, start_mt, True)
+    if start_mt == C.MIGRATE_MOVABLE:
+        alike = movable
+    elif old_mt == C.MIGRATE_MOVABLE:
+        alike = C.PAGEBLOCK_NR_PAGES - (free_pages + movable)
+    else:
+        alike = 0
+    if free_pages + alike >= (1 << (C.PAGEBLOCK_ORDER - 1)) or z.zs[C.ZS_MOBILITY_DISABLED]:
+        set_pageblock_migratetype(z, pfn, start_mt)
+        return True
+    return False
+
+
+@njit(cache=True)
+def rmqueue_fallback_6x(z, order, start_mt):
+    """`__rmqueue_fallback` (6.5): steal from the largest fallback block, except
+    that a movable request that may not steal the whole block takes the
+    smallest one instead. Returns True if a block was moved to `start_mt`."""
+    disabled = z.zs[C.ZS_MOBILITY_DISABLED] != 0
+    found = -1
+    current = C.MAX_PAGE_ORDER
+    while current >= order:
+        fmt = find_suitable_fallback(z, current, start_mt)
+        if fmt >= 0:
+            found = fmt
+            break
+        current -= 1
+    if found < 0:
+        return False
+    can_steal = can_steal_fallback_6x(current, start_mt, disabled)
+    if not can_steal and start_mt == C.MIGRATE_MOVABLE and current > order:
+        for smaller in range(order, C.NR_PAGE_ORDERS):
+            fmt = find_suitable_fallback(z, smaller, start_mt)
+            if fmt >= 0:
+                current = smaller
+                found = fmt
+                break
+        can_steal = can_steal_fallback_6x(current, start_mt, disabled)
+    pfn = z.fl_head[current, found]
+    claimed = steal_suitable_fallback_6x(z, pfn, current, start_mt, can_steal)
+    z.vm[C.VM_EXTFRAG] += 1
+    if claimed:
+        z.vm[C.VM_EXTFRAG_CLAIM] += 1
+    return True
+
+
+@njit(cache=True)
+def rmqueue_fallback_38(z, order, start_mt):
+    """`__rmqueue_fallback` (3.8): from the largest order down, take the head of
+    the first fallback list; for big blocks (order >= pageblock_order/2) or a
+    reclaimable request, move the pageblock's free pages and claim it if at
+    least half of it is free. The remainder of the split goes to the requested
+    type's lists either way. Returns the allocated pfn or -1."""
+    disabled = z.zs[C.ZS_MOBILITY_DISABLED] != 0
+    current = C.MAX_PAGE_ORDER
+    while current >= order:
+        fmt = find_suitable_fallback(z, current, start_mt)
+        if fmt < 0:
+            current -= 1
+            continue
+        pfn = z.fl_head[current, fmt]
+        claimed = False
+        if current >= C.PAGEBLOCK_ORDER // 2 or start_mt == C.MIGRATE_RECLAIMABLE or disabled:
+            moved, _ = move_freepages_block(z, pfn, start_mt, False)
+            if moved >= (1 << (C.PAGEBLOCK_ORDER - 1)) or disabled:
+                set_pageblock_migratetype(z, pfn, start_mt)
+            claimed = True
+        del_page_from_free_list(z, pfn, current)
+        if current >= C.PAGEBLOCK_ORDER:
+            change_pageblock_range(z, pfn, current, start_mt)
+        expand(z, pfn, order, current, start_mt)
+        z.vm[C.VM_EXTFRAG] += 1
+        if claimed:
+            z.vm[C.VM_EXTFRAG_CLAIM] += 1
+        return pfn
+    return -1
+
+
+@njit(cache=True)
+def rmqueue(z, order, mt):
+    """`__rmqueue`: the requested type's lists first, then the fallback."""
+    pfn = rmqueue_smallest(z, order, mt)
+    if pfn >= 0:
+        return pfn
+    if z.zs[C.ZS_ERA] == C.ERA_3_8:
+        return rmqueue_fallback_38(z, order, mt)
+    while rmqueue_fallback_6x(z, order, mt):
+        pfn = rmqueue_smallest(z, order, mt)
+        if pfn >= 0:
+            return pfn
+    return -1
+
+
+@njit(cache=True)
+def prep_new_page(z, pfn, order, o):
+    """Stamp an allocated block with its owner and order and list its head."""
+    n = 1 << order
+    for i in range(n):
+        z.pflags[pfn + i] = np.uint16(order)
+        z.owner[pfn + i] = o
+    z.pflags[pfn] = np.uint16(order | C.PF_HEAD)
+    owner_list_add(z, o, pfn)
+    z.own_pages[o] += n
+    z.own_allocs[o] += 1
+    z.zs[C.ZS_NR_FREE] -= n
+    z.vm[C.VM_PGALLOC] += n
+
+
+@njit(cache=True)
+def alloc_pages(z, order, o, wmark):
+    """Allocate a block of `order` for owner `o` (get_page_from_freelist).
+
+    `wmark` is the watermark to respect (WMARK_MIN/LOW/HIGH) or
+    ALLOC_NO_WATERMARKS. The owner's migratetype selects the free lists.
+    Returns the head pfn, or -1 if the watermark check or the free lists
+    refuse (the caller's slow path decides about reclaim and compaction).
+    """
+    if wmark != ALLOC_NO_WATERMARKS and not zone_watermark_ok(z, order, wmark_pages(z, wmark)):
+        z.vm[C.VM_ALLOC_FAIL] += 1
+        return -1
+    pfn = rmqueue(z, order, z.own_mt[o])
+    if pfn < 0:
+        z.vm[C.VM_ALLOC_FAIL] += 1
+        return -1
+    prep_new_page(z, pfn, order, o)
+    return pfn
+
+
+# ---------------------------------------------------------------- freeing
+
+
+@njit(cache=True)
+def free_one_page(z, pfn, order, mt, to_tail):
+    """`__free_one_page`: merge with free buddies up to MAX_PAGE_ORDER, then
+    list the block at the head, or at the tail when `to_tail` (FPI_TO_TAIL) or
+    when the buddy of the next order is free (`buddy_merge_likely`).
+
+    At pageblock order and above 6.x refuses to merge blocks whose types are
+    not mergeable (isolate, CMA, highatomic); the three modelled types always
+    merge, so both eras merge alike. The block joins `mt`'s list.
+    """
+    while order < C.MAX_PAGE_ORDER:
+        buddy = pfn ^ (1 << order)
+        if not page_is_buddy(z, buddy, order):
+            break
+        del_page_from_free_list(z, buddy, order)
+        pfn &= buddy
+        order += 1
+    if not to_tail and order < C.MAX_PAGE_ORDER - 1:
+        parent = pfn & ~(1 << order)
+        to_tail = page_is_buddy(z, parent ^ (1 << (order + 1)), order + 1)
+    add_to_free_list(z, pfn, order, mt, to_tail)
+
+
+@njit(cache=True)
+def free_pages(z, pfn):
+    """Free the allocation headed by `pfn` (`__free_pages`): unlist it from its
+    owner, clear its pages and give the block back to the buddy allocator on
+    its pageblock's list. Returns the number of pages freed."""
+    flags = z.pflags[pfn]
+    order = flags & C.PF_ORDER_MASK
+    o = z.owner[pfn]
+    n = 1 << order
+    if not flags & C.PF_ISOLATED:
+        owner_list_del(z, o, pfn)
+        z.own_allocs[o] -= 1
+    z.own_pages[o] -= n
+    for i in range(n):
+        z.pflags[pfn + i] = 0
+        z.owner[pfn + i] = C.OWNER_NONE
+    free_one_page(z, pfn, order, z.pb_mt[pfn >> C.PAGEBLOCK_ORDER], False)
+    z.zs[C.ZS_NR_FREE] += n
+    z.vm[C.VM_PGFREE] += n
+    return n
+
+
+@njit(cache=True)
+def boot_free_all(z):
+    """Give all memory to the buddy allocator, as memblock_free_all() does at
+    boot: the largest aligned blocks in ascending pfn order, each added at the
+    list tail in 6.x (FPI_TO_TAIL, 5.10+) and at the head in 3.8, so 6.x
+    allocates from the bottom of memory first and 3.8 from the top."""
+    n = z.pflags.shape[0]
+    to_tail = z.zs[C.ZS_ERA] == C.ERA_6_X
+    pfn = 0
+    while pfn < n:
+        order = C.MAX_PAGE_ORDER
+        while pfn + (1 << order) > n:
+            order -= 1
+        free_one_page(z, pfn, order, z.pb_mt[pfn >> C.PAGEBLOCK_ORDER], to_tail)
+        pfn += 1 << order
+    z.zs[C.ZS_NR_FREE] = n
+
+
+# ---------------------------------------------------------------- batches
+
+
+@njit(cache=True)
+def alloc_pages_bulk(z, o, order, count, wmark):
+    """Allocate `count` blocks of `order` for owner `o`; stops at the first
+    refusal. Returns the number of blocks allocated."""
+    for i in range(count):
+        if alloc_pages(z, order, o, wmark) < 0:
+            return i
+    return count
+
+
+@njit(cache=True)
+def free_owner_pages(z, o, nr_pages, how, rng):
+    """Free allocations of owner `o`, picked by `how` (owner.PICK_*), until at
+    least `nr_pages` pages are freed or the owner has none. Returns pages freed."""
+    freed = 0
+    while freed < nr_pages:
+        pfn = pick_allocation(z, o, how, rng)
+        if pfn < 0:
+            break
+        freed += free_pages(z, pfn)
+    return freed

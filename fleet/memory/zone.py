@@ -1,0 +1,164 @@
+"""`Zone`: one guest's physical memory as one object.
+
+It owns the arrays (state.ZoneArrays), boots them as the kernel does, registers
+owners and offers the allocator, the statistics and the invariant checker. The
+compiled kernels do the work; this class only names things and checks
+arguments.
+"""
+
+import numpy as np
+
+from . import constants as C
+from . import page_alloc, stats
+from .checker import check_zone
+from .owner import PICK_NEWEST, PICK_OLDEST, PICK_RANDOM
+from .state import empty_zone, state_bytes
+from .watermark import WMARK_LOW, WMARK_MIN, min_free_kbytes, zone_watermarks
+
+PICKS = {"oldest": PICK_OLDEST, "newest": PICK_NEWEST, "random": PICK_RANDOM}
+
+# page_group_by_mobility_disabled when the zone has fewer pages than
+# pageblock_nr_pages * MIGRATE_TYPES (build_all_zonelists); MIGRATE_TYPES is 5
+# in both eras without CMA (3.8: + Reserve, Isolate; 6.x: + HighAtomic, Isolate).
+_MIGRATE_TYPES_KERNEL = 5
+
+
+class Zone:
+    """The memory of one guest: `nr_pages` page frames in one zone.
+
+    era: "3.8" or "6.x", the kernel whose rules the model follows where they
+    differ (watermarks, fallback stealing, boot free-list order, /proc texts).
+    """
+
+    def __init__(self, nr_pages: int, era: str = "6.x", watermark_scale_factor: int = 10):
+        if era not in C.ERAS:
+            raise ValueError(f"era must be one of {', '.join(C.ERAS)}, got {era!r}")
+        if not 1 <= watermark_scale_factor <= 3000:
+            raise ValueError("watermark_scale_factor must be within 1..3000")
+        self.era = era
+        self.a = empty_zone(nr_pages)
+        zs = self.a.zs
+        zs[C.ZS_NR_PAGES] = nr_pages
+        zs[C.ZS_MANAGED] = nr_pages
+        zs[C.ZS_ERA] = C.ERAS[era]
+        zs[C.ZS_MOBILITY_DISABLED] = int(nr_pages < C.PAGEBLOCK_NR_PAGES * _MIGRATE_TYPES_KERNEL)
+        zs[C.ZS_MIN_FREE_KBYTES] = min_free_kbytes(nr_pages, C.ERAS[era])
+        marks = zone_watermarks(nr_pages, C.ERAS[era], watermark_scale_factor)
+        zs[C.ZS_WMARK_MIN : C.ZS_WMARK_PROMO + 1] = marks
+        page_alloc.boot_free_all(self.a)
+        self.owner_names: list[str] = ["(free)"]
+
+    # ------------------------------------------------------------ owners
+
+    def register_owner(self, name: str, kind: int, migratetype: int | None = None) -> int:
+        """Register an owner of `kind` (constants.KIND_*) and return its id.
+
+        The migratetype defaults to the kind's (gfp_migratetype); the balloon
+        passes its own, which depends on the balloon-compaction switch.
+        """
+        o = len(self.owner_names)
+        if o >= C.MAX_OWNERS:
+            raise ValueError(f"at most {C.MAX_OWNERS - 1} owners per guest")
+        self.a.own_kind[o] = kind
+        self.a.own_mt[o] = C.KIND_MIGRATETYPE[kind] if migratetype is None else migratetype
+        self.owner_names.append(name)
+        return o
+
+    def owner_pages(self, o: int) -> int:
+        return int(self.a.own_pages[o])
+
+    # ------------------------------------------------------------ allocator
+
+    @property
+    def nr_pages(self) -> int:
+        return int(self.a.zs[C.ZS_NR_PAGES])
+
+    @property
+    def nr_free(self) -> int:
+        return int(self.a.zs[C.ZS_NR_FREE])
+
+    def watermark(self, which: int) -> int:
+        return int(self.a.zs[C.ZS_WMARK_MIN + which])
+
+    def alloc(self, o: int, order: int = 0, wmark: int = WMARK_MIN) -> int:
+        """Allocate one block; the head pfn, or -1 if refused."""
+        if not 0 <= order <= C.MAX_PAGE_ORDER:
+            raise ValueError(f"order must be within 0..{C.MAX_PAGE_ORDER}")
+        return int(page_alloc.alloc_pages(self.a, order, o, wmark))
+
+    def alloc_bulk(self, o: int, order: int, count: int, wmark: int = WMARK_LOW) -> int:
+        """Allocate up to `count` blocks; returns how many were allocated."""
+        return int(page_alloc.alloc_pages_bulk(self.a, o, order, count, wmark))
+
+    def free(self, pfn: int) -> int:
+        """Free the allocation whose head is `pfn`; returns pages freed."""
+        flags = int(self.a.pflags[pfn])
+        if not flags & C.PF_HEAD or self.a.owner[pfn] == C.OWNER_NONE:
+            raise ValueError(f"pfn {pfn} is not the head of an allocation")
+        return int(page_alloc.free_pages(self.a, pfn))
+
+    def free_owner(self, o: int, nr_pages: int, rng: np.ndarray, how: str = "random") -> int:
+        """Free at least `nr_pages` of owner `o` (fewer if it has fewer)."""
+        return int(page_alloc.free_owner_pages(self.a, o, nr_pages, PICKS[how], rng))
+
+    # ------------------------------------------------------------ statistics
+
+    def free_2mib_blocks(self) -> int:
+        return stats.free_2mib_blocks(self.a.nr_free)
+
+    def pageblock_counts(self) -> np.ndarray:
+        """Number of pageblocks per migratetype."""
+        return np.bincount(self.a.pb_mt, minlength=C.NR_MIGRATETYPES)
+
+    def vmstat_items(self) -> list[tuple[str, int]]:
+        """The /proc/vmstat counters the model keeps, in the kernel's names
+        where the kernel has the counter (the extfrag ones are the model's
+        counts of the mm_page_alloc_extfrag trace event)."""
+        a = self.a
+        pages_of = np.zeros(C.NR_KINDS, dtype=np.int64)
+        for o in range(1, len(self.owner_names)):
+            pages_of[a.own_kind[o]] += a.own_pages[o]
+        return [
+            ("nr_free_pages", self.nr_free),
+            ("nr_anon_pages", int(pages_of[C.KIND_ANON])),
+            ("nr_file_pages", int(pages_of[C.KIND_FILE])),
+            ("nr_slab_reclaimable", int(pages_of[C.KIND_SLAB_RECLAIMABLE])),
+            ("nr_slab_unreclaimable", int(pages_of[C.KIND_SLAB])),
+            ("nr_page_table_pages", int(pages_of[C.KIND_PAGETABLE])),
+            ("nr_kernel_misc", int(pages_of[C.KIND_KERNEL])),
+            ("nr_anon_transparent_hugepages", int(pages_of[C.KIND_THP]) >> C.HPAGE_PMD_ORDER),
+            ("nr_balloon_pages", int(pages_of[C.KIND_BALLOON])),
+            ("nr_free_2mib_blocks", self.free_2mib_blocks()),
+            ("pgalloc_normal", int(a.vm[C.VM_PGALLOC])),
+            ("pgfree", int(a.vm[C.VM_PGFREE])),
+            ("pgalloc_fail", int(a.vm[C.VM_ALLOC_FAIL])),
+            ("extfrag_fallback", int(a.vm[C.VM_EXTFRAG])),
+            ("extfrag_fallback_claimed", int(a.vm[C.VM_EXTFRAG_CLAIM])),
+            ("pageblock_migratetype_changes", int(a.vm[C.VM_PAGEBLOCK_STEAL])),
+        ]
+
+    def proc_text(self, name: str) -> str:
+        """One kernel file's text: buddyinfo, pagetypeinfo, vmstat,
+        extfrag_index or unusable_index."""
+        a = self.a
+        if name == "buddyinfo":
+            return stats.buddyinfo(a.nr_free)
+        if name == "pagetypeinfo":
+            return stats.pagetypeinfo(a.nr_free, a.pb_mt, C.ERAS[self.era])
+        if name == "vmstat":
+            return stats.vmstat(self.vmstat_items())
+        if name == "extfrag_index":
+            return stats.extfrag_index(a.nr_free)
+        if name == "unusable_index":
+            return stats.unusable_index(a.nr_free)
+        raise ValueError(f"unknown kernel file {name!r}")
+
+    def state_bytes_per_page(self) -> float:
+        return state_bytes(self.a) / self.nr_pages
+
+    def check(self, isolated=None) -> None:
+        """Run the invariant checker (raises AssertionError)."""
+        check_zone(self.a, isolated)
+
+
+__all__ = ["Zone", "WMARK_MIN", "WMARK_LOW", "PICKS"]
