@@ -16,13 +16,13 @@ oldest first" or "at random", and the model finds the pages wherever
 compaction has moved them.
 """
 
-from numba import njit
+from .jit import kernel
 
 from . import constants as C
 from .rng import randbelow
 
 
-@njit(cache=True)
+@kernel
 def owner_list_add(z, o, pfn):
     """Append the head page `pfn` at the young end of owner `o`'s list."""
     tail = z.own_tail[o]
@@ -35,7 +35,7 @@ def owner_list_add(z, o, pfn):
     z.own_tail[o] = pfn
 
 
-@njit(cache=True)
+@kernel
 def owner_list_del(z, o, pfn):
     """Unlink the head page `pfn` from owner `o`'s list."""
     prev = z.lru_prev[pfn]
@@ -52,7 +52,7 @@ def owner_list_del(z, o, pfn):
     z.lru_prev[pfn] = -1
 
 
-@njit(cache=True)
+@kernel
 def allocation_head(z, pfn):
     """The head pfn of the allocation page `pfn` belongs to (owner must be set)."""
     order = z.pflags[pfn] & C.PF_ORDER_MASK
@@ -64,7 +64,7 @@ PICK_NEWEST = 1
 PICK_RANDOM = 2
 
 
-@njit(cache=True)
+@kernel
 def pick_allocation(z, o, how, rng):
     """The head pfn of one allocation of owner `o` on its list, or -1 if none.
 

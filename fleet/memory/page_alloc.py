@@ -10,7 +10,7 @@ Normal zone above a DMA32 zone).
 """
 
 import numpy as np
-from numba import njit
+from .jit import kernel
 
 from . import constants as C
 from .owner import owner_list_add, owner_list_del, pick_allocation
@@ -21,7 +21,7 @@ _FALLBACKS = np.array(C.FALLBACKS_6X, dtype=np.int64)
 # ---------------------------------------------------------------- free lists
 
 
-@njit(cache=True)
+@kernel
 def add_to_free_list(z, pfn, order, mt, to_tail):
     """`add_to_free_list` / `add_to_free_list_tail`: make `pfn` a free buddy head."""
     z.pflags[pfn] = np.uint16(C.PF_BUDDY | order | (mt << C.PF_LIST_MT_SHIFT))
@@ -46,13 +46,13 @@ def add_to_free_list(z, pfn, order, mt, to_tail):
     z.nr_free[order, mt] += 1
 
 
-@njit(cache=True)
+@kernel
 def free_list_mt(z, pfn):
     """The migratetype of the free list a free buddy head is on."""
     return (z.pflags[pfn] & C.PF_LIST_MT_MASK) >> C.PF_LIST_MT_SHIFT
 
 
-@njit(cache=True)
+@kernel
 def del_page_from_free_list(z, pfn, order):
     """`del_page_from_free_list`: unlink a free buddy head and clear PageBuddy."""
     mt = free_list_mt(z, pfn)
@@ -72,7 +72,7 @@ def del_page_from_free_list(z, pfn, order):
     z.pflags[pfn] = 0
 
 
-@njit(cache=True)
+@kernel
 def move_to_free_list(z, pfn, order, mt, to_tail):
     """`move_to_free_list`: 6.x moves to the tail (list_move_tail), 3.8's
     move_freepages used list_move (head)."""
@@ -80,7 +80,7 @@ def move_to_free_list(z, pfn, order, mt, to_tail):
     add_to_free_list(z, pfn, order, mt, to_tail)
 
 
-@njit(cache=True)
+@kernel
 def page_is_buddy(z, pfn, order):
     """`page_is_buddy`: `pfn` is in the zone and heads a free block of `order`."""
     if pfn < 0 or pfn >= z.pflags.shape[0]:
@@ -92,7 +92,7 @@ def page_is_buddy(z, pfn, order):
 # ---------------------------------------------------------------- allocation
 
 
-@njit(cache=True)
+@kernel
 def expand(z, pfn, low, high, mt):
     """`expand`: split a block of order `high` down to `low`, putting each upper
     half on the head of `mt`'s list at its order."""
@@ -103,7 +103,7 @@ def expand(z, pfn, low, high, mt):
         add_to_free_list(z, pfn + size, high, mt, False)
 
 
-@njit(cache=True)
+@kernel
 def rmqueue_smallest(z, order, mt):
     """`__rmqueue_smallest`: the head of the smallest non-empty list of `mt`."""
     for current in range(order, C.NR_PAGE_ORDERS):
@@ -116,7 +116,7 @@ def rmqueue_smallest(z, order, mt):
     return -1
 
 
-@njit(cache=True)
+@kernel
 def set_pageblock_migratetype(z, pfn, mt):
     """`set_pageblock_migratetype`; counts a pageblock changing type."""
     block = pfn >> C.PAGEBLOCK_ORDER
@@ -125,7 +125,7 @@ def set_pageblock_migratetype(z, pfn, mt):
         z.vm[C.VM_PAGEBLOCK_STEAL] += 1
 
 
-@njit(cache=True)
+@kernel
 def change_pageblock_range(z, pfn, order, mt):
     """`change_pageblock_range`: retype every pageblock a block covers."""
     nr_blocks = 1 << (order - C.PAGEBLOCK_ORDER)
@@ -133,7 +133,7 @@ def change_pageblock_range(z, pfn, order, mt):
         set_pageblock_migratetype(z, pfn + i * C.PAGEBLOCK_NR_PAGES, mt)
 
 
-@njit(cache=True)
+@kernel
 def move_freepages_block(z, pfn, mt, to_tail):
     """`move_freepages_block`: move every free buddy of `pfn`'s pageblock to
     `mt`'s lists. Returns (free pages moved, movable pages seen); movable pages
@@ -158,7 +158,7 @@ def move_freepages_block(z, pfn, mt, to_tail):
     return moved, movable
 
 
-@njit(cache=True)
+@kernel
 def find_suitable_fallback(z, order, start_mt):
     """`find_suitable_fallback(only_stealable=false)`: the first fallback type
     with a free block at `order`, or -1."""
@@ -169,7 +169,7 @@ def find_suitable_fallback(z, order, start_mt):
     return -1
 
 
-@njit(cache=True)
+@kernel
 def can_steal_fallback_6x(order, start_mt, mobility_disabled):
     """`can_steal_fallback` (6.x): whole-block stealing for big blocks, for
     unmovable and reclaimable requests, or when grouping is disabled."""
@@ -183,7 +183,7 @@ def can_steal_fallback_6x(order, start_mt, mobility_disabled):
     )
 
 
-@njit(cache=True)
+@kernel
 def steal_suitable_fallback_6x(z, pfn, current, start_mt, whole_block):
     """`steal_suitable_fallback` (6.5): claim the pageblock when its free pages
     plus the pages compatible with the request reach half a pageblock.
@@ -212,7 +212,7 @@ def steal_suitable_fallback_6x(z, pfn, current, start_mt, whole_block):
     return False
 
 
-@njit(cache=True)
+@kernel
 def rmqueue_fallback_6x(z, order, start_mt):
     """`__rmqueue_fallback` (6.5): steal from the largest fallback block, except
     that a movable request that may not steal the whole block takes the
@@ -245,7 +245,7 @@ def rmqueue_fallback_6x(z, order, start_mt):
     return True
 
 
-@njit(cache=True)
+@kernel
 def rmqueue_fallback_38(z, order, start_mt):
     """`__rmqueue_fallback` (3.8): from the largest order down, take the head of
     the first fallback list; for big blocks (order >= pageblock_order/2) or a
@@ -277,7 +277,7 @@ def rmqueue_fallback_38(z, order, start_mt):
     return -1
 
 
-@njit(cache=True)
+@kernel
 def rmqueue(z, order, mt):
     """`__rmqueue`: the requested type's lists first, then the fallback."""
     pfn = rmqueue_smallest(z, order, mt)
@@ -292,7 +292,7 @@ def rmqueue(z, order, mt):
     return -1
 
 
-@njit(cache=True)
+@kernel
 def prep_new_page(z, pfn, order, o):
     """Stamp an allocated block with its owner and order and list its head."""
     n = 1 << order
@@ -307,7 +307,7 @@ def prep_new_page(z, pfn, order, o):
     z.vm[C.VM_PGALLOC] += n
 
 
-@njit(cache=True)
+@kernel
 def alloc_pages(z, order, o, wmark):
     """Allocate a block of `order` for owner `o` (get_page_from_freelist).
 
@@ -330,7 +330,7 @@ def alloc_pages(z, order, o, wmark):
 # ---------------------------------------------------------------- freeing
 
 
-@njit(cache=True)
+@kernel
 def free_one_page(z, pfn, order, mt, to_tail):
     """`__free_one_page`: merge with free buddies up to MAX_PAGE_ORDER, then
     list the block at the head, or at the tail when `to_tail` (FPI_TO_TAIL) or
@@ -353,7 +353,7 @@ def free_one_page(z, pfn, order, mt, to_tail):
     add_to_free_list(z, pfn, order, mt, to_tail)
 
 
-@njit(cache=True)
+@kernel
 def free_pages(z, pfn):
     """Free the allocation headed by `pfn` (`__free_pages`): unlist it from its
     owner, clear its pages and give the block back to the buddy allocator on
@@ -375,7 +375,7 @@ def free_pages(z, pfn):
     return n
 
 
-@njit(cache=True)
+@kernel
 def boot_free_all(z):
     """Give all memory to the buddy allocator, as memblock_free_all() does at
     boot: the largest aligned blocks in ascending pfn order, each added at the
@@ -396,7 +396,7 @@ def boot_free_all(z):
 # ---------------------------------------------------------------- batches
 
 
-@njit(cache=True)
+@kernel
 def alloc_pages_bulk(z, o, order, count, wmark):
     """Allocate `count` blocks of `order` for owner `o`; stops at the first
     refusal. Returns the number of blocks allocated."""
@@ -406,7 +406,7 @@ def alloc_pages_bulk(z, o, order, count, wmark):
     return count
 
 
-@njit(cache=True)
+@kernel
 def free_owner_pages(z, o, nr_pages, how, rng):
     """Free allocations of owner `o`, picked by `how` (owner.PICK_*), until at
     least `nr_pages` pages are freed or the owner has none. Returns pages freed."""

@@ -7,7 +7,7 @@ is small, fast under numba and passes BigCrush; its period is 2**64.
 """
 
 import numpy as np
-from numba import njit
+from .jit import kernel
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -24,7 +24,7 @@ def new_rng(seed: int, *stream: int) -> np.ndarray:
     return words.copy()
 
 
-@njit(cache=True)
+@kernel
 def next_u64(state):
     """Advance the state and return 64 random bits."""
     state[0] += _GAMMA
@@ -34,13 +34,13 @@ def next_u64(state):
     return z ^ (z >> _S31)
 
 
-@njit(cache=True)
+@kernel
 def randbelow(state, n):
     """A random integer in [0, n) (n >= 1); modulo bias < n / 2**53."""
     return np.int64((next_u64(state) >> _S11) % np.uint64(n))
 
 
-@njit(cache=True)
+@kernel
 def random01(state):
     """A random float in [0, 1)."""
     return np.float64(next_u64(state) >> _S11) * (1.0 / 9007199254740992.0)

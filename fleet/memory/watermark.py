@@ -9,7 +9,7 @@ does not recompute them.
 
 import math
 
-from numba import njit
+from .jit import kernel
 
 from . import constants as C
 
@@ -47,7 +47,7 @@ def zone_watermarks(managed_pages: int, era: int, watermark_scale_factor: int = 
     return wmin, wmin + tmp, wmin + 2 * tmp, wmin + 3 * tmp
 
 
-@njit(cache=True)
+@kernel
 def wmark_pages(z, which):
     """`wmark_pages()`: the watermark plus, in 6.x, the watermark boost."""
     mark = z.zs[C.ZS_WMARK_MIN + which]
@@ -56,7 +56,7 @@ def wmark_pages(z, which):
     return mark
 
 
-@njit(cache=True)
+@kernel
 def zone_watermark_ok(z, order, mark):
     """`__zone_watermark_ok` for a request of `order` against `mark` pages.
 
@@ -87,7 +87,7 @@ def zone_watermark_ok(z, order, mark):
     return False
 
 
-@njit(cache=True)
+@kernel
 def boost_watermark(z):
     """`boost_watermark` (5.0+, 6.x era only): raise the boost by a pageblock,
     capped at high x watermark_boost_factor / 10000 (at least a pageblock);
