@@ -1,0 +1,134 @@
+"""The `fleet` command.
+
+Every user error ends the same way: one line on stderr starting with
+"fleet: error:" and exit code 2, whether typer/click refused an option or a
+value failed our own validation.
+"""
+
+import json
+import sys
+
+import typer
+
+try:  # typer >= 0.29 vendors click as typer._click
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover - older typer on plain click
+    from click import exceptions as click_errors
+
+from .memory import constants as C
+from .units import format_size, parse_size
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="balloonfleet: memory ballooning and huge pages in virtualised fleets.",
+)
+bench_app = typer.Typer(no_args_is_help=True, help="Print throughput figures of the simulator.")
+app.add_typer(bench_app, name="bench")
+
+KERNEL_FILES = {
+    "buddyinfo": "/proc/buddyinfo",
+    "pagetypeinfo": "/proc/pagetypeinfo",
+    "vmstat": "/proc/vmstat",
+    "extfrag_index": "/sys/kernel/debug/extfrag/extfrag_index",
+    "unusable_index": "/sys/kernel/debug/extfrag/unusable_index",
+}
+MIN_GUEST_BYTES = 128 << 20
+MAX_GUEST_BYTES = 1 << 40
+
+
+class UserError(Exception):
+    """A bad input, reported as one line and exit code 2."""
+
+
+def guest_pages(text: str) -> int:
+    """Pages of a guest memory size given as text, validated."""
+    try:
+        nbytes = parse_size(text)
+    except ValueError as e:
+        raise UserError(f"--memory: {e}") from None
+    if not MIN_GUEST_BYTES <= nbytes <= MAX_GUEST_BYTES:
+        raise UserError(f"--memory: {format_size(nbytes)} is outside {format_size(MIN_GUEST_BYTES)}..{format_size(MAX_GUEST_BYTES)}")
+    if nbytes % (C.PAGEBLOCK_NR_PAGES * C.PAGE_SIZE):
+        raise UserError(f"--memory: {text} is not a multiple of the 2MiB pageblock")
+    return nbytes // C.PAGE_SIZE
+
+
+def shown_files(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    bad = [n for n in names if n not in KERNEL_FILES]
+    if bad or not names:
+        raise UserError(f"--show: unknown file {', '.join(bad) or '(none)'}; choose from {','.join(KERNEL_FILES)}")
+    return names
+
+
+@app.command()
+def inspect(
+    memory: str = typer.Option("1GiB", help="Guest memory size (KiB, MiB, GiB suffixes), 128MiB..1TiB."),
+    seconds: int = typer.Option(30, min=0, help="Simulated seconds of the random workload."),
+    seed: int = typer.Option(1, help="Seed of the guest's random generator."),
+    era: str = typer.Option("6.x", help="Kernel rules to follow: 3.8 or 6.x."),
+    show: str = typer.Option(",".join(KERNEL_FILES), help="Comma list of kernel files to print."),
+) -> None:
+    """Boot one guest, run a seeded random workload and print its kernel files."""
+    from .memory.rng import new_rng
+    from .memory.zone import Zone
+    from .workload.random_mix import MixSpec, RandomMix
+
+    if era not in C.ERAS:
+        raise UserError(f"--era: {era!r} is not one of {', '.join(C.ERAS)}")
+    nr_pages = guest_pages(memory)
+    names = shown_files(show)
+    zone = Zone(nr_pages, era=era)
+    load = RandomMix(zone, MixSpec(), new_rng(seed, 0))
+    for _ in range(seconds):
+        load.tick()
+    out = []
+    for name in names:
+        out.append(f"==> {KERNEL_FILES[name]} <==\n{zone.proc_text(name)}")
+    sys.stdout.write("\n".join(out))
+
+
+@bench_app.command("memory")
+def bench_memory(
+    memory: str = typer.Option("4GiB", help="Guest memory size of the benchmark."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Alloc/free throughput of the memory kernels on one core."""
+    from .bench import machine, memory_bench
+
+    result = {**machine(), **memory_bench(guest_pages(memory) * C.PAGE_SIZE)}
+    if as_json:
+        print(json.dumps(result))
+        return
+    for key, value in result.items():
+        print(f"{key:28s} {value:,}" if isinstance(value, int) else f"{key:28s} {value}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `fleet` console script."""
+    command = typer.main.get_command(app)
+    try:
+        rv = command.main(args=argv, prog_name="fleet", standalone_mode=False)
+    except click_errors.NoArgsIsHelpError as e:
+        typer.echo(e.ctx.get_help())
+        return 2
+    except click_errors.UsageError as e:
+        print(f"fleet: error: {e.format_message()}", file=sys.stderr)
+        return 2
+    except UserError as e:
+        print(f"fleet: error: {e}", file=sys.stderr)
+        return 2
+    except typer.Abort:
+        print("fleet: interrupted", file=sys.stderr)
+        return 130
+    return rv if isinstance(rv, int) else 0
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()
