@@ -1,0 +1,49 @@
+"""The `fleet` command as a user runs it: output shape, exit codes, one-line errors."""
+
+import subprocess
+import sys
+
+import pytest
+
+from fleet.cli import KERNEL_FILES, main
+
+
+def run_fleet(*args):
+    proc = subprocess.run([sys.executable, "-m", "fleet.cli", *args], capture_output=True, text=True)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_inspect_prints_the_five_kernel_files_in_order():
+    code, out, err = run_fleet("inspect", "--memory", "256MiB", "--seconds", "3", "--seed", "7")
+    assert code == 0, err
+    headers = [line for line in out.splitlines() if line.startswith("==> ")]
+    assert headers == [f"==> {path} <==" for path in KERNEL_FILES.values()]
+    assert "Node 0, zone   Normal " in out
+    assert "Free pages count per migrate type at order       0 " in out
+    assert "\nnr_free_pages " in out
+
+
+def test_inspect_is_deterministic_and_seed_dependent():
+    a = run_fleet("inspect", "--memory", "256MiB", "--seconds", "2", "--seed", "3", "--show", "buddyinfo")
+    b = run_fleet("inspect", "--memory", "256MiB", "--seconds", "2", "--seed", "3", "--show", "buddyinfo")
+    c = run_fleet("inspect", "--memory", "256MiB", "--seconds", "2", "--seed", "4", "--show", "buddyinfo")
+    assert a == b
+    assert a[1] != c[1]
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--memory", "12XB"], "--memory"),
+        (["--memory", "64MiB"], "--memory"),
+        (["--memory", "129MiB"], "pageblock"),
+        (["--era", "2.6"], "--era"),
+        (["--seconds", "-1"], "--seconds"),
+        (["--show", "meminfo"], "--show"),
+        (["--bogus"], "--bogus"),
+    ],
+)
+def test_bad_options_give_one_line_and_exit_2(args, words, capsys):
+    assert main(["inspect", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("fleet: error:") and words in err
