@@ -70,24 +70,54 @@ def inspect(
     seed: int = typer.Option(1, help="Seed of the guest's random generator."),
     era: str = typer.Option("6.x", help="Kernel rules to follow: 3.8 or 6.x."),
     show: str = typer.Option(",".join(KERNEL_FILES), help="Comma list of kernel files to print."),
+    steps: str = typer.Option("", help="Scenario of ';'-separated steps to run instead of the random workload."),
+    each: bool = typer.Option(False, "--each", help="With --steps: print the files after every step."),
+    balloon_compaction: str = typer.Option("on", help="on: balloon pages are movable (the seed, 3.8+); off: before it."),
+    thp_defrag: str = typer.Option("madvise", help="THP defrag mode: always, defer, defer+madvise, madvise, never."),
 ) -> None:
-    """Boot one guest, run a seeded random workload and print its kernel files."""
+    """Boot one guest, run a seeded workload or a scenario, print its kernel files."""
+    from .memory.huge_memory import DEFRAG_MODES
     from .memory.rng import new_rng
     from .memory.zone import Zone
+    from .scenario import ScenarioError, ScenarioRunner, parse_steps, step_summary
     from .workload.random_mix import MixSpec, RandomMix
 
     if era not in C.ERAS:
         raise UserError(f"--era: {era!r} is not one of {', '.join(C.ERAS)}")
+    if balloon_compaction not in ("on", "off"):
+        raise UserError(f"--balloon-compaction: {balloon_compaction!r} is not on or off")
+    if thp_defrag not in DEFRAG_MODES:
+        raise UserError(f"--thp-defrag: {thp_defrag!r} is not one of {', '.join(DEFRAG_MODES)}")
+    if each and not steps:
+        raise UserError("--each needs --steps")
     nr_pages = guest_pages(memory)
     names = shown_files(show)
-    zone = Zone(nr_pages, era=era)
-    load = RandomMix(zone, MixSpec(), new_rng(seed, 0))
-    for _ in range(seconds):
-        load.tick()
-    out = []
-    for name in names:
-        out.append(f"==> {KERNEL_FILES[name]} <==\n{zone.proc_text(name)}")
-    sys.stdout.write("\n".join(out))
+    try:
+        scenario = parse_steps(steps) if steps else []
+    except ScenarioError as e:
+        raise UserError(f"--steps: {e}") from None
+    rng = new_rng(seed, 0)
+    zone = Zone(nr_pages, era=era, balloon_compaction=balloon_compaction == "on", rng=rng)
+
+    def files() -> str:
+        return "\n".join(f"==> {KERNEL_FILES[name]} <==\n{zone.proc_text(name)}" for name in names)
+
+    if not scenario:
+        load = RandomMix(zone, MixSpec(), rng)
+        for _ in range(seconds):
+            load.tick()
+            zone.run_daemons()
+        sys.stdout.write(files())
+        return
+    runner = ScenarioRunner(zone, thp_defrag=thp_defrag)
+    for i, step in enumerate(scenario, 1):
+        done = runner.run(step)
+        if each or i == len(scenario):
+            print(f"### step {i}: {step}: {done}; {step_summary(zone)}")
+        if each:
+            sys.stdout.write(files() + "\n")
+    if not each:
+        sys.stdout.write(files())
 
 
 @bench_app.command("memory")

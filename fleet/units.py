@@ -13,6 +13,8 @@ def parse_size(text: str) -> int:
     """
     m = _SIZE.match(str(text))
     unit = m.group(2).upper() if m else ""
+    if m and not unit and float(m.group(1)) == 0:
+        return 0  # zero needs no unit
     if not m or unit not in _UNITS:
         raise ValueError(f"bad size {text!r}: use a number with B, KiB, MiB, GiB or TiB, e.g. 4GiB")
     value = float(m.group(1)) * _UNITS[unit]

@@ -84,25 +84,156 @@ KIND_MIGRATETYPE = (
 OWNER_NONE = 0
 MAX_OWNERS = 64
 
-# Zone scalars (int64 array `zs`).
-ZS_NR_PAGES = 0  # spanned = present pages
-ZS_MANAGED = 1  # managed pages (the balloon may lower it)
-ZS_WMARK_MIN = 2
-ZS_WMARK_LOW = 3
-ZS_WMARK_HIGH = 4
-ZS_WMARK_PROMO = 5
-ZS_WATERMARK_BOOST = 6
-ZS_NR_FREE = 7  # NR_FREE_PAGES
-ZS_ERA = 8
-ZS_MOBILITY_DISABLED = 9  # page_group_by_mobility_disabled
-ZS_MIN_FREE_KBYTES = 10
-NR_ZS = 11
+# Zone scalars (int64 array `zs`): sizes, watermarks, switches and the
+# per-zone state of compaction, kswapd and the balloon device.
+ZS_NAMES = (
+    "nr_pages",  # spanned = present pages
+    "managed",  # managed pages (the balloon may lower them)
+    "wmark_min",
+    "wmark_low",
+    "wmark_high",
+    "wmark_promo",
+    "watermark_boost",
+    "nr_free",  # NR_FREE_PAGES
+    "era",
+    "mobility_disabled",  # page_group_by_mobility_disabled
+    "min_free_kbytes",
+    "balloon_compaction",  # 1: balloon pages are movable (the seed, 3.8+)
+    "balloon_owner",  # owner id of the balloon's page list, 0 if none
+    "balloon_isolated",  # balloon pages isolated for migration
+    "deflate_on_oom",  # VIRTIO_BALLOON_F_DEFLATE_ON_OOM: managed pages kept
+    "stream_len",  # entries in the host notification stream
+    "compact_considered",
+    "compact_defer_shift",
+    "compact_order_failed",
+    "compact_cached_migrate_pfn",
+    "compact_cached_free_pfn",
+    "compact_blockskip_flush",
+    "extfrag_threshold",
+    "kswapd_wake",  # kswapd has been woken (and for which order + 1)
+    "swap",  # 1: anonymous memory may be swapped out
+    "isolated_lru",  # LRU pages isolated for migration
+)
+ZS = {name: i for i, name in enumerate(ZS_NAMES)}
+NR_ZS = len(ZS_NAMES)
+ZS_NR_PAGES = ZS["nr_pages"]
+ZS_MANAGED = ZS["managed"]
+ZS_WMARK_MIN = ZS["wmark_min"]
+ZS_WMARK_LOW = ZS["wmark_low"]
+ZS_WMARK_HIGH = ZS["wmark_high"]
+ZS_WMARK_PROMO = ZS["wmark_promo"]
+ZS_WATERMARK_BOOST = ZS["watermark_boost"]
+ZS_NR_FREE = ZS["nr_free"]
+ZS_ERA = ZS["era"]
+ZS_MOBILITY_DISABLED = ZS["mobility_disabled"]
+ZS_MIN_FREE_KBYTES = ZS["min_free_kbytes"]
+ZS_BALLOON_COMPACTION = ZS["balloon_compaction"]
+ZS_BALLOON_OWNER = ZS["balloon_owner"]
+ZS_BALLOON_ISOLATED = ZS["balloon_isolated"]
+ZS_DEFLATE_ON_OOM = ZS["deflate_on_oom"]
+ZS_STREAM_LEN = ZS["stream_len"]
+ZS_COMPACT_CONSIDERED = ZS["compact_considered"]
+ZS_COMPACT_DEFER_SHIFT = ZS["compact_defer_shift"]
+ZS_COMPACT_ORDER_FAILED = ZS["compact_order_failed"]
+ZS_CACHED_MIGRATE_PFN = ZS["compact_cached_migrate_pfn"]
+ZS_CACHED_FREE_PFN = ZS["compact_cached_free_pfn"]
+ZS_BLOCKSKIP_FLUSH = ZS["compact_blockskip_flush"]
+ZS_EXTFRAG_THRESHOLD = ZS["extfrag_threshold"]
+ZS_KSWAPD_WAKE = ZS["kswapd_wake"]
+ZS_SWAP = ZS["swap"]
+ZS_ISOLATED_LRU = ZS["isolated_lru"]
 
-# Event counters (int64 array `vm`), printed in /proc/vmstat by stats.py.
-VM_PGALLOC = 0  # pgalloc_normal: pages allocated
-VM_PGFREE = 1  # pgfree: pages freed
-VM_ALLOC_FAIL = 2  # allocations refused (watermark or no block)
-VM_EXTFRAG = 3  # mm_page_alloc_extfrag events: fallback to another type
-VM_EXTFRAG_CLAIM = 4  # ... of which the pageblock changed owner
-VM_PAGEBLOCK_STEAL = 5  # pageblocks whose migratetype a fallback changed
-NR_VM = 6
+# Event counters (int64 array `vm`), named as /proc/vmstat names them. The
+# extfrag and pageblock counters are the model's counts of trace events.
+VM_NAMES = (
+    "pgalloc_normal",
+    "pgfree",
+    "pgalloc_fail",
+    "extfrag_fallback",
+    "extfrag_fallback_claimed",
+    "pageblock_migratetype_changes",
+    "pgscan_kswapd",
+    "pgscan_direct",
+    "pgsteal_kswapd",
+    "pgsteal_direct",
+    "allocstall_normal",
+    "pageoutrun",
+    "pswpout",
+    "pgmigrate_success",
+    "pgmigrate_fail",
+    "compact_migrate_scanned",
+    "compact_free_scanned",
+    "compact_isolated",
+    "compact_stall",
+    "compact_fail",
+    "compact_success",
+    "compact_daemon_wake",
+    "compact_daemon_migrate_scanned",
+    "compact_daemon_free_scanned",
+    "thp_fault_alloc",
+    "thp_fault_fallback",
+    "balloon_inflate",
+    "balloon_deflate",
+    "balloon_migrate",
+    "compact_balloon_isolated",
+    "compact_balloon_migrated",
+    "compact_balloon_released",
+    "compact_balloon_returned",
+    "balloon_inflate_fail",
+    "free_page_reports",
+)
+VM = {name: i for i, name in enumerate(VM_NAMES)}
+NR_VM = len(VM_NAMES)
+VM_PGALLOC = VM["pgalloc_normal"]
+VM_PGFREE = VM["pgfree"]
+VM_ALLOC_FAIL = VM["pgalloc_fail"]
+VM_EXTFRAG = VM["extfrag_fallback"]
+VM_EXTFRAG_CLAIM = VM["extfrag_fallback_claimed"]
+VM_PAGEBLOCK_STEAL = VM["pageblock_migratetype_changes"]
+VM_PGSCAN_KSWAPD = VM["pgscan_kswapd"]
+VM_PGSCAN_DIRECT = VM["pgscan_direct"]
+VM_PGSTEAL_KSWAPD = VM["pgsteal_kswapd"]
+VM_PGSTEAL_DIRECT = VM["pgsteal_direct"]
+VM_ALLOCSTALL = VM["allocstall_normal"]
+VM_PAGEOUTRUN = VM["pageoutrun"]
+VM_PSWPOUT = VM["pswpout"]
+VM_PGMIGRATE_SUCCESS = VM["pgmigrate_success"]
+VM_PGMIGRATE_FAIL = VM["pgmigrate_fail"]
+VM_COMPACT_MIGRATE_SCANNED = VM["compact_migrate_scanned"]
+VM_COMPACT_FREE_SCANNED = VM["compact_free_scanned"]
+VM_COMPACT_ISOLATED = VM["compact_isolated"]
+VM_COMPACT_STALL = VM["compact_stall"]
+VM_COMPACT_FAIL = VM["compact_fail"]
+VM_COMPACT_SUCCESS = VM["compact_success"]
+VM_COMPACT_DAEMON_WAKE = VM["compact_daemon_wake"]
+VM_COMPACT_DAEMON_MIGRATE_SCANNED = VM["compact_daemon_migrate_scanned"]
+VM_COMPACT_DAEMON_FREE_SCANNED = VM["compact_daemon_free_scanned"]
+VM_THP_FAULT_ALLOC = VM["thp_fault_alloc"]
+VM_THP_FAULT_FALLBACK = VM["thp_fault_fallback"]
+VM_BALLOON_INFLATE = VM["balloon_inflate"]
+VM_BALLOON_DEFLATE = VM["balloon_deflate"]
+VM_BALLOON_MIGRATE = VM["balloon_migrate"]
+VM_COMPACT_BALLOON_ISOLATED = VM["compact_balloon_isolated"]
+VM_COMPACT_BALLOON_MIGRATED = VM["compact_balloon_migrated"]
+VM_COMPACT_BALLOON_RELEASED = VM["compact_balloon_released"]
+VM_COMPACT_BALLOON_RETURNED = VM["compact_balloon_returned"]
+VM_BALLOON_INFLATE_FAIL = VM["balloon_inflate_fail"]
+VM_FREE_PAGE_REPORTS = VM["free_page_reports"]
+
+# Compaction scratch: compact_control fields and the private lists.
+NR_CC = 11
+COMPACT_CLUSTER_MAX = 32
+CC_FREE_CAPACITY = 2 * (1 << MAX_PAGE_ORDER) + COMPACT_CLUSTER_MAX
+
+# gfp bits the model's allocation paths look at (include/linux/gfp_types.h).
+GFP_DIRECT_RECLAIM = 1  # may reclaim and compact in the caller
+GFP_KSWAPD_RECLAIM = 2  # may wake kswapd (and through it kcompactd)
+GFP_NORETRY = 4  # one round of reclaim/compaction, no retry loop
+GFP_USER = GFP_DIRECT_RECLAIM | GFP_KSWAPD_RECLAIM  # GFP_KERNEL, GFP_HIGHUSER...
+
+# The host notification stream: what the guest tells the host, in order.
+# Entry = pfn << 8 | order << 4 | op.
+STREAM_CAPACITY = 1 << 16
+STREAM_INFLATE = 0  # balloon inflate (4 KiB discard on the host)
+STREAM_DEFLATE = 1  # balloon deflate (the guest will touch the page again)
+STREAM_REPORT = 2  # free page report of a block of 2**order pages

@@ -317,11 +317,9 @@ def alloc_pages(z, order, o, wmark):
     refuse (the caller's slow path decides about reclaim and compaction).
     """
     if wmark != ALLOC_NO_WATERMARKS and not zone_watermark_ok(z, order, wmark_pages(z, wmark)):
-        z.vm[C.VM_ALLOC_FAIL] += 1
         return -1
     pfn = rmqueue(z, order, z.own_mt[o])
     if pfn < 0:
-        z.vm[C.VM_ALLOC_FAIL] += 1
         return -1
     prep_new_page(z, pfn, order, o)
     return pfn
@@ -402,6 +400,7 @@ def alloc_pages_bulk(z, o, order, count, wmark):
     refusal. Returns the number of blocks allocated."""
     for i in range(count):
         if alloc_pages(z, order, o, wmark) < 0:
+            z.vm[C.VM_ALLOC_FAIL] += 1
             return i
     return count
 

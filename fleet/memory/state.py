@@ -18,6 +18,9 @@ keeps for the same purpose:
 Per pageblock: the migratetype (`pb_mt`) and the compaction skip bit
 (`pb_skip`). Free lists are `fl_head`/`fl_tail`/`nr_free` per (order,
 migratetype), owner lists `own_head`/`own_tail` with page and allocation counts.
+`stream` buffers what the guest tells the host (balloon inflate and deflate,
+free page reports) until the layer above drains it; `cc`, `cc_free` and
+`cc_migrate` are the compaction run's compact_control and private lists.
 """
 
 from collections import namedtuple
@@ -46,6 +49,10 @@ ZoneArrays = namedtuple(
         "own_mt",
         "zs",
         "vm",
+        "stream",
+        "cc",
+        "cc_free",
+        "cc_migrate",
     ],
 )
 
@@ -79,6 +86,10 @@ def empty_zone(nr_pages: int) -> ZoneArrays:
         own_mt=np.full(C.MAX_OWNERS, -1, dtype=np.int8),
         zs=np.zeros(C.NR_ZS, dtype=np.int64),
         vm=np.zeros(C.NR_VM, dtype=np.int64),
+        stream=np.zeros(C.STREAM_CAPACITY, dtype=np.int64),
+        cc=np.zeros(C.NR_CC, dtype=np.int64),
+        cc_free=np.zeros(C.CC_FREE_CAPACITY, dtype=np.int64),
+        cc_migrate=np.zeros(C.COMPACT_CLUSTER_MAX, dtype=np.int64),
     )
 
 

@@ -8,10 +8,11 @@ arguments.
 
 import numpy as np
 
+from . import alloc, balloon, compaction, huge_memory, page_alloc, page_reporting, stats, vmscan
 from . import constants as C
-from . import page_alloc, stats
 from .checker import check_zone
 from .owner import PICK_NEWEST, PICK_OLDEST, PICK_RANDOM
+from .rng import new_rng
 from .state import empty_zone, state_bytes
 from .watermark import WMARK_LOW, WMARK_MIN, min_free_kbytes, zone_watermarks
 
@@ -27,10 +28,23 @@ class Zone:
     """The memory of one guest: `nr_pages` page frames in one zone.
 
     era: "3.8" or "6.x", the kernel whose rules the model follows where they
-    differ (watermarks, fallback stealing, boot free-list order, /proc texts).
+    differ (watermarks, fallback stealing, boot free-list order, compaction
+    details, /proc texts). balloon_compaction: the seed's switch (balloon pages
+    Movable and migratable) — off is the world before Linux 3.8. rng: the
+    guest's one generator state (fleet.memory.rng.new_rng); reclaim draws from
+    it.
     """
 
-    def __init__(self, nr_pages: int, era: str = "6.x", watermark_scale_factor: int = 10):
+    def __init__(
+        self,
+        nr_pages: int,
+        era: str = "6.x",
+        watermark_scale_factor: int = 10,
+        balloon_compaction: bool = True,
+        deflate_on_oom: bool = False,
+        swap: bool = False,
+        rng: np.ndarray | None = None,
+    ):
         if era not in C.ERAS:
             raise ValueError(f"era must be one of {', '.join(C.ERAS)}, got {era!r}")
         if not 1 <= watermark_scale_factor <= 3000:
@@ -45,8 +59,17 @@ class Zone:
         zs[C.ZS_MIN_FREE_KBYTES] = min_free_kbytes(nr_pages, C.ERAS[era])
         marks = zone_watermarks(nr_pages, C.ERAS[era], watermark_scale_factor)
         zs[C.ZS_WMARK_MIN : C.ZS_WMARK_PROMO + 1] = marks
+        zs[C.ZS_EXTFRAG_THRESHOLD] = 500
+        zs[C.ZS_SWAP] = int(swap)
+        zs[C.ZS_DEFLATE_ON_OOM] = int(deflate_on_oom)
+        zs[C.ZS_BALLOON_COMPACTION] = int(balloon_compaction)
         page_alloc.boot_free_all(self.a)
+        self.rng = new_rng(0, 0) if rng is None else rng
         self.owner_names: list[str] = ["(free)"]
+        # Balloon pages: GFP_HIGHUSER_MOVABLE with the seed, GFP_HIGHUSER before.
+        mt = C.MIGRATE_MOVABLE if balloon_compaction else C.MIGRATE_UNMOVABLE
+        zs[C.ZS_BALLOON_OWNER] = self.register_owner("balloon", C.KIND_BALLOON, mt)
+        self.stream_totals = np.zeros(3, dtype=np.int64)  # pages per STREAM_* op
 
     # ------------------------------------------------------------ owners
 
@@ -101,6 +124,94 @@ class Zone:
         """Free at least `nr_pages` of owner `o` (fewer if it has fewer)."""
         return int(page_alloc.free_owner_pages(self.a, o, nr_pages, PICKS[how], rng))
 
+    def alloc_gfp(self, o: int, order: int, count: int, gfp: int = C.GFP_USER) -> int:
+        """`count` allocations through the slow path (reclaim, compaction);
+        returns how many succeeded before the first failure."""
+        return int(alloc.alloc_pages_gfp_bulk(self.a, o, order, count, gfp, self.rng))
+
+    # ------------------------------------------------------------ daemons, compaction
+
+    def compact_memory(self) -> None:
+        """`echo 1 > /proc/sys/vm/compact_memory`: sync, whole zone, skip hints
+        ignored (compact_node)."""
+        compaction.init_cc(self.a, -1, compaction.MIGRATE_SYNC, 1, 1, 0, 0)
+        self._run_compaction()
+
+    def _run_compaction(self) -> int:
+        result = compaction.compact_zone(self.a)
+        while result == compaction.COMPACT_SUSPENDED:
+            self.drain_stream()
+            result = compaction.compact_zone(self.a)
+        return int(result)
+
+    def run_daemons(self, kcompactd: bool = True, proactiveness: int = 0) -> None:
+        """What runs between ticks: kswapd if woken; in 6.x kcompactd for the
+        order kswapd was woken for, and proactive compaction."""
+        woken = int(self.a.zs[C.ZS_KSWAPD_WAKE]) - 1
+        vmscan.balance_pgdat(self.a, self.rng)
+        if self.a.zs[C.ZS_BLOCKSKIP_FLUSH]:
+            compaction.reset_isolation_suitable(self.a)
+        if self.era != "6.x":
+            return
+        if kcompactd and woken > 0:
+            result = compaction.kcompactd_do_work(self.a, woken)
+            while result == compaction.COMPACT_SUSPENDED:
+                self.drain_stream()
+                result = compaction.compact_zone(self.a)
+        if proactiveness and compaction.proactive_compact(self.a, proactiveness) == compaction.COMPACT_SUSPENDED:
+            self._run_compaction()
+
+    # ------------------------------------------------------------ balloon
+
+    @property
+    def balloon_owner(self) -> int:
+        return int(self.a.zs[C.ZS_BALLOON_OWNER])
+
+    def balloon_pages(self) -> int:
+        return int(self.a.own_pages[self.balloon_owner])
+
+    def inflate(self, nr_pages: int) -> int:
+        """One `fill_balloon` batch (<= 256 pages), after one round of direct
+        reclaim if memory is short (__GFP_NORETRY). Returns pages inflated."""
+        nr_pages = min(nr_pages, 256)
+        done = int(balloon.fill_balloon(self.a, nr_pages))
+        if done < nr_pages:
+            vmscan.wakeup_kswapd(self.a, 0)
+            vmscan.try_to_free_pages(self.a, self.rng)
+            done += int(balloon.fill_balloon(self.a, nr_pages - done))
+        self.drain_stream()
+        return done
+
+    def deflate(self, nr_pages: int) -> int:
+        """One `leak_balloon` batch (<= 256 pages). Returns pages deflated."""
+        done = int(balloon.leak_balloon(self.a, min(nr_pages, 256)))
+        self.drain_stream()
+        return done
+
+    def report_free_pages(self) -> int:
+        """One free page reporting pass; returns blocks reported."""
+        n = int(page_reporting.report_free_pages(self.a))
+        self.drain_stream()
+        return n
+
+    def drain_stream(self) -> np.ndarray:
+        """Take the host notifications buffered so far (pfn << 8 | order << 4 | op)."""
+        n = int(self.a.zs[C.ZS_STREAM_LEN])
+        out = self.a.stream[:n].copy()
+        self.a.zs[C.ZS_STREAM_LEN] = 0
+        if n:
+            ops = out & 0xF
+            pages = np.int64(1) << ((out >> 4) & 0xF)
+            self.stream_totals += np.bincount(ops, weights=pages, minlength=3).astype(np.int64)
+        return out
+
+    # ------------------------------------------------------------ THP
+
+    def thp_fault(self, thp_owner: int, anon_owner: int, nr_faults: int, defrag: str, madvised: bool = True):
+        """PMD faults in a region; returns (huge pages, fallbacks, base pages missing)."""
+        mode = huge_memory.DEFRAG_MODES.index(defrag)
+        return tuple(int(x) for x in huge_memory.thp_fault(self.a, thp_owner, anon_owner, nr_faults, mode, madvised, self.rng))
+
     # ------------------------------------------------------------ statistics
 
     def free_2mib_blocks(self) -> int:
@@ -129,13 +240,8 @@ class Zone:
             ("nr_anon_transparent_hugepages", int(pages_of[C.KIND_THP]) >> C.HPAGE_PMD_ORDER),
             ("nr_balloon_pages", int(pages_of[C.KIND_BALLOON])),
             ("nr_free_2mib_blocks", self.free_2mib_blocks()),
-            ("pgalloc_normal", int(a.vm[C.VM_PGALLOC])),
-            ("pgfree", int(a.vm[C.VM_PGFREE])),
-            ("pgalloc_fail", int(a.vm[C.VM_ALLOC_FAIL])),
-            ("extfrag_fallback", int(a.vm[C.VM_EXTFRAG])),
-            ("extfrag_fallback_claimed", int(a.vm[C.VM_EXTFRAG_CLAIM])),
-            ("pageblock_migratetype_changes", int(a.vm[C.VM_PAGEBLOCK_STEAL])),
-        ]
+            ("nr_managed_pages", int(a.zs[C.ZS_MANAGED])),
+        ] + [(name, int(a.vm[i])) for i, name in enumerate(C.VM_NAMES)]
 
     def proc_text(self, name: str) -> str:
         """One kernel file's text: buddyinfo, pagetypeinfo, vmstat,

@@ -1,0 +1,119 @@
+"""The allocation entry point with its slow path: `__alloc_pages` and
+`__alloc_pages_slowpath` (mm/page_alloc.c), 6.x structure for both eras.
+
+Fast path at the low watermark; then wake kswapd (__GFP_KSWAPD_RECLAIM) and
+retry at min; then, for callers that may block (__GFP_DIRECT_RECLAIM): async
+direct compaction first for costly or non-movable high-order requests, direct
+reclaim, compaction at SYNC_LIGHT, and for non-costly requests without
+__GFP_NORETRY up to MAX_RECLAIM_RETRIES = 16 further reclaim rounds while
+reclaim makes progress. There is no OOM killer: a request that fails all of
+that returns -1.
+"""
+
+from . import constants as C
+from .compaction import (
+    COMPACT_COMPLETE,
+    COMPACT_DEFERRED,
+    COMPACT_PARTIAL_SKIPPED,
+    COMPACT_SKIPPED,
+    MIGRATE_ASYNC,
+    MIGRATE_SYNC_LIGHT,
+    compact_zone,
+    compaction_defer_reset,
+    compaction_deferred,
+    compaction_suitable,
+    defer_compaction,
+    init_cc,
+    reset_isolation_suitable,
+)
+from .jit import kernel
+from .page_alloc import alloc_pages
+from .vmscan import try_to_free_pages, wakeup_kswapd
+from .watermark import WMARK_LOW, WMARK_MIN
+
+MAX_RECLAIM_RETRIES = 16
+
+
+@kernel
+def try_to_compact_pages(z, order, mode):
+    """`compact_zone_order` for direct compaction; returns the compact_result."""
+    if mode != MIGRATE_ASYNC and compaction_deferred(z, order):
+        return COMPACT_DEFERRED
+    if compaction_suitable(z, order) == COMPACT_SKIPPED:
+        return COMPACT_SKIPPED
+    if z.zs[C.ZS_COMPACT_DEFER_SHIFT] == 6 and z.zs[C.ZS_COMPACT_CONSIDERED] >= 64:
+        reset_isolation_suitable(z)  # compaction_restarting()
+    init_cc(z, order, mode, 0, 0, 1, 0)
+    return compact_zone(z)
+
+
+@kernel
+def alloc_pages_direct_compact(z, order, o, mode):
+    """`__alloc_pages_direct_compact`: compact, then try to allocate; counts
+    compact_stall / compact_success / compact_fail and handles deferral."""
+    result = try_to_compact_pages(z, order, mode)
+    if result == COMPACT_SKIPPED or result == COMPACT_DEFERRED:
+        return -1, result
+    z.vm[C.VM_COMPACT_STALL] += 1
+    pfn = alloc_pages(z, order, o, WMARK_MIN)
+    if pfn >= 0:
+        z.vm[C.VM_COMPACT_SUCCESS] += 1
+        compaction_defer_reset(z, order, True)
+        return pfn, result
+    z.vm[C.VM_COMPACT_FAIL] += 1
+    if mode != MIGRATE_ASYNC and (result == COMPACT_COMPLETE or result == COMPACT_PARTIAL_SKIPPED):
+        defer_compaction(z, order)
+    return -1, result
+
+
+@kernel
+def alloc_pages_gfp(z, order, o, gfp, rng):
+    """Allocate a block of `order` for owner `o` under the gfp bits `gfp`
+    (constants.GFP_*). Returns the head pfn or -1 (counted as pgalloc_fail)."""
+    pfn = alloc_pages_slowpath(z, order, o, gfp, rng)
+    if pfn < 0:
+        z.vm[C.VM_ALLOC_FAIL] += 1
+    return pfn
+
+
+@kernel
+def alloc_pages_slowpath(z, order, o, gfp, rng):
+    pfn = alloc_pages(z, order, o, WMARK_LOW)
+    if pfn >= 0:
+        return pfn
+    if gfp & C.GFP_KSWAPD_RECLAIM:
+        wakeup_kswapd(z, order)
+    pfn = alloc_pages(z, order, o, WMARK_MIN)
+    if pfn >= 0 or not gfp & C.GFP_DIRECT_RECLAIM:
+        return pfn
+    costly = order > C.PAGE_ALLOC_COSTLY_ORDER
+    if order > 0 and (costly or z.own_mt[o] != C.MIGRATE_MOVABLE):
+        pfn, result = alloc_pages_direct_compact(z, order, o, MIGRATE_ASYNC)
+        if pfn >= 0:
+            return pfn
+        if costly and gfp & C.GFP_NORETRY and (result == COMPACT_SKIPPED or result == COMPACT_DEFERRED):
+            return -1
+    retries = 0
+    while True:
+        progress = try_to_free_pages(z, rng)
+        pfn = alloc_pages(z, order, o, WMARK_MIN)
+        if pfn >= 0:
+            return pfn
+        if order > 0:
+            pfn, _ = alloc_pages_direct_compact(z, order, o, MIGRATE_SYNC_LIGHT)
+            if pfn >= 0:
+                return pfn
+        if costly or gfp & C.GFP_NORETRY:
+            return -1
+        retries += 1
+        if progress == 0 or retries >= MAX_RECLAIM_RETRIES:
+            return -1
+
+
+@kernel
+def alloc_pages_gfp_bulk(z, o, order, count, gfp, rng):
+    """`count` allocations under `gfp`; stops at the first failure."""
+    for i in range(count):
+        if alloc_pages_gfp(z, order, o, gfp, rng) < 0:
+            return i
+    return count

@@ -1,0 +1,471 @@
+"""Memory compaction (mm/compaction.c): the migrate scanner walks up from the
+bottom of the zone isolating movable pages, the free scanner walks down from
+the top isolating free pages, pages move from low to high until the scanners
+meet or a free block of the requested order exists.
+
+Modelled after 6.5 with the 3.8 differences the era switch selects:
+`compaction_suitable` (3.8 tests the fragmentation index at every order,
+6.x only above PAGE_ALLOC_COSTLY_ORDER), `compact_finished` (3.8 also wants the
+low watermark), `suitable_migration_target` (3.8 takes free pageblocks as
+targets, 6.x leaves them alone) and the free-page isolation watermark (low in
+3.8, min in 6.x).
+
+What moves: order-0 LRU pages (anon and page cache) and, with balloon
+compaction on, balloon pages (the seed's non-LRU path). Compound pages (THP,
+and every allocation of order > 0) are skipped whole, as
+isolate_migratepages_block does unless alloc_contig: migrating them needs a
+free block of their own order, which compaction exists to create. Unmovable
+and reclaimable pages fail isolation. Simplified away: the 5.1+ fast
+scanners (fast_find_migrateblock, fast_isolate_freepages), the async
+"skip on failure" chunking, isolation throttling and lock contention.
+
+A run keeps its state in a `cc` array (compact_control) so it can stop when the
+host notification stream fills and resume after the caller drains it; between
+calls no free page is left isolated.
+"""
+
+from . import constants as C
+from .balloon import balloon_page_isolate, stream_room
+from .jit import kernel
+from .migrate import isolate_lru_page, migrate_page, putback_movable_page
+from .page_alloc import free_one_page, del_page_from_free_list, can_steal_fallback_6x
+from .watermark import WMARK_LOW, WMARK_MIN, wmark_pages, zone_watermark_ok
+
+COMPACT_CLUSTER_MAX = C.COMPACT_CLUSTER_MAX
+COMPACT_MAX_DEFER_SHIFT = 6
+
+MIGRATE_ASYNC = 0
+MIGRATE_SYNC_LIGHT = 1
+MIGRATE_SYNC = 2
+
+# Results (enum compact_result, simplified).
+COMPACT_CONTINUE = 0
+COMPACT_SKIPPED = 1
+COMPACT_DEFERRED = 2
+COMPACT_COMPLETE = 3
+COMPACT_PARTIAL_SKIPPED = 4
+COMPACT_SUCCESS = 5
+COMPACT_CONTENDED = 6
+COMPACT_SUSPENDED = 7  # the model's: the host stream is full, drain and resume
+
+# compact_control fields.
+CC_ORDER = 0
+CC_MODE = 1
+CC_WHOLE_ZONE = 2
+CC_IGNORE_SKIP = 3
+CC_DIRECT = 4
+CC_DAEMON = 5
+CC_MIGRATE_PFN = 6
+CC_FREE_PFN = 7
+CC_NR_MIGRATED = 8
+CC_NR_FAILED = 9
+CC_PROACTIVE = 10  # proactive compaction: run until the score is low enough
+NR_CC = C.NR_CC
+
+
+
+@kernel
+def init_cc(z, order, mode, whole_zone, ignore_skip, direct, daemon):
+    """Set up the zone's compact_control, starting where the cached scanner
+    positions say (or at the zone's ends for a whole-zone run)."""
+    cc = z.cc
+    cc[:] = 0
+    n = z.zs[C.ZS_NR_PAGES]
+    cc[CC_ORDER], cc[CC_MODE], cc[CC_WHOLE_ZONE] = order, mode, whole_zone
+    cc[CC_IGNORE_SKIP], cc[CC_DIRECT], cc[CC_DAEMON] = ignore_skip, direct, daemon
+    last_block = n - C.PAGEBLOCK_NR_PAGES
+    if whole_zone or z.zs[C.ZS_CACHED_FREE_PFN] <= 0:
+        cc[CC_MIGRATE_PFN], cc[CC_FREE_PFN] = 0, last_block
+    else:
+        cc[CC_MIGRATE_PFN] = z.zs[C.ZS_CACHED_MIGRATE_PFN]
+        cc[CC_FREE_PFN] = z.zs[C.ZS_CACHED_FREE_PFN]
+
+
+# ---------------------------------------------------------------- indices
+
+
+@kernel
+def fragmentation_index(z, order):
+    """`__fragmentation_index` over the zone's free lists (see stats.py)."""
+    free_pages = 0
+    total = 0
+    suitable = 0
+    for o in range(C.NR_PAGE_ORDERS):
+        blocks = 0
+        for mt in range(C.NR_MIGRATETYPES):
+            blocks += z.nr_free[o, mt]
+        total += blocks
+        free_pages += blocks << o
+        if o >= order:
+            suitable += blocks << (o - order)
+    if total == 0:
+        return 0
+    if suitable:
+        return -1000
+    return 1000 - (1000 + free_pages * 1000 // (1 << order)) // total
+
+
+@kernel
+def fragmentation_score(z):
+    """`fragmentation_score_zone`: extfrag_for_order(COMPACTION_HPAGE_ORDER),
+    the percent of free memory in blocks below order 9 (5.9+)."""
+    free_pages = 0
+    suitable = 0
+    for o in range(C.NR_PAGE_ORDERS):
+        for mt in range(C.NR_MIGRATETYPES):
+            free_pages += z.nr_free[o, mt] << o
+            if o >= C.HPAGE_PMD_ORDER:
+                suitable += z.nr_free[o, mt] << (o - C.HPAGE_PMD_ORDER)
+    if free_pages == 0:
+        return 0
+    return (free_pages - (suitable << C.HPAGE_PMD_ORDER)) * 100 // free_pages
+
+
+@kernel
+def compaction_suitable(z, order):
+    """`compaction_suitable`: enough order-0 headroom (compact_gap = 2 << order
+    above min, or low for costly orders in 6.x; above low in 3.8) and a
+    fragmentation index above extfrag_threshold, i.e. failure would be due to
+    fragmentation, not to lack of memory."""
+    if order < 0:
+        return COMPACT_CONTINUE
+    era38 = z.zs[C.ZS_ERA] == C.ERA_3_8
+    if era38 or order > C.PAGE_ALLOC_COSTLY_ORDER:
+        mark = z.zs[C.ZS_WMARK_LOW]
+    else:
+        mark = z.zs[C.ZS_WMARK_MIN]
+    mark += 2 << order
+    if not zone_watermark_ok(z, 0, mark):
+        return COMPACT_SKIPPED
+    if era38 or order > C.PAGE_ALLOC_COSTLY_ORDER:
+        fragindex = fragmentation_index(z, order)
+        if 0 <= fragindex <= z.zs[C.ZS_EXTFRAG_THRESHOLD]:
+            return COMPACT_SKIPPED
+    return COMPACT_CONTINUE
+
+
+# ---------------------------------------------------------------- deferral
+
+
+@kernel
+def defer_compaction(z, order):
+    """`defer_compaction`: back off exponentially after a failure."""
+    z.zs[C.ZS_COMPACT_CONSIDERED] = 0
+    z.zs[C.ZS_COMPACT_DEFER_SHIFT] = min(z.zs[C.ZS_COMPACT_DEFER_SHIFT] + 1, COMPACT_MAX_DEFER_SHIFT)
+    if order < z.zs[C.ZS_COMPACT_ORDER_FAILED]:
+        z.zs[C.ZS_COMPACT_ORDER_FAILED] = order
+
+
+@kernel
+def compaction_deferred(z, order):
+    """`compaction_deferred`: skip this attempt unless enough were skipped."""
+    if order < z.zs[C.ZS_COMPACT_ORDER_FAILED]:
+        return False
+    z.zs[C.ZS_COMPACT_CONSIDERED] += 1
+    limit = 1 << z.zs[C.ZS_COMPACT_DEFER_SHIFT]
+    if z.zs[C.ZS_COMPACT_CONSIDERED] >= limit:
+        z.zs[C.ZS_COMPACT_CONSIDERED] = limit
+        return False
+    return True
+
+
+@kernel
+def compaction_defer_reset(z, order, alloc_success):
+    """`compaction_defer_reset`: forget the back-off after a success."""
+    if alloc_success:
+        z.zs[C.ZS_COMPACT_CONSIDERED] = 0
+        z.zs[C.ZS_COMPACT_DEFER_SHIFT] = 0
+    if order >= z.zs[C.ZS_COMPACT_ORDER_FAILED]:
+        z.zs[C.ZS_COMPACT_ORDER_FAILED] = order + 1
+
+
+@kernel
+def reset_isolation_suitable(z):
+    """`__reset_isolation_suitable`: clear every pageblock's skip bit."""
+    z.pb_skip[:] = 0
+    z.zs[C.ZS_BLOCKSKIP_FLUSH] = 0
+
+
+# ---------------------------------------------------------------- scanners
+
+
+@kernel
+def _page_is_movable(z, pfn):
+    o = z.owner[pfn]
+    return z.own_mt[o] == C.MIGRATE_MOVABLE
+
+
+@kernel
+def isolate_migratepages(z, cc, migratepages):
+    """`isolate_migratepages` + `isolate_migratepages_block`: from the migrate
+    pfn, scan the first suitable pageblock and isolate up to
+    COMPACT_CLUSTER_MAX movable order-0 pages. Returns the number isolated."""
+    n = z.zs[C.ZS_NR_PAGES]
+    low = cc[CC_MIGRATE_PFN]
+    era38 = z.zs[C.ZS_ERA] == C.ERA_3_8
+    async_mode = cc[CC_MODE] == MIGRATE_ASYNC
+    balloon_movable = z.zs[C.ZS_BALLOON_COMPACTION] != 0
+    balloon = z.zs[C.ZS_BALLOON_OWNER]
+    nr = 0
+    while low < n:
+        block = low >> C.PAGEBLOCK_ORDER
+        end = (block + 1) << C.PAGEBLOCK_ORDER
+        if end > cc[CC_FREE_PFN]:
+            break
+        if z.pb_skip[block] and not cc[CC_IGNORE_SKIP]:
+            low = end
+            continue
+        # suitable_migration_source: async runs only scan movable blocks (3.8:
+        # every async run; 6.x: async direct compaction).
+        if async_mode and (era38 or cc[CC_DIRECT]) and z.pb_mt[block] != C.MIGRATE_MOVABLE:
+            low = end
+            continue
+        start_low = low
+        scanned = 0
+        while low < end and nr < COMPACT_CLUSTER_MAX:
+            flags = z.pflags[low]
+            scanned += 1
+            if flags & C.PF_BUDDY:
+                low += 1 << (flags & C.PF_ORDER_MASK)
+                continue
+            order = flags & C.PF_ORDER_MASK
+            if order > 0:  # compound page: skip it whole
+                low = (low | ((1 << order) - 1)) + 1
+                continue
+            o = z.owner[low]
+            if o != C.OWNER_NONE and not flags & C.PF_ISOLATED:
+                if o == balloon:
+                    if balloon_movable and balloon_page_isolate(z, low):
+                        migratepages[nr] = low
+                        nr += 1
+                elif z.own_mt[o] == C.MIGRATE_MOVABLE:
+                    isolate_lru_page(z, low)
+                    migratepages[nr] = low
+                    nr += 1
+            low += 1
+        if cc[CC_DAEMON]:
+            z.vm[C.VM_COMPACT_DAEMON_MIGRATE_SCANNED] += scanned
+        else:
+            z.vm[C.VM_COMPACT_MIGRATE_SCANNED] += scanned
+        if low >= end and nr == 0 and start_low == (block << C.PAGEBLOCK_ORDER):
+            z.pb_skip[block] = 1
+        cc[CC_MIGRATE_PFN] = low
+        z.vm[C.VM_COMPACT_ISOLATED] += nr
+        return nr
+    cc[CC_MIGRATE_PFN] = low
+    return 0
+
+
+@kernel
+def suitable_migration_target(z, cc, start):
+    """`suitable_migration_target`: 6.x leaves free pageblocks alone and takes
+    Movable blocks; 3.8 also takes a free pageblock (a buddy of order >=
+    pageblock_order at its start)."""
+    flags = z.pflags[start]
+    big_free = (flags & C.PF_BUDDY) != 0 and (flags & C.PF_ORDER_MASK) >= C.PAGEBLOCK_ORDER
+    if z.zs[C.ZS_ERA] == C.ERA_3_8:
+        return big_free or z.pb_mt[start >> C.PAGEBLOCK_ORDER] == C.MIGRATE_MOVABLE
+    if big_free:
+        return False
+    return z.pb_mt[start >> C.PAGEBLOCK_ORDER] == C.MIGRATE_MOVABLE
+
+
+@kernel
+def isolate_free_page(z, pfn, order):
+    """`__isolate_free_page` (6.x; `split_free_page` in 3.8): take a free buddy
+    if the zone stays above min (3.8: low) + 2**order, split it into order-0
+    pages, and retype its pageblock(s) Movable if order >= pageblock_order - 1."""
+    if z.zs[C.ZS_ERA] == C.ERA_3_8:
+        mark = z.zs[C.ZS_WMARK_LOW]
+    else:
+        mark = z.zs[C.ZS_WMARK_MIN]
+    if not zone_watermark_ok(z, 0, mark + (1 << order)):
+        return False
+    del_page_from_free_list(z, pfn, order)
+    z.zs[C.ZS_NR_FREE] -= 1 << order
+    if order >= C.PAGEBLOCK_ORDER - 1:
+        first = pfn >> C.PAGEBLOCK_ORDER
+        last = (pfn + (1 << order) - 1) >> C.PAGEBLOCK_ORDER
+        for b in range(first, last + 1):
+            if z.pb_mt[b] != C.MIGRATE_MOVABLE:
+                z.pb_mt[b] = C.MIGRATE_MOVABLE
+                z.vm[C.VM_PAGEBLOCK_STEAL] += 1
+    return True
+
+
+@kernel
+def isolate_freepages(z, cc, freepages, nr_free, need):
+    """`isolate_freepages`: from the free pfn down to the migrate scanner's
+    block, isolate free buddies in suitable target blocks until `need` pages
+    are held. Returns the new count of isolated free pages."""
+    low_block = (cc[CC_MIGRATE_PFN] >> C.PAGEBLOCK_ORDER) + 1
+    block = cc[CC_FREE_PFN] >> C.PAGEBLOCK_ORDER
+    while block >= low_block and nr_free < need:
+        start = block << C.PAGEBLOCK_ORDER
+        if (z.pb_skip[block] and not cc[CC_IGNORE_SKIP]) or not suitable_migration_target(z, cc, start):
+            block -= 1
+            continue
+        end = start + C.PAGEBLOCK_NR_PAGES
+        pfn = start
+        got = 0
+        stopped = False
+        while pfn < end:
+            flags = z.pflags[pfn]
+            if flags & C.PF_BUDDY:
+                order = flags & C.PF_ORDER_MASK
+                if nr_free + (1 << order) > freepages.shape[0] or not isolate_free_page(z, pfn, order):
+                    stopped = True
+                    break
+                for i in range(1 << order):
+                    freepages[nr_free] = pfn + i
+                    nr_free += 1
+                got += 1 << order
+                pfn += 1 << order
+                if nr_free >= need:
+                    stopped = True
+                    break
+            else:
+                pfn += 1 << (flags & C.PF_ORDER_MASK) if z.owner[pfn] != C.OWNER_NONE else 1
+        scanned = pfn - start
+        if cc[CC_DAEMON]:
+            z.vm[C.VM_COMPACT_DAEMON_FREE_SCANNED] += scanned
+        else:
+            z.vm[C.VM_COMPACT_FREE_SCANNED] += scanned
+        if not stopped:
+            if got == 0:
+                z.pb_skip[block] = 1
+            block -= 1
+    cc[CC_FREE_PFN] = block << C.PAGEBLOCK_ORDER
+    return nr_free
+
+
+@kernel
+def release_freepages(z, freepages, nr_free, first):
+    """`release_freepages`: give unused isolated free pages back."""
+    for i in range(first, nr_free):
+        pfn = freepages[i]
+        free_one_page(z, pfn, 0, z.pb_mt[pfn >> C.PAGEBLOCK_ORDER], False)
+        z.zs[C.ZS_NR_FREE] += 1
+
+
+# ---------------------------------------------------------------- the run
+
+
+@kernel
+def scanners_met(cc):
+    return (cc[CC_FREE_PFN] >> C.PAGEBLOCK_ORDER) <= (cc[CC_MIGRATE_PFN] >> C.PAGEBLOCK_ORDER)
+
+
+@kernel
+def compact_finished(z, cc):
+    """`__compact_finished`: COMPLETE when the scanners meet; for a sized
+    request, SUCCESS once a free block of the order exists on the Movable list
+    or a stealable fallback list (3.8: also above the low watermark), checked
+    at pageblock boundaries only (6.x)."""
+    order = cc[CC_ORDER]
+    if scanners_met(cc):
+        z.zs[C.ZS_CACHED_MIGRATE_PFN] = 0
+        z.zs[C.ZS_CACHED_FREE_PFN] = 0
+        if cc[CC_DIRECT]:
+            z.zs[C.ZS_BLOCKSKIP_FLUSH] = 1
+        return COMPACT_COMPLETE if cc[CC_WHOLE_ZONE] else COMPACT_PARTIAL_SKIPPED
+    if cc[CC_PROACTIVE]:
+        return COMPACT_SUCCESS if fragmentation_score(z) <= cc[CC_PROACTIVE] else COMPACT_CONTINUE
+    if order < 0:
+        return COMPACT_CONTINUE
+    if z.zs[C.ZS_ERA] == C.ERA_3_8:
+        if not zone_watermark_ok(z, order, wmark_pages(z, WMARK_LOW) + (1 << order)):
+            return COMPACT_CONTINUE
+        for o in range(order, C.NR_PAGE_ORDERS):
+            if z.nr_free[o, C.MIGRATE_MOVABLE] > 0:
+                return COMPACT_SUCCESS
+            if order >= C.PAGEBLOCK_ORDER and z.nr_free[o, C.MIGRATE_UNMOVABLE] + z.nr_free[o, C.MIGRATE_RECLAIMABLE] > 0:
+                return COMPACT_SUCCESS
+        return COMPACT_CONTINUE
+    if cc[CC_MIGRATE_PFN] & (C.PAGEBLOCK_NR_PAGES - 1):
+        return COMPACT_CONTINUE
+    for o in range(order, C.NR_PAGE_ORDERS):
+        if z.nr_free[o, C.MIGRATE_MOVABLE] > 0:
+            return COMPACT_SUCCESS
+        if can_steal_fallback_6x(o, C.MIGRATE_MOVABLE, False):
+            if z.nr_free[o, C.MIGRATE_RECLAIMABLE] > 0 or z.nr_free[o, C.MIGRATE_UNMOVABLE] > 0:
+                return COMPACT_SUCCESS
+    return COMPACT_CONTINUE
+
+
+@kernel
+def compact_zone(z):
+    """`compact_zone` from the state in `cc` until finished, or until the host
+    stream lacks room for another batch (COMPACT_SUSPENDED: drain and call
+    again with the same cc). Returns the compact_result."""
+    cc, freepages, migratepages = z.cc, z.cc_free, z.cc_migrate
+    while True:
+        result = compact_finished(z, cc)
+        if result != COMPACT_CONTINUE:
+            break
+        if stream_room(z) < 2 * COMPACT_CLUSTER_MAX:
+            result = COMPACT_SUSPENDED
+            break
+        nr = isolate_migratepages(z, cc, migratepages)
+        if nr == 0:
+            continue
+        nr_free = 0
+        done = 0
+        while done < nr:
+            if nr_free == done:
+                nr_free = isolate_freepages(z, cc, freepages, nr_free, nr)
+                if nr_free == done:
+                    break
+            migrate_page(z, migratepages[done], freepages[done])
+            done += 1
+        cc[CC_NR_MIGRATED] += done
+        release_freepages(z, freepages, nr_free, done)
+        if done < nr:
+            for i in range(done, nr):
+                putback_movable_page(z, migratepages[i])
+            z.vm[C.VM_PGMIGRATE_FAIL] += nr - done
+            cc[CC_NR_FAILED] += nr - done
+            if not scanners_met(cc):
+                result = COMPACT_CONTENDED
+                break
+    if result != COMPACT_SUSPENDED and not cc[CC_WHOLE_ZONE]:
+        z.zs[C.ZS_CACHED_MIGRATE_PFN] = cc[CC_MIGRATE_PFN]
+        z.zs[C.ZS_CACHED_FREE_PFN] = cc[CC_FREE_PFN]
+    return result
+
+
+@kernel
+def kcompactd_do_work(z, order):
+    """`kcompactd_do_work` (6.x) for a wake-up at `order`: skip if deferred,
+    if the order is already available above min, or if unsuitable; otherwise
+    compact at SYNC_LIGHT. Returns the compact_result or COMPACT_SKIPPED."""
+    z.vm[C.VM_COMPACT_DAEMON_WAKE] += 1
+    if compaction_deferred(z, order):
+        return COMPACT_DEFERRED
+    if zone_watermark_ok(z, order, z.zs[C.ZS_WMARK_MIN]):
+        return COMPACT_SKIPPED
+    if compaction_suitable(z, order) == COMPACT_SKIPPED:
+        return COMPACT_SKIPPED
+    init_cc(z, order, MIGRATE_SYNC_LIGHT, 0, 0, 0, 1)
+    result = compact_zone(z)
+    if result == COMPACT_SUCCESS:
+        compaction_defer_reset(z, order, False)
+    elif result == COMPACT_COMPLETE or result == COMPACT_PARTIAL_SKIPPED:
+        defer_compaction(z, order)
+    return result
+
+
+@kernel
+def proactive_compact(z, proactiveness):
+    """Proactive compaction (5.9+, `proactive_compact_node`): when the score
+    is above wmark_high = min(wmark_low + 10, 100), with wmark_low =
+    max(100 - proactiveness, 5), compact the whole zone at SYNC_LIGHT until the
+    score is at most wmark_low. Returns the compact_result or COMPACT_SKIPPED."""
+    wmark_low = max(100 - proactiveness, 5)
+    wmark_high = min(wmark_low + 10, 100)
+    if proactiveness == 0 or fragmentation_score(z) <= wmark_high:
+        return COMPACT_SKIPPED
+    z.vm[C.VM_COMPACT_DAEMON_WAKE] += 1
+    init_cc(z, -1, MIGRATE_SYNC_LIGHT, 1, 1, 0, 1)
+    z.cc[CC_PROACTIVE] = wmark_low
+    return compact_zone(z)
