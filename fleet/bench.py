@@ -68,4 +68,42 @@ def memory_bench(memory_bytes: int = 4 << 30, seed: int = 1) -> dict:
         results[key] = round(_ops_per_s(zone, load, nr_pages // 8, 8))
         zone.check()
     results["bytes_per_page"] = round(zone.state_bytes_per_page(), 2)
+    results.update(compaction_bench(nr_pages, seed))
+    results.update(scenario_bench(memory_bytes, seed))
     return results
+
+
+def compaction_bench(nr_pages: int, seed: int) -> dict:
+    """Pages scanned (both scanners) per second by a whole-zone compact_memory
+    on a fragmented zone of order-0 anon memory."""
+    order0 = (("anon", 0, 1.0),)
+    fragmented_zone(C.PAGEBLOCK_NR_PAGES * 64, seed, order0)[0].compact_memory()
+    zone, _ = fragmented_zone(nr_pages, seed, order0)
+    vm = zone.a.vm
+    before = int(vm[C.VM_COMPACT_MIGRATE_SCANNED] + vm[C.VM_COMPACT_FREE_SCANNED])
+    start = time.perf_counter()
+    zone.compact_memory()
+    elapsed = time.perf_counter() - start
+    scanned = int(vm[C.VM_COMPACT_MIGRATE_SCANNED] + vm[C.VM_COMPACT_FREE_SCANNED]) - before
+    zone.check()
+    return {
+        "compaction_pages_per_s": round(scanned / elapsed),
+        "compaction_pages_migrated": int(vm[C.VM_PGMIGRATE_SUCCESS]),
+        "compaction_wall_s": round(elapsed, 3),
+    }
+
+
+EXAMPLE_SCENARIO = "fill anon=400MiB; punch anon 0.5; balloon 512MiB; compact; thp 128MiB; balloon 0"
+
+
+def scenario_bench(memory_bytes: int, seed: int) -> dict:
+    """Wall time of the issue's example scenario on this memory size, balloon
+    compaction on."""
+    from .scenario import ScenarioRunner, parse_steps
+
+    zone = Zone(memory_bytes // C.PAGE_SIZE, rng=new_rng(seed, 0))
+    runner = ScenarioRunner(zone)
+    start = time.perf_counter()
+    for step in parse_steps(EXAMPLE_SCENARIO):
+        runner.run(step)
+    return {"example_scenario_wall_s": round(time.perf_counter() - start, 3)}
