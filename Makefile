@@ -16,8 +16,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+SCENARIO := fill anon=400MiB; balloon 1GiB; fill anon=2GiB; punch anon 0.5; compact; thp 1GiB; balloon 0
+
 run: $(STAMP)
-	$(BIN)/fleet inspect --memory 4GiB --seconds 60 --seed 1
+	@for bc in off on; do \
+	  echo "=== 4GiB guest, balloon compaction $$bc: $(SCENARIO)"; \
+	  $(BIN)/fleet inspect --memory 4GiB --seed 1 --balloon-compaction $$bc --each --show buddyinfo --steps "$(SCENARIO)" || exit $$?; \
+	done
 
 test: $(STAMP)
 	$(BIN)/pytest -m "not slow"

@@ -74,6 +74,7 @@ def inspect(
     each: bool = typer.Option(False, "--each", help="With --steps: print the files after every step."),
     balloon_compaction: str = typer.Option("on", help="on: balloon pages are movable (the seed, 3.8+); off: before it."),
     thp_defrag: str = typer.Option("madvise", help="THP defrag mode: always, defer, defer+madvise, madvise, never."),
+    free_page_reporting: bool = typer.Option(False, help="During wait steps, report free order-9+ blocks every 2 s."),
 ) -> None:
     """Boot one guest, run a seeded workload or a scenario, print its kernel files."""
     from .memory.huge_memory import DEFRAG_MODES
@@ -109,7 +110,7 @@ def inspect(
             zone.run_daemons()
         sys.stdout.write(files())
         return
-    runner = ScenarioRunner(zone, thp_defrag=thp_defrag)
+    runner = ScenarioRunner(zone, thp_defrag=thp_defrag, reporting=free_page_reporting)
     for i, step in enumerate(scenario, 1):
         done = runner.run(step)
         if each or i == len(scenario):

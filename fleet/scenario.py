@@ -7,7 +7,8 @@ order against one guest's memory.
     balloon SIZE                    set the balloon target and run to it
     compact                         echo 1 > /proc/sys/vm/compact_memory
     thp SIZE                        fault SIZE of MADV_HUGEPAGE anon memory
-    wait SECONDS                    let kswapd and kcompactd run
+    wait SECONDS                    let kswapd and kcompactd run (and, if on,
+                                    free page reporting every 2 s)
 
 KIND is anon, file, slab, slab_reclaimable or kernel. The whole scenario is
 parsed and checked before the first step runs.
@@ -16,6 +17,7 @@ parsed and checked before the first step runs.
 from dataclasses import dataclass
 
 from .memory import constants as C
+from .memory.page_reporting import PAGE_REPORTING_DELAY
 from .memory.rng import randbelow
 from .memory.zone import Zone
 from .units import parse_size
@@ -90,10 +92,12 @@ def parse_steps(text: str) -> list[Step]:
 class ScenarioRunner:
     """Runs steps against one zone; owners are registered on first use."""
 
-    def __init__(self, zone: Zone, thp_defrag: str = "madvise", proactiveness: int = 0):
+    def __init__(self, zone: Zone, thp_defrag: str = "madvise", proactiveness: int = 0, reporting: bool = False):
         self.zone = zone
         self.thp_defrag = thp_defrag
         self.proactiveness = proactiveness
+        self.reporting = reporting
+        self.clock = 0  # simulated seconds waited so far
         self.owners: dict[str, int] = {}
 
     def owner(self, kind: str) -> int:
@@ -156,9 +160,13 @@ class ScenarioRunner:
         return self.owners["thp"]
 
     def _wait(self, seconds: int) -> str:
+        reported = 0
         for _ in range(seconds):
             self.zone.run_daemons(proactiveness=self.proactiveness)
-        return f"waited {seconds} s"
+            self.clock += 1
+            if self.reporting and self.clock % PAGE_REPORTING_DELAY == 0:
+                reported += self.zone.report_free_pages()
+        return f"waited {seconds} s" + (f", {reported} free blocks reported" if self.reporting else "")
 
 
 def step_summary(zone: Zone) -> str:
