@@ -309,12 +309,14 @@ def isolate_freepages(z, cc, freepages, nr_free, need):
         pfn = start
         got = 0
         stopped = False
+        refused = False
         while pfn < end:
             flags = z.pflags[pfn]
             if flags & C.PF_BUDDY:
                 order = flags & C.PF_ORDER_MASK
                 if nr_free + (1 << order) > freepages.shape[0] or not isolate_free_page(z, pfn, order):
                     stopped = True
+                    refused = True
                     break
                 for i in range(1 << order):
                     freepages[nr_free] = pfn + i
@@ -331,6 +333,8 @@ def isolate_freepages(z, cc, freepages, nr_free, need):
             z.vm[C.VM_COMPACT_DAEMON_FREE_SCANNED] += scanned
         else:
             z.vm[C.VM_COMPACT_FREE_SCANNED] += scanned
+        if refused:
+            break  # "If isolation failed early, do not continue needlessly" (6.5)
         if not stopped:
             if got == 0:
                 z.pb_skip[block] = 1
