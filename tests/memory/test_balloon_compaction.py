@@ -15,10 +15,11 @@ freed, so the layout is the same in both eras.
 
 import multiprocessing
 import os
+import traceback
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from fleet.memory import constants as C
@@ -123,7 +124,7 @@ def run_forked(fn, timeout):
         try:
             send.send(("ok", fn()))
         except BaseException as e:  # report anything, including AssertionError
-            send.send(("error", repr(e)))
+            send.send(("error", f"{e!r}\n{traceback.format_exc()}"))
         finally:
             os._exit(0)
 
@@ -175,6 +176,14 @@ def test_balloon_page_is_isolated_once_and_a_second_isolation_is_refused():
     z.check(isolated=[pfn])
 
     balloon_page_putback(z.a, pfn)
+    assert not z.a.pflags[pfn] & C.PF_ISOLATED
+    assert int(z.a.own_allocs[o]) == allocs
+    assert int(z.a.zs[C.ZS_BALLOON_ISOLATED]) == 0
+    assert vm(z, "compact_balloon_returned") == 1
+    z.check()
+    # Back on the list, it can be isolated again.
+    assert balloon_page_isolate(z.a, pfn)
+    balloon_page_putback(z.a, pfn)
     z.check()
 
 
@@ -216,7 +225,7 @@ def test_putback_returns_the_page_to_the_balloon_list_head():
     assert z.inflate(8) == 8
     o = z.balloon_owner
     pfn = balloon_list(z)[2]
-    allocs = int(z.a.own_allocs[o])
+    assert int(z.a.own_allocs[o]) == 8
     managed = int(z.a.zs[C.ZS_MANAGED])
     assert balloon_page_isolate(z.a, pfn)
 
@@ -362,6 +371,9 @@ def test_watermark_refused_targets_put_balloon_pages_back(era):
             still_isolated=int(z.a.zs[C.ZS_BALLOON_ISOLATED]),
         )
 
+    # Compile everything the scenario calls in this process first, so that the
+    # child only runs it (a fork inherits the compiled kernels).
+    low_balloon_block(era, True).compact_memory()
     finished, r = run_forked(scenario, timeout=3.0)
     assert finished, "compact_memory did not return"
     assert r["same"] and r["migrated"] == 0 and r["still_isolated"] == 0
@@ -485,11 +497,13 @@ def test_switch_off_sub_threshold_fallback_leaves_balloon_page_in_movable_block(
     an order-0 block (3.8): the Unmovable balloon page lands inside a block
     that stays Movable -- and compaction cannot move it out.
 
-    Layout: full of anon, 16 order-0 holes in each pageblock, block 5's holes
-    freed last so they head the order-0 Movable list."""
-    z = make_zone(era, False)
+    Layout: 32 pageblocks full of anon, 16 order-0 holes in each (512 free
+    pages, well above the watermarks), block 5's holes freed last so they
+    head the order-0 Movable list."""
+    nr_blocks = 32
+    z = make_zone(era, False, nr_blocks=nr_blocks)
     fill_with_anon(z)
-    for block in [b for b in range(NR_BLOCKS) if b != 5] + [5]:
+    for block in [b for b in range(nr_blocks) if b != 5] + [5]:
         free_pfns(z, range(block * PB, (block + 1) * PB, 32))
     assert z.inflate(1) == 1
     (pfn,) = balloon_pfns(z)
@@ -507,10 +521,10 @@ def test_switch_off_sub_threshold_fallback_leaves_balloon_page_in_movable_block(
 
 # ------------------------------------------ 5. invariants over scenarios
 
-# Sizes for a 64 MiB zone. Live memory stays below 56 MiB (initial fill <= 24,
-# two extra fills and two THP steps of 4 MiB, balloon <= 16), so free memory
-# never nears the isolation watermarks: the test above covers compaction
-# when the watermark refuses every target.
+# Sizes for a 64 MiB zone (16384 pages, min watermark 256 pages). At most two
+# extra fills and two THP steps keep the scenarios away from OOM; "balloon
+# 64MiB" inflates until the driver is out of puff at the min watermark, so the
+# steps after it run where compaction's free-page isolation is refused.
 INITIAL_FILLS = (
     "fill anon=16MiB,file=4MiB,slab=1MiB",
     "fill anon=20MiB,slab_reclaimable=2MiB,kernel=1MiB",
@@ -524,6 +538,7 @@ MIDDLE_STEPS = (
     "balloon 8MiB",
     "balloon 2MiB",
     "balloon 0",
+    "balloon 64MiB",
     "compact",
     "thp 4MiB",
     "fill anon=4MiB",
@@ -557,7 +572,7 @@ class HostView:
         def recording_drain():
             out = drain()
             for pfn, order, op in decode(out):
-                if order != 0:
+                if op != C.STREAM_REPORT and order != 0:
                     self.errors.append(("order", pfn, order, op))
                 if op == C.STREAM_INFLATE:
                     if pfn in self.pfns:
@@ -572,24 +587,13 @@ class HostView:
         z.drain_stream = recording_drain
 
 
-@pytest.mark.parametrize("era", ERAS)
-@pytest.mark.parametrize("on", [True, False])
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(scenario=scenarios)
-def test_scenarios_keep_memory_and_balloon_invariants(era, on, scenario):
-    """CONFIG_DEBUG_VM-style invariants (checker.py) after every step of a
-    random fill/punch/free/balloon/compact/thp/wait scenario, plus the balloon's
-    own: nothing left isolated (isolated_pages == 0 between runs), managed
-    pages lowered by exactly the balloon size (adjust_managed_page_count), the
-    host's replayed view of inflated pfns equal to the guest's balloon pages
-    (MUST_TELL_HOST; inflate(new) before deflate(old) on migration), the
-    seed's counters consistent, and with the switch off no balloon page ever
-    moved: only balloon steps change the set of balloon pfns."""
-    initial, middle, seed = scenario
+def check_scenario(era, on, text, seed):
+    """Run the steps of `text` on a 64 MiB zone, checking the invariants after
+    every step (see the test below)."""
     z = Zone(32 * PB, era=era, balloon_compaction=on, rng=new_rng(seed, 0))
     host = HostView(z)
     runner = ScenarioRunner(z)
-    for step in parse_steps("; ".join([initial, *middle])):
+    for step in parse_steps(text):
         before = balloon_pfns(z)
         runner.run(step)
         z.drain_stream()
@@ -610,3 +614,43 @@ def test_scenarios_keep_memory_and_balloon_invariants(era, on, scenario):
                 assert after == before, str(step)
         if not on:
             assert vm(z, "balloon_migrate") == 0 and vm(z, "compact_balloon_isolated") == 0
+
+
+# Every verb, every fill kind and both daemons' paths, away from the watermarks.
+WARMUP = (
+    "fill anon=8MiB,file=2MiB,slab=1MiB,slab_reclaimable=1MiB,kernel=1MiB; punch anon 0.5; "
+    "balloon 4MiB; compact; thp 4MiB; wait 2; punch slab 0.3; free file; balloon 0; free anon"
+)
+
+
+@pytest.fixture(scope="module")
+def compiled_scenarios():
+    """Compile the scenario kernels in this process, so that forked examples
+    only run them."""
+    for era in ERAS:
+        for on in (True, False):
+            check_scenario(era, on, WARMUP, 0)
+
+
+@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize("on", [True, False])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario=scenarios)
+# Balloon out of puff on fragmented memory, then compact_memory at the watermark.
+@example(scenario=(INITIAL_FILLS[1], ["punch anon 0.5", "balloon 64MiB", "compact"], 0))
+def test_scenarios_keep_memory_and_balloon_invariants(compiled_scenarios, era, on, scenario):
+    """CONFIG_DEBUG_VM-style invariants (checker.py) after every step of a
+    random fill/punch/free/balloon/compact/thp/wait scenario, plus the balloon's
+    own: nothing left isolated (isolated_pages == 0 between runs), managed
+    pages lowered by exactly the balloon size (adjust_managed_page_count), the
+    host's replayed view of inflated pfns equal to the guest's balloon pages
+    (MUST_TELL_HOST; inflate(new) before deflate(old) on migration), the
+    seed's counters consistent, and with the switch off no balloon page ever
+    moved: only balloon steps change the set of balloon pfns.
+
+    Each example runs in a forked child, so a compaction that never returns
+    fails the example instead of hanging the suite."""
+    initial, middle, seed = scenario
+    text = "; ".join([initial, *middle])
+    finished, _ = run_forked(lambda: check_scenario(era, on, text, seed), timeout=30.0)
+    assert finished, f"scenario did not finish: {text}"
