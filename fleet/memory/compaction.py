@@ -297,7 +297,10 @@ def isolate_free_page(z, pfn, order):
 def isolate_freepages(z, cc, freepages, nr_free, need):
     """`isolate_freepages`: from the free pfn down to the migrate scanner's
     block, isolate free buddies in suitable target blocks until `need` pages
-    are held. Returns the new count of isolated free pages."""
+    are held. A buddy the watermark refuses ends the scan in 6.x ("if
+    isolation failed early, do not continue needlessly"); 3.x's non-strict
+    isolate_freepages_block skips it and scans on. Returns the new count of
+    isolated free pages."""
     low_block = (cc[CC_MIGRATE_PFN] >> C.PAGEBLOCK_ORDER) + 1
     block = cc[CC_FREE_PFN] >> C.PAGEBLOCK_ORDER
     while block >= low_block and nr_free < need:
@@ -314,7 +317,13 @@ def isolate_freepages(z, cc, freepages, nr_free, need):
             flags = z.pflags[pfn]
             if flags & C.PF_BUDDY:
                 order = flags & C.PF_ORDER_MASK
-                if nr_free + (1 << order) > freepages.shape[0] or not isolate_free_page(z, pfn, order):
+                if nr_free + (1 << order) > freepages.shape[0]:
+                    stopped = True
+                    break
+                if not isolate_free_page(z, pfn, order):
+                    if z.zs[C.ZS_ERA] == C.ERA_3_8:
+                        pfn += 1 << order  # 3.x non-strict: skip the buddy, scan on
+                        continue
                     stopped = True
                     refused = True
                     break
