@@ -1,0 +1,299 @@
+"""Experiment specs: TOML in, validated typed objects out.
+
+Every problem is reported before any simulation time is spent, as one line
+naming the key: an unknown key, a bad unit, an impossible size. `--set
+key=value` overrides any key by its dotted path, the value parsed as TOML.
+"""
+
+import copy
+import re
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from .units import parse_size
+
+DURATION_UNITS = {"s": 1, "min": 60, "h": 3600, "d": 86400}
+
+
+class SpecError(ValueError):
+    """A bad spec; the message is one line naming the key."""
+
+
+def _help(text: str, default):
+    return field(default=default, metadata={"help": text})
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    name: str = _help("experiment name: the `experiment` partition of the results", "experiment")
+    seed: int = _help("experiment seed; guest generators are seeded from (seed, host, guest)", 1)
+    duration_s: int = _help("simulated time of a run", 600)
+    tick_s: int = _help("workload and daemon tick", 1)
+    policy_interval_s: int = _help("host policy period (oVirt MOM: 10 s)", 10)
+    sample_interval_s: int = _help("one samples row per guest per this period", 10)
+    guests_per_actor: int = _help("guests packed into one Ray actor", 1)
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    era: str = _help("kernel rules: 3.8 or 6.x", "6.x")
+    balloon_compaction: bool = _help("balloon pages movable (the seed, Linux 3.8+)", True)
+    thp_defrag: str = _help("THP defrag mode", "madvise")
+    kcompactd: bool = _help("run kcompactd after kswapd (6.x)", True)
+    proactiveness: int = _help("vm.compaction_proactiveness, 0 = off (6.x)", 0)
+    free_page_reporting: bool = _help("virtio-balloon free page reporting every 2 s", False)
+    swap: bool = _help("anonymous memory may be swapped out", False)
+    balloon_rate: int = _help("balloon inflate/deflate rate, bytes/s (HyperAlloc measured ~0.86 GiB/s)", 900 << 20)
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    count: int = _help("number of hosts", 1)
+    memory: int = _help("host memory available to guests", 8 << 30)
+    khugepaged: bool = _help("host khugepaged re-collapses split 2 MiB regions", False)
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    name: str = _help("host balloon policy: none, static, mom, proxmox", "none")
+    params: dict = _help("policy parameters", None)
+
+
+@dataclass(frozen=True)
+class GuestGroup:
+    count: int = _help("guests of this group on every host", 1)
+    memory: int = _help("guest memory", 1 << 30)
+    balloon_min: int = _help("memory the guest always keeps (the balloon's floor)", 0)
+    shares: int = _help("Proxmox shares (0 = never ballooned)", 1000)
+    workload: str = _help("workload profile", "mix")
+    workload_params: dict = _help("workload parameters", None)
+
+
+@dataclass(frozen=True)
+class Spec:
+    experiment: ExperimentSpec
+    kernel: KernelSpec
+    hosts: HostSpec
+    policy: PolicySpec
+    guests: tuple
+    sweep: dict
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["guests"] = [asdict(g) for g in self.guests]
+        return d
+
+    def flat(self) -> dict:
+        """Scalar parameters as dotted keys (for the runs table)."""
+        out = {}
+        for section in ("experiment", "kernel", "hosts", "policy"):
+            for k, v in asdict(getattr(self, section)).items():
+                if isinstance(v, dict):
+                    for pk, pv in (v or {}).items():
+                        out[f"{section}.{k}.{pk}"] = str(pv)
+                else:
+                    out[f"{section}.{k}"] = v
+        return out
+
+
+_SIZE_KEYS = {"memory", "balloon_min", "balloon_rate"}
+_DURATION_KEYS = {"duration_s", "tick_s", "policy_interval_s", "sample_interval_s"}
+
+
+def parse_duration(value, key: str) -> int:
+    if isinstance(value, bool):
+        raise SpecError(f"{key}: expected a duration, got {value!r}")
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    for unit in sorted(DURATION_UNITS, key=len, reverse=True):
+        if text.endswith(unit):
+            try:
+                return int(float(text[: -len(unit)]) * DURATION_UNITS[unit])
+            except ValueError:
+                break
+    raise SpecError(f"{key}: bad duration {value!r}: use seconds or a number with s, min, h or d")
+
+
+def _build(cls, table: dict, path: str):
+    if not isinstance(table, dict):
+        raise SpecError(f"{path}: expected a table")
+    known = {f.name: f for f in fields(cls)}
+    kwargs = {}
+    for key, value in table.items():
+        where = f"{path}.{key}"
+        if key not in known:
+            raise SpecError(f"{where}: unknown key; known keys are {', '.join(known)}")
+        f = known[key]
+        if key in _SIZE_KEYS:
+            try:
+                value = value if isinstance(value, int) and not isinstance(value, bool) else parse_size(value)
+            except ValueError as e:
+                raise SpecError(f"{where}: {e}") from None
+        elif key in _DURATION_KEYS:
+            value = parse_duration(value, where)
+        elif f.type is bool and not isinstance(value, bool):
+            raise SpecError(f"{where}: expected true or false, got {value!r}")
+        elif f.type is int and (not isinstance(value, int) or isinstance(value, bool)):
+            raise SpecError(f"{where}: expected an integer, got {value!r}")
+        elif f.type is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)  # era = 3.8 written without quotes
+        elif f.type is str and not isinstance(value, str):
+            raise SpecError(f"{where}: expected a string, got {value!r}")
+        elif f.type is dict and not isinstance(value, dict):
+            raise SpecError(f"{where}: expected a table")
+        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+            raise SpecError(f"{where}: must not be negative")
+        kwargs[key] = value
+    obj = cls(**kwargs)
+    for f in fields(cls):
+        if f.type is dict and getattr(obj, f.name) is None:
+            object.__setattr__(obj, f.name, {})
+    return obj
+
+
+def _validate(spec: Spec) -> None:
+    from .memory.constants import ERAS
+    from .memory.huge_memory import DEFRAG_MODES
+
+    e, k, h = spec.experiment, spec.kernel, spec.hosts
+    if k.era not in ERAS:
+        raise SpecError(f"kernel.era: {k.era!r} is not one of {', '.join(ERAS)}")
+    if k.thp_defrag not in DEFRAG_MODES:
+        raise SpecError(f"kernel.thp_defrag: {k.thp_defrag!r} is not one of {', '.join(DEFRAG_MODES)}")
+    if not 0 <= k.proactiveness <= 100:
+        raise SpecError("kernel.proactiveness: must be within 0..100")
+    for key in ("tick_s", "policy_interval_s", "sample_interval_s", "duration_s", "guests_per_actor"):
+        if getattr(e, key) <= 0:
+            raise SpecError(f"experiment.{key}: must be positive")
+    for key in ("policy_interval_s", "sample_interval_s"):
+        if getattr(e, key) % e.tick_s:
+            raise SpecError(f"experiment.{key}: must be a multiple of experiment.tick_s")
+    if e.sample_interval_s % e.policy_interval_s and e.policy_interval_s % e.sample_interval_s:
+        raise SpecError("experiment.sample_interval_s: must divide or be a multiple of policy_interval_s")
+    if h.count <= 0:
+        raise SpecError("hosts.count: must be positive")
+    if not spec.guests:
+        raise SpecError("guests: at least one [[guests]] group is needed")
+    per_host = 0
+    for i, g in enumerate(spec.guests):
+        where = f"guests[{i}]"
+        if g.count <= 0:
+            raise SpecError(f"{where}.count: must be positive")
+        if g.memory < (128 << 20) or g.memory % (2 << 20):
+            raise SpecError(f"{where}.memory: must be at least 128MiB and a multiple of 2MiB")
+        if g.memory > h.memory:
+            raise SpecError(f"{where}.memory: a guest of {g.memory >> 20}MiB is larger than its host ({h.memory >> 20}MiB)")
+        if g.balloon_min > g.memory:
+            raise SpecError(f"{where}.balloon_min: larger than the guest's memory")
+        per_host += g.count
+    if per_host > 255:
+        raise SpecError("guests: at most 255 guests per host")
+
+
+def _apply_override(raw: dict, assignment: str) -> None:
+    key, sep, text = assignment.partition("=")
+    if not sep or not key.strip():
+        raise SpecError(f"--set {assignment!r}: expected key=value")
+    try:
+        value = tomllib.loads(f"v = {text.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text.strip()  # a bare word: take it as a string
+    parts = key.strip().split(".")
+    node = raw
+    for i, part in enumerate(parts[:-1]):
+        m = re.fullmatch(r"(\w+)\[(\d+)\]", part)
+        if m:
+            items = node.get(m.group(1))
+            idx = int(m.group(2))
+            if not isinstance(items, list) or idx >= len(items):
+                raise SpecError(f"--set {key}: there is no {part}")
+            node = items[idx]
+        else:
+            node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise SpecError(f"--set {key}: {'.'.join(parts[: i + 1])} is not a table")
+    node[parts[-1]] = value
+
+
+def build_spec(raw: dict) -> Spec:
+    """A validated Spec from a parsed TOML document."""
+    allowed = {"experiment", "kernel", "hosts", "policy", "guests", "sweep"}
+    for key in raw:
+        if key not in allowed:
+            raise SpecError(f"{key}: unknown table; known tables are {', '.join(sorted(allowed))}")
+    guests_raw = raw.get("guests", [])
+    if isinstance(guests_raw, dict):
+        guests_raw = [guests_raw]
+    if not isinstance(guests_raw, list):
+        raise SpecError("guests: expected [[guests]] tables")
+    spec = Spec(
+        experiment=_build(ExperimentSpec, raw.get("experiment", {}), "experiment"),
+        kernel=_build(KernelSpec, raw.get("kernel", {}), "kernel"),
+        hosts=_build(HostSpec, raw.get("hosts", {}), "hosts"),
+        policy=_build(PolicySpec, raw.get("policy", {}), "policy"),
+        guests=tuple(_build(GuestGroup, g, f"guests[{i}]") for i, g in enumerate(guests_raw)),
+        sweep=raw.get("sweep", {}),
+    )
+    if not isinstance(spec.sweep, dict):
+        raise SpecError("sweep: expected a table")
+    _validate(spec)
+    return spec
+
+
+def load_raw(path: str | Path) -> dict:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such file") from None
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(f"{path}: not valid TOML: {e}") from None
+
+
+def load_spec(path: str | Path, overrides=(), seed: int | None = None) -> Spec:
+    """Read, override and validate a spec file."""
+    raw = load_raw(path)
+    for assignment in overrides:
+        _apply_override(raw, assignment)
+    if seed is not None:
+        raw.setdefault("experiment", {})["seed"] = seed
+    return build_spec(raw)
+
+
+def sweep_points(raw: dict) -> list[tuple[str, dict]]:
+    """The sweep grid of a raw spec: (run id, raw spec) for every point x seed.
+
+    `[sweep]` maps dotted keys to lists of values; the key `seeds` lists
+    seeds. Run ids name the point's values, so a re-run finds finished runs.
+    """
+    import itertools
+
+    sweep = dict(raw.get("sweep", {}))
+    seeds = sweep.pop("seeds", [raw.get("experiment", {}).get("seed", 1)])
+    keys = sorted(sweep)
+    for key in keys:
+        if not isinstance(sweep[key], list) or not sweep[key]:
+            raise SpecError(f"sweep.{key}: expected a non-empty list of values")
+    points = []
+    for values in itertools.product(*(sweep[k] for k in keys)):
+        for seed in seeds:
+            point = copy.deepcopy(raw)
+            point.pop("sweep", None)
+            name = []
+            for key, value in zip(keys, values):
+                _apply_override(point, f"{key}={_toml_value(value)}")
+                name.append(f"{key.split('.')[-1]}={value}")
+            point.setdefault("experiment", {})["seed"] = seed
+            name.append(f"seed={seed}")
+            points.append(("_".join(name).replace("/", "-").replace(" ", ""), point))
+    return points
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace('"', '\\"') + '"'
+    return repr(value)

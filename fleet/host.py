@@ -1,0 +1,113 @@
+"""Host memory: what backs each guest, and the host's capacity.
+
+`GuestBacking` is the host's view of one guest's memory (its mm, its EPT) in
+2 MiB regions of guest-physical memory, with the host's THP enabled:
+- a region is unpopulated until the guest touches it; the first touch of an
+  unpopulated region faults in a whole host huge page (do_huge_pmd_anonymous_page);
+- a balloon inflate of one 4 KiB page is a 4 KiB MADV_DONTNEED (QEMU
+  `ram_block_discard_range`): inside a huge region it splits the host PMD
+  (`__split_huge_pmd`, counted as thp_split_pmd) and frees that page; the
+  region stays split, and later touches fault in 4 KiB pages;
+- a free page report covers whole 2 MiB blocks and zaps whole regions without
+  a split; a deflate is only a hint (the page is populated when touched);
+- optional khugepaged re-collapses a split region (max_ptes_none = 511: any
+  split region with a populated page becomes huge again, re-populating the
+  discarded pages, as Andrea Arcangeli warned on linux-mm in 2016).
+
+The guest's touches are sampled at policy boundaries: pages allocated at that
+moment are taken as touched (a page allocated and freed within one epoch
+between two discards is missed). The backing is updated where the guest runs
+and the host policy sees its totals through the stats record.
+"""
+
+import numpy as np
+
+from .memory import constants as C
+
+UNPOPULATED = 0
+HUGE = 1
+SPLIT = 2
+REGION_PAGES = 1 << C.HPAGE_PMD_ORDER
+
+
+class GuestBacking:
+    """Host-side backing of one guest of `nr_pages` pages."""
+
+    def __init__(self, nr_pages: int, khugepaged: bool = False):
+        self.nr_regions = nr_pages // REGION_PAGES
+        self.region = np.zeros(self.nr_regions, dtype=np.int8)
+        self.small = np.zeros(nr_pages, dtype=bool)  # populated 4 KiB pages of split regions
+        self.khugepaged = khugepaged
+        self.splits = 0  # thp_split_pmd
+        self.collapses = 0  # thp_collapse_alloc
+        self.discarded = 0  # pages given back to the host
+
+    def touch(self, allocated: np.ndarray) -> None:
+        """The guest has touched these pages (a bool array per page)."""
+        regions = allocated.reshape(self.nr_regions, REGION_PAGES)
+        touched = regions.any(axis=1)
+        self.region[touched & (self.region == UNPOPULATED)] = HUGE
+        split = self.region == SPLIT
+        self.small.reshape(self.nr_regions, REGION_PAGES)[split] |= regions[split]
+
+    def apply(self, stream: np.ndarray) -> None:
+        """Apply the guest's notifications (pfn << 8 | order << 4 | op), in order."""
+        ops = stream & 0xF
+        pfns = stream >> 8
+        orders = (stream >> 4) & 0xF
+        small = self.small
+        for op, pfn, order in zip(ops.tolist(), pfns.tolist(), orders.tolist()):
+            r = pfn // REGION_PAGES
+            if op == C.STREAM_INFLATE:
+                if self.region[r] == HUGE:
+                    self.region[r] = SPLIT
+                    small[r * REGION_PAGES : (r + 1) * REGION_PAGES] = True
+                    self.splits += 1
+                if self.region[r] == SPLIT and small[pfn]:
+                    small[pfn] = False
+                    self.discarded += 1
+            elif op == C.STREAM_REPORT:
+                last = (pfn + (1 << order)) // REGION_PAGES
+                for q in range(r, last):
+                    self.discarded += self.region_pages(q)
+                    self.region[q] = UNPOPULATED
+                    small[q * REGION_PAGES : (q + 1) * REGION_PAGES] = False
+
+    def region_pages(self, r: int) -> int:
+        if self.region[r] == HUGE:
+            return REGION_PAGES
+        if self.region[r] == SPLIT:
+            return int(self.small[r * REGION_PAGES : (r + 1) * REGION_PAGES].sum())
+        return 0
+
+    def collapse(self) -> None:
+        """khugepaged: collapse every split region that still has a page."""
+        if not self.khugepaged:
+            return
+        grid = self.small.reshape(self.nr_regions, REGION_PAGES)
+        split = (self.region == SPLIT) & grid.any(axis=1)
+        self.collapses += int(split.sum())
+        self.region[split] = HUGE
+        grid[split] = False
+
+    def populated_pages(self) -> int:
+        return int((self.region == HUGE).sum()) * REGION_PAGES + int(self.small.sum())
+
+    def huge_regions(self) -> int:
+        return int((self.region == HUGE).sum())
+
+
+class Host:
+    """A host's capacity and the guests' populated memory, as its own
+    accounting sees them (HostState for the policy)."""
+
+    def __init__(self, host_id: int, capacity: int):
+        self.host_id = host_id
+        self.capacity = capacity
+        self.populated: dict[int, int] = {}  # guest id -> bytes
+
+    def update(self, guest_id: int, populated_bytes: int) -> None:
+        self.populated[guest_id] = populated_bytes
+
+    def used(self) -> int:
+        return sum(self.populated.values())

@@ -1,0 +1,49 @@
+"""The plain records that cross layer boundaries: what a host sees of a guest
+(the virtio-balloon stats queue plus the balloon's actual and target size) and
+of itself. Policies see only these, never guest internals.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class GuestStats:
+    """One guest as its host sees it at a policy boundary; sizes in bytes.
+
+    mem_total, mem_free, mem_available and caches are the guest's
+    VIRTIO_BALLOON_S_MEMTOT, S_MEMFREE, S_AVAIL and S_CACHES; balloon is the
+    device's `actual`, balloon_target the last target the host set.
+    balloon_min and balloon_max bound what a policy may leave the guest
+    (memory = max size minus balloon): the guest keeps at least balloon_min
+    bytes and at most balloon_max bytes (oVirt MOM's guaranteed floor and
+    maximum; Proxmox's `balloon` minimum and `memory`). shares is the Proxmox
+    weight (0 = opted out).
+    """
+
+    guest_id: int
+    host_id: int
+    time_s: float
+    memory: int  # configured (maximum) guest memory
+    balloon: int
+    balloon_target: int
+    mem_total: int
+    mem_free: int
+    mem_available: int
+    caches: int
+    balloon_min: int  # the least memory the guest keeps (memory - balloon >= this)
+    shares: int = 1000
+
+
+@dataclass(frozen=True)
+class HostState:
+    """The host's own accounting; sizes in bytes. used = populated guest
+    memory plus the host's own use; free = capacity - used."""
+
+    host_id: int
+    time_s: float
+    capacity: int
+    used: int
+
+    @property
+    def free(self) -> int:
+        return self.capacity - self.used

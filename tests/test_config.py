@@ -1,0 +1,77 @@
+"""Spec validation: every bad spec is refused with one line naming the key."""
+
+import pytest
+
+from fleet.config import SpecError, build_spec, load_spec, sweep_points
+
+GOOD = {
+    "experiment": {"name": "t", "duration_s": "2min"},
+    "hosts": {"count": 1, "memory": "1GiB"},
+    "guests": [{"count": 2, "memory": "256MiB", "balloon_min": "64MiB"}],
+}
+
+
+def with_(path, value):
+    import copy
+
+    raw = copy.deepcopy(GOOD)
+    node = raw
+    *parents, last = path
+    for p in parents:
+        node = node[p]
+    node[last] = value
+    return raw
+
+
+def test_good_spec_resolves_units():
+    spec = build_spec(GOOD)
+    assert spec.experiment.duration_s == 120
+    assert spec.hosts.memory == 1 << 30
+    assert spec.guests[0].memory == 256 << 20 and spec.guests[0].balloon_min == 64 << 20
+
+
+@pytest.mark.parametrize(
+    "path, value, words",
+    [
+        (("experiment", "bogus"), 1, "experiment.bogus: unknown key"),
+        (("hosts", "memory"), "12XB", "hosts.memory: bad size"),
+        (("guests", 0, "memory"), "2GiB", "larger than its host"),
+        (("guests", 0, "memory"), "100MiB", "at least 128MiB"),
+        (("kernel",), {"era": "2.6"}, "kernel.era"),
+        (("kernel",), {"balloon_rate": -5}, "kernel.balloon_rate: must not be negative"),
+        (("kernel",), {"swap": "yes"}, "kernel.swap: expected true or false"),
+        (("experiment", "duration_s"), "ten", "experiment.duration_s: bad duration"),
+        (("experiment", "sample_interval_s"), 7, "sample_interval_s"),
+        (("guests", 0, "balloon_min"), "512MiB", "balloon_min"),
+    ],
+)
+def test_bad_specs_name_the_key(path, value, words):
+    with pytest.raises(SpecError) as info:
+        build_spec(with_(path, value))
+    message = str(info.value)
+    assert words in message and "\n" not in message
+
+
+def test_unknown_table_is_refused():
+    with pytest.raises(SpecError, match="unknown table"):
+        build_spec({**GOOD, "hots": {}})
+
+
+def test_overrides_and_missing_file(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('[experiment]\nname = "x"\n[[guests]]\nmemory = "256MiB"\n')
+    spec = load_spec(path, ["kernel.era=3.8", "guests[0].count=3"], seed=9)
+    assert spec.kernel.era == "3.8" and spec.guests[0].count == 3 and spec.experiment.seed == 9
+    with pytest.raises(SpecError, match="no such file"):
+        load_spec(tmp_path / "missing.toml")
+    with pytest.raises(SpecError, match="there is no guests\\[4\\]"):
+        load_spec(path, ["guests[4].count=1"])
+
+
+def test_sweep_grid_names_every_point():
+    raw = {**GOOD, "sweep": {"kernel.balloon_compaction": [False, True], "seeds": [1, 2, 3]}}
+    points = sweep_points(raw)
+    assert len(points) == 6 and len({run for run, _ in points}) == 6
+    run, point = points[-1]
+    assert run == "balloon_compaction=True_seed=3"
+    assert build_spec(point).kernel.balloon_compaction is True and build_spec(point).experiment.seed == 3
