@@ -1,0 +1,385 @@
+"""Synthetic workload profiles: a steady server, a periodic batch job and a
+build-like load of many short-lived processes.
+
+All allocate through the slow path (GFP_USER: kswapd wake-up, direct reclaim,
+direct compaction), interleaving their kinds in small runs as concurrent
+faults and kernel allocations interleave. Sizes given as None default to a
+share of the guest's RAM (the `*_fraction` field next to them).
+
+Kernel facts the profiles lean on:
+- page tables: one PTE page maps 512 base pages (x86-64), so a mapping of N
+  anon base pages needs about N/512 page-table pages; a PMD-mapped THP needs
+  none at that level. With PTI the PGD is an order-1 allocation
+  (PGD_ALLOCATION_ORDER), one per process.
+- slab: SLUB picks slab orders 0..3 (slub_max_order = 3); caches of large
+  objects (task_struct, inode caches, kmalloc-2k and up) use order 3. The
+  default volume shares per order below are a plausible mix, not a
+  measurement. Reclaimable slab (dentries, inodes) is shrunk by reclaim.
+- THP: a MADV_HUGEPAGE region faults one order-9 page per 2 MiB with the
+  gfp of the defrag mode (`Zone.thp_fault`); a failed fault maps 512 base
+  pages instead.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+
+from ..memory import constants as C
+from ..memory.huge_memory import DEFRAG_MODES
+from ..memory.rng import random01
+from .base import KIB, MIB, Spec, Workload, param, register
+
+PTE_PAGES_PER = 512  # base pages mapped by one page-table page
+THP_PAGES = 1 << C.HPAGE_PMD_ORDER
+SLAB_ORDER_SHARES = (0.55, 0.15, 0.10, 0.20)  # volume share of slab orders 0..3
+_SLAB_HELP = "volume shares of slab orders 0, 1, 2, 3 (SLUB uses orders up to 3)"
+
+
+def _split_orders(pages: int, shares: tuple) -> list[tuple[int, int]]:
+    """(order, blocks) that together make about `pages` pages, volume split by
+    `shares` (index = order); the remainder goes to order 0."""
+    total = sum(shares)
+    if pages <= 0 or total <= 0:
+        return [(0, max(pages, 0))]
+    out = []
+    used = 0
+    for order, share in enumerate(shares):
+        if order == 0:
+            continue
+        blocks = int(pages * share / total) >> order
+        if blocks:
+            out.append((order, blocks))
+            used += blocks << order
+    out.insert(0, (0, pages - used))
+    return out
+
+
+class _Helpers(Workload):
+    """Shared steps: page tables that follow anon, THP faults, slab churn."""
+
+    def slab_requests(self, o: int, pages: int, shares: tuple) -> list[tuple[int, int, int]]:
+        return [(o, order, blocks) for order, blocks in _split_orders(pages, shares) if blocks > 0]
+
+    def sync_page_tables(self, pt: int, mapped_base_pages: int, extra: int = 0) -> list[tuple[int, int, int]]:
+        """Free page tables above what `mapped_base_pages` need; return the
+        allocation request for the pages missing."""
+        want = -(-mapped_base_pages // PTE_PAGES_PER) + extra
+        have = self.zone.owner_pages(pt)
+        if have > want:
+            self.free(pt, have - want, "newest")
+            return []
+        return [(pt, 0, want - have)]
+
+    def thp_faults(self, thp: int, anon: int, nr: int, defrag: str) -> int:
+        """`nr` madvised PMD faults; returns the pages they produced (huge or
+        fallback base pages)."""
+        if nr <= 0:
+            return 0
+        huge, fallback, missing = self.zone.thp_fault(thp, anon, nr, defrag, True)
+        self.thp_alloc += huge
+        self.thp_fallback += fallback
+        made = nr * THP_PAGES - missing
+        self.allocated_pages += made
+        self.refused_pages += missing
+        return made
+
+    def metrics(self) -> dict[str, float]:
+        out = super().metrics()
+        if hasattr(self, "thp_alloc"):  # the profiles that fault THP
+            out["thp_fault_alloc"] = float(self.thp_alloc)
+            out["thp_fault_fallback"] = float(self.thp_fallback)
+        return out
+
+
+# ---------------------------------------------------------------- server
+
+
+@dataclass(frozen=True)
+class ServerSpec(Spec):
+    anon_bytes: int | None = param(None, "anonymous working set in bytes; None: anon_fraction of RAM")
+    anon_fraction: float = param(0.5, "anonymous working set as a share of RAM (when anon_bytes is None)", max=1)
+    anon_rate: int = param(128 * MIB, "bytes/s the anon working set grows by until it is reached")
+    anon_churn_rate: int = param(1 * MIB, "bytes/s of anon freed at random and faulted again (heap churn)")
+    thp_fraction: float = param(0.05, "share of the anon growth faulted in MADV_HUGEPAGE regions (THP)", max=1)
+    thp_defrag: str = param("madvise", "/sys/kernel/mm/transparent_hugepage/defrag mode", choices=DEFRAG_MODES)
+    file_bytes: int | None = param(None, "page cache cap in bytes (the data set read); None: file_fraction of RAM")
+    file_fraction: float = param(0.3, "page cache cap as a share of RAM (when file_bytes is None)", max=1)
+    file_rate: int = param(16 * MIB, "bytes/s of file reads that miss the cache while below the cap")
+    file_churn_rate: int = param(1 * MIB, "bytes/s of cache replaced at the cap (oldest dropped, new read)")
+    slab_bytes: int | None = param(None, "slab footprint in bytes; None: slab_fraction of RAM")
+    slab_fraction: float = param(0.02, "slab footprint as a share of RAM (when slab_bytes is None)", max=1)
+    slab_reclaimable_share: float = param(0.5, "share of slab that is reclaimable (dentries, inodes)", max=1)
+    slab_rate: int = param(4 * MIB, "bytes/s the slab grows by until its footprint is reached")
+    slab_churn_rate: int = param(256 * KIB, "bytes/s of slab freed at random and allocated again")
+    slab_order_shares: tuple[float, ...] = param(SLAB_ORDER_SHARES, _SLAB_HELP)
+
+    def check(self):
+        if len(self.slab_order_shares) != 4:
+            raise ValueError(f"parameter 'slab_order_shares' needs 4 shares (got {self.slab_order_shares!r})")
+
+
+@register("server")
+class Server(_Helpers):
+    """A steady server: an anon working set ramped up to its size and then
+    churned lightly, part of it in THP (madvised regions); page cache growing
+    toward a cap from file reads and then slowly replaced; slab grown to a
+    small footprint and churned; page tables following the anon mappings."""
+
+    Spec = ServerSpec
+
+    def __init__(self, zone, spec: ServerSpec, rng):
+        super().__init__(zone, spec, rng)
+        self.anon = self.owner("anon", C.KIND_ANON)
+        self.thp = self.owner("thp", C.KIND_THP)
+        self.file = self.owner("file", C.KIND_FILE)
+        self.slab = self.owner("slab", C.KIND_SLAB)
+        self.slab_r = self.owner("slab_reclaimable", C.KIND_SLAB_RECLAIMABLE)
+        self.pt = self.owner("pagetable", C.KIND_PAGETABLE)
+        self.thp_alloc = self.thp_fallback = 0
+        self.file_read_pages = 0
+
+    def tick(self, t: float, dt: float) -> None:
+        s: ServerSpec = self.spec
+        req = []
+        # anon: ramp toward the working set, part of the growth as THP faults
+        target = self.size_pages(s.anon_bytes, s.anon_fraction)
+        grow = min(max(target - self.pages("anon", "thp"), 0), self.rate_pages("anon", s.anon_rate, dt))
+        nr_thp = min(self.quota("thp", grow * s.thp_fraction / THP_PAGES), grow // THP_PAGES)
+        grow -= self.thp_faults(self.thp, self.anon, nr_thp, s.thp_defrag) if nr_thp else 0
+        grow = max(grow, 0)
+        churn = self.free(self.anon, self.rate_pages("anon_churn", s.anon_churn_rate, dt), "random")
+        req.append((self.anon, 0, grow + churn))
+        # page cache: reads toward the cap, then replacement of the oldest
+        cap = self.size_pages(s.file_bytes, s.file_fraction)
+        have = self.pages("file")
+        read = min(max(cap - have, 0), self.rate_pages("file", s.file_rate, dt))
+        if have >= cap:
+            read += self.free(self.file, self.rate_pages("file_churn", s.file_churn_rate, dt), "oldest")
+        self.file_read_pages += read
+        req.append((self.file, 0, read))
+        # slab: grow to the footprint, churn at random
+        req += self._slab(s, dt)
+        req += self.sync_page_tables(self.pt, self.pages("anon") + grow + churn)
+        self.alloc_mix(req)
+
+    def _slab(self, s: ServerSpec, dt: float) -> list:
+        footprint = self.size_pages(s.slab_bytes, s.slab_fraction)
+        grow = min(max(footprint - self.pages("slab", "slab_reclaimable"), 0), self.rate_pages("slab", s.slab_rate, dt))
+        churn = self.rate_pages("slab_churn", s.slab_churn_rate, dt)
+        req = []
+        share = s.slab_reclaimable_share
+        for o, part in ((self.slab_r, share), (self.slab, 1.0 - share)):
+            n = self.quota(f"slab{o}", (grow + churn) * part)
+            freed = self.free(o, min(self.quota(f"slabfree{o}", churn * part), self.zone.owner_pages(o)))
+            req += self.slab_requests(o, max(n, freed), s.slab_order_shares)
+        return req
+
+    def metrics(self) -> dict[str, float]:
+        out = super().metrics()
+        out["file_read_pages"] = float(self.file_read_pages)
+        return out
+
+
+# ---------------------------------------------------------------- batch
+
+
+@dataclass(frozen=True)
+class BatchSpec(Spec):
+    peak_bytes: int | None = param(None, "anon each job reaches at its peak in bytes; None: peak_fraction of RAM")
+    peak_fraction: float = param(0.6, "anon peak as a share of RAM (when peak_bytes is None)", max=1)
+    ramp_s: float = param(60.0, "seconds a job takes to ramp its anon from 0 to the peak")
+    hold_s: float = param(120.0, "seconds a job holds its peak before it exits (freeing all its memory)")
+    period_s: float = param(300.0, "seconds between job starts (>= ramp_s + hold_s)", positive=True)
+    start_s: float = param(0.0, "time of the first job start")
+    input_bytes: int | None = param(None, "file data each job reads during its ramp; None: input_fraction of RAM")
+    input_fraction: float = param(0.1, "input read per job as a share of RAM (when input_bytes is None)", max=1)
+    thp_fraction: float = param(0.0, "share of the job's anon faulted in MADV_HUGEPAGE regions (THP)", max=1)
+    thp_defrag: str = param("madvise", "/sys/kernel/mm/transparent_hugepage/defrag mode", choices=DEFRAG_MODES)
+
+    def check(self):
+        if self.period_s < self.ramp_s + self.hold_s:
+            raise ValueError(
+                f"parameter 'period_s' must be >= ramp_s + hold_s = {self.ramp_s + self.hold_s:g} (got {self.period_s:g})"
+            )
+
+
+@register("batch")
+class Batch(_Helpers):
+    """A periodic batch job: starting every `period_s`, it ramps its anon
+    linearly to the peak over `ramp_s` (reading its input into the page cache
+    meanwhile), holds it for `hold_s`, then exits and frees its anon and page
+    tables at once. The page cache it read stays until reclaim takes it."""
+
+    Spec = BatchSpec
+
+    def __init__(self, zone, spec: BatchSpec, rng):
+        super().__init__(zone, spec, rng)
+        self.anon = self.owner("anon", C.KIND_ANON)
+        self.thp = self.owner("thp", C.KIND_THP)
+        self.file = self.owner("file", C.KIND_FILE)
+        self.pt = self.owner("pagetable", C.KIND_PAGETABLE)
+        self.thp_alloc = self.thp_fallback = 0
+        self.job = -1  # index of the running job, -1 when none runs
+        self.last_job = -1
+        self.jobs_started = 0
+        self.jobs_exited = 0
+        self.job_grown = 0  # anon pages the running job asked for so far
+        self.job_read = 0
+        self.peak_reached = 0
+
+    def _job_start(self, k: int) -> float:
+        return self.spec.start_s + k * self.spec.period_s
+
+    def _exit(self) -> None:
+        for o in (self.anon, self.thp, self.pt):
+            self.free_all(o)
+        self.job = -1
+        self.jobs_exited += 1
+
+    def tick(self, t: float, dt: float) -> None:
+        s: BatchSpec = self.spec
+        te = t + dt
+        if self.job >= 0 and te >= self._job_start(self.job) + s.ramp_s + s.hold_s:
+            self._exit()
+        if te > s.start_s:
+            k = math.ceil((te - s.start_s) / s.period_s) - 1  # the last job started before te
+            if k > self.last_job and te < self._job_start(k) + s.ramp_s + s.hold_s:
+                if self.job >= 0:
+                    self._exit()
+                self.job = self.last_job = k
+                self.jobs_started += 1
+                self.job_grown = self.job_read = 0
+        if self.job < 0:
+            return
+        frac = 1.0 if s.ramp_s == 0 else min(1.0, (te - self._job_start(self.job)) / s.ramp_s)
+        peak = self.size_pages(s.peak_bytes, s.peak_fraction)
+        grow = max(int(peak * frac) - self.job_grown, 0)
+        self.job_grown += grow
+        read = max(int(self.size_pages(s.input_bytes, s.input_fraction) * frac) - self.job_read, 0)
+        self.job_read += read
+        nr_thp = min(self.quota("thp", grow * s.thp_fraction / THP_PAGES), grow // THP_PAGES)
+        grow = max(grow - self.thp_faults(self.thp, self.anon, nr_thp, s.thp_defrag), 0)
+        req = [(self.anon, 0, grow), (self.file, 0, read)]
+        req += self.sync_page_tables(self.pt, self.pages("anon") + grow)
+        self.alloc_mix(req)
+        self.peak_reached = max(self.peak_reached, self.pages("anon", "thp"))
+
+    def metrics(self) -> dict[str, float]:
+        out = super().metrics()
+        out["jobs_started"] = float(self.jobs_started)
+        out["jobs_exited"] = float(self.jobs_exited)
+        out["peak_anon_pages"] = float(self.peak_reached)
+        return out
+
+
+# ---------------------------------------------------------------- build
+
+
+@dataclass(frozen=True)
+class BuildSpec(Spec):
+    procs_per_s: float = param(8.0, "short-lived processes (compiler runs) started per second")
+    proc_lifetime_s: float = param(2.0, "mean process lifetime in seconds (each lives 0.5..1.5 times it)")
+    proc_anon_bytes: int = param(16 * MIB, "anon bytes each process faults (heap, stack)")
+    proc_slab_bytes: int = param(64 * KIB, "unmovable slab bytes per process (task, mm, vmas, files), freed at exit")
+    file_bytes: int | None = param(None, "page cache cap in bytes; None: file_fraction of RAM")
+    file_fraction: float = param(0.4, "page cache cap as a share of RAM (when file_bytes is None)", max=1)
+    file_rate: int = param(32 * MIB, "bytes/s of sources read and objects written (new page cache)")
+    dentry_rate: int = param(1 * MIB, "bytes/s of reclaimable slab (dentries, inodes) allocated")
+    dentry_bytes: int | None = param(None, "reclaimable slab cap in bytes; None: dentry_fraction of RAM")
+    dentry_fraction: float = param(0.05, "reclaimable slab cap as a share of RAM (when dentry_bytes is None)", max=1)
+    slab_churn_rate: int = param(512 * KIB, "bytes/s of unmovable slab (kmalloc buffers) allocated and freed")
+    slab_order_shares: tuple[float, ...] = param(SLAB_ORDER_SHARES, _SLAB_HELP)
+
+    def check(self):
+        if len(self.slab_order_shares) != 4:
+            raise ValueError(f"parameter 'slab_order_shares' needs 4 shares (got {self.slab_order_shares!r})")
+
+
+@register("build")
+class Build(_Helpers):
+    """A build (make -j): processes start at `procs_per_s`, each faulting its
+    anon, an order-1 PGD plus its PTE pages, and some unmovable slab, and
+    free them all when it exits a couple of seconds later; meanwhile sources
+    and objects stream through the page cache (the oldest replaced once the
+    cap is reached), dentries and inodes fill reclaimable slab, and kmalloc
+    buffers churn unmovable slab. An exiting process frees as many pages as
+    it got: the oldest anon and page tables of the build (processes live
+    about equally long) and random unmovable slab."""
+
+    Spec = BuildSpec
+
+    def __init__(self, zone, spec: BuildSpec, rng):
+        super().__init__(zone, spec, rng)
+        self.anon = self.owner("anon", C.KIND_ANON)
+        self.file = self.owner("file", C.KIND_FILE)
+        self.slab = self.owner("slab", C.KIND_SLAB)
+        self.slab_r = self.owner("slab_reclaimable", C.KIND_SLAB_RECLAIMABLE)
+        self.pt = self.owner("pagetable", C.KIND_PAGETABLE)  # PTE, PMD and PUD pages
+        self.pgd = self.owner("pgd", C.KIND_PAGETABLE)  # order-1 PGDs (own owner: freed exactly)
+        self.live: list[tuple[float, int, int, int, int, int]] = []  # (exit, seq, anon, pte, pgd, slab) heap
+        self.slab_overfreed = 0  # slab freed beyond what exits asked (whole slabs), owed back
+        self.seq = 0
+        self.started = 0
+        self.exited = 0
+        self.file_written_pages = 0
+
+    def _exits(self, te: float) -> None:
+        while self.live and self.live[0][0] <= te:
+            _, _, anon, pte, pgd, slab = heapq.heappop(self.live)
+            self.free(self.anon, anon, "oldest")
+            self.free(self.pt, pte, "oldest")
+            self.free(self.pgd, pgd, "oldest")
+            ask = slab - self.slab_overfreed
+            if ask > 0:
+                self.slab_overfreed = self.free(self.slab, ask, "random") - ask
+            else:
+                self.slab_overfreed = -ask
+            self.exited += 1
+
+    def tick(self, t: float, dt: float) -> None:
+        s: BuildSpec = self.spec
+        te = t + dt
+        self._exits(te)
+        # new processes: anon, page tables (order-1 PGD with PTI, PTE pages), slab
+        births = self.quota("procs", s.procs_per_s * dt)
+        anon_pages = s.proc_anon_bytes // C.PAGE_SIZE
+        pte_pages = -(-anon_pages // 512) + 2  # PTEs plus a PUD and a PMD page
+        slab_pages = s.proc_slab_bytes // C.PAGE_SIZE
+        exits = [t + dt * (i + 0.5) / births + s.proc_lifetime_s * (0.5 + random01(self.rng)) for i in range(births)]
+        req = [(self.anon, 0, births * anon_pages), (self.pgd, 1, births), (self.pt, 0, births * pte_pages)]
+        req += self.slab_requests(self.slab, births * slab_pages, s.slab_order_shares)
+        # page cache: new sources and objects, the oldest dropped at the cap
+        cap = self.size_pages(s.file_bytes, s.file_fraction)
+        new = self.rate_pages("file", s.file_rate, dt)
+        over = self.pages("file") + new - cap
+        if over > 0:
+            self.free(self.file, over, "oldest")
+        self.file_written_pages += new
+        req.append((self.file, 0, new))
+        # dentries and inodes up to their cap; kmalloc churn
+        dcap = self.size_pages(s.dentry_bytes, s.dentry_fraction)
+        dnew = self.rate_pages("dentry", s.dentry_rate, dt)
+        dover = self.pages("slab_reclaimable") + dnew - dcap
+        if dover > 0:
+            self.free(self.slab_r, dover, "random")
+        req += self.slab_requests(self.slab_r, dnew, s.slab_order_shares)
+        churn = self.rate_pages("slab_churn", s.slab_churn_rate, dt)
+        held = sum(p[5] for p in self.live)  # per-process slab, freed at exit
+        self.free(self.slab, min(churn, max(self.pages("slab") - held, 0)), "random")
+        req += self.slab_requests(self.slab, churn, s.slab_order_shares)
+        got = self.alloc_mix(req)
+        # what the new processes really got (a refusal leaves them smaller)
+        for i, exit_t in enumerate(exits):
+            mine = lambda total: int(total // births + (i < total % births))  # noqa: E731
+            heapq.heappush(self.live, (exit_t, self.seq, mine(got[0]), mine(got[2]), 2 * mine(got[1]), slab_pages))
+            self.seq += 1
+        self.started += births
+
+    def metrics(self) -> dict[str, float]:
+        out = super().metrics()
+        out["procs_started"] = float(self.started)
+        out["procs_exited"] = float(self.exited)
+        out["file_written_pages"] = float(self.file_written_pages)
+        return out
