@@ -121,6 +121,99 @@ def inspect(
         sys.stdout.write(files())
 
 
+def _spec_or_exit(path: str, sets: list[str], seed: int | None):
+    from .config import SpecError, load_raw, load_spec
+
+    try:
+        spec = load_spec(path, sets or (), seed)
+        raw = load_raw(path)
+    except SpecError as e:
+        raise UserError(str(e)) from None
+    return spec, raw
+
+
+def _resolved_raw(path: str, sets: list[str], seed: int | None) -> dict:
+    from .config import _apply_override, load_raw
+
+    raw = load_raw(path)
+    for assignment in sets or ():
+        _apply_override(raw, assignment)
+    if seed is not None:
+        raw.setdefault("experiment", {})["seed"] = seed
+    raw.pop("sweep", None)
+    return raw
+
+
+@app.command()
+def run(
+    spec_path: str = typer.Argument(..., metavar="SPEC.toml", help="Experiment spec."),
+    out: str = typer.Option(..., "--out", help="Results folder (Parquet datasets + manifest.json)."),
+    seed: int | None = typer.Option(None, help="Override the spec's seed."),
+    workers: int | None = typer.Option(None, min=1, help="CPUs of the embedded Ray (default: all cores)."),
+    address: str | None = typer.Option(None, help="Join this Ray cluster instead (or set RAY_ADDRESS)."),
+    sets: list[str] = typer.Option([], "--set", help="Override a spec key: --set kernel.era=3.8"),
+) -> None:
+    """Simulate one run of a spec and write its results under --out."""
+    from . import engine
+    from .results import ResultsError, committed_runs, lock_out_dir, recover
+
+    spec, _ = _spec_or_exit(spec_path, sets, seed)
+    raw = _resolved_raw(spec_path, sets, seed)
+    run_id = f"seed={spec.experiment.seed}"
+    try:
+        with lock_out_dir(out):
+            recover(out)
+            if run_id in committed_runs(out, spec.experiment.name):
+                raise UserError(f"{out}: run {spec.experiment.name}/{run_id} is already there; use another --out")
+            engine.start_ray(workers, address)
+            row = engine.run_one(raw, run_id, out, engine.print_progress(f"{spec.experiment.name}/{run_id}"))
+    except ResultsError as e:
+        raise UserError(str(e)) from None
+    print(
+        f"{spec.experiment.name}/{run_id}: {row['guests']} guests x {spec.experiment.duration_s} s "
+        f"in {row['wall_s']:.1f} s wall ({row['guest_seconds_per_wall_second']:.0f} guest-seconds per second); "
+        f"results in {out}"
+    )
+
+
+@app.command()
+def sweep(
+    spec_path: str = typer.Argument(..., metavar="SPEC.toml", help="Experiment spec with a [sweep] table."),
+    out: str = typer.Option(..., "--out", help="Results folder."),
+    workers: int | None = typer.Option(None, min=1, help="CPUs of the embedded Ray (default: all cores)."),
+    address: str | None = typer.Option(None, help="Join this Ray cluster instead (or set RAY_ADDRESS)."),
+    sets: list[str] = typer.Option([], "--set", help="Override a spec key before the grid is expanded."),
+) -> None:
+    """Run every point of the spec's [sweep] grid times every seed; runs
+    already in --out are skipped, so an interrupted sweep resumes."""
+    from . import engine
+    from .config import SpecError, build_spec, load_raw, sweep_points, _apply_override
+    from .results import ResultsError, committed_runs, lock_out_dir, recover
+
+    raw = load_raw(spec_path) if spec_path else {}
+    try:
+        for assignment in sets:
+            _apply_override(raw, assignment)
+        points = sweep_points(raw)
+        specs = [(run_id, point, build_spec(point)) for run_id, point in points]
+    except SpecError as e:
+        raise UserError(str(e)) from None
+    name = specs[0][2].experiment.name
+    try:
+        with lock_out_dir(out):
+            recover(out)
+            done = committed_runs(out, name)
+            todo = [(r, p) for r, p, _ in specs if r not in done]
+            print(f"{name}: {len(specs)} runs, {len(specs) - len(todo)} already done", file=sys.stderr)
+            if todo:
+                engine.start_ray(workers, address)
+            for i, (run_id, point) in enumerate(todo, 1):
+                engine.run_one(point, run_id, out, engine.print_progress(f"[{i}/{len(todo)}] {run_id}"))
+    except ResultsError as e:
+        raise UserError(str(e)) from None
+    print(f"{name}: {len(specs)} runs in {out}")
+
+
 @bench_app.command("memory")
 def bench_memory(
     memory: str = typer.Option("4GiB", help="Guest memory size of the benchmark."),

@@ -70,6 +70,7 @@ class Zone:
         mt = C.MIGRATE_MOVABLE if balloon_compaction else C.MIGRATE_UNMOVABLE
         zs[C.ZS_BALLOON_OWNER] = self.register_owner("balloon", C.KIND_BALLOON, mt)
         self.stream_totals = np.zeros(3, dtype=np.int64)  # pages per STREAM_* op
+        self._drained: list[np.ndarray] = []
 
     # ------------------------------------------------------------ owners
 
@@ -203,6 +204,15 @@ class Zone:
             ops = out & 0xF
             pages = np.int64(1) << ((out >> 4) & 0xF)
             self.stream_totals += np.bincount(ops, weights=pages, minlength=3).astype(np.int64)
+            self._drained.append(out)
+        return out
+
+    def take_stream(self) -> np.ndarray:
+        """Every host notification since the last call, in order (for the host
+        model); drains the buffer first."""
+        self.drain_stream()
+        out = np.concatenate(self._drained) if self._drained else np.zeros(0, dtype=np.int64)
+        self._drained = []
         return out
 
     # ------------------------------------------------------------ THP

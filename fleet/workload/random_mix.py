@@ -103,14 +103,15 @@ class RandomMix:
         return int(sum(self.zone.a.own_pages[o] for o in self.own_ids))
 
     def tick(self, seconds: float = 1.0) -> None:
-        """One tick: fill toward the target, then churn."""
+        """One tick: free `churn` of random allocations, then allocate back up
+        to the fill target (at most the ramp rate)."""
         page_mib = (1 << 20) // C.PAGE_SIZE
+        a = self.zone.a
+        args = (a, self.ent_owner, self.ent_order, self.ent_cum, self.own_ids, self.own_cum)
+        volume = int(self.spec.churn_mib_per_s * seconds * page_mib)
+        _, frees, _ = churn(*args, volume, 0, WMARK_LOW, self.rng)
         target = int(self.spec.fill * self.zone.nr_pages)
         grow = min(max(target - self.used_pages(), 0), int(self.spec.ramp_mib_per_s * seconds * page_mib))
-        volume = int(self.spec.churn_mib_per_s * seconds * page_mib)
-        allocs, frees, refused = churn(
-            self.zone.a, self.ent_owner, self.ent_order, self.ent_cum, self.own_ids, self.own_cum,
-            volume, volume + grow, WMARK_LOW, self.rng,
-        )
+        allocs, _, refused = churn(*args, 0, grow, WMARK_LOW, self.rng)
         self.ops += allocs + frees
         self.refused_pages += refused

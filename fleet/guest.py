@@ -1,0 +1,165 @@
+"""A guest: memory + balloon driver + workload + the host's backing of it.
+
+`Guest.advance(until_s, target_bytes)` runs the guest tick by tick to a policy
+boundary: the workload's requests, the balloon driver moving toward its target
+at the spec's rate in 256-page batches (update_balloon_size_func), kswapd and
+kcompactd, free page reporting every 2 s. It returns the stats record the host
+sees and the samples rows of the interval. All randomness comes from one
+generator seeded from (experiment seed, host, guest).
+"""
+
+import pyarrow as pa
+
+from .config import GuestGroup, Spec
+from .host import GuestBacking
+from .memory import constants as C
+from .memory import stats as S
+from .memory.page_reporting import PAGE_REPORTING_DELAY
+from .memory.rng import new_rng
+from .memory.zone import Zone
+from .records import GuestStats
+from .workload.base import make_workload
+
+BALLOON_BATCH = 256
+VM_COLUMNS = C.VM_NAMES
+
+
+class Guest:
+    def __init__(self, spec: Spec, host_id: int, guest_id: int, group: GuestGroup):
+        self.host_id, self.guest_id, self.group = host_id, guest_id, group
+        self.spec = spec
+        k = spec.kernel
+        self.rng = new_rng(spec.experiment.seed, host_id, guest_id)
+        nr_pages = group.memory // C.PAGE_SIZE
+        self.zone = Zone(nr_pages, era=k.era, balloon_compaction=k.balloon_compaction, swap=k.swap, rng=self.rng)
+        self.workload = make_workload(group.workload, self.zone, dict(group.workload_params), self.rng)
+        self.backing = GuestBacking(nr_pages, khugepaged=spec.hosts.khugepaged)
+        self.balloon_rate_pages = max(1, k.balloon_rate // C.PAGE_SIZE)
+        self.target_pages = 0
+        self.t = 0
+
+    # ------------------------------------------------------------ running
+
+    def advance(self, until_s: int, target_bytes: int | None) -> tuple[GuestStats, list[dict]]:
+        """Run to `until_s` with a new balloon target (guest memory the host
+        wants the guest to keep, in bytes; None keeps the current target)."""
+        e, k = self.spec.experiment, self.spec.kernel
+        if target_bytes is not None:
+            keep = max(min(target_bytes, self.group.memory), self.group.balloon_min)
+            self.target_pages = (self.group.memory - keep) // C.PAGE_SIZE
+        rows = []
+        while self.t < until_s:
+            self.workload.tick(self.t, e.tick_s)
+            self._balloon_work(self.balloon_rate_pages * e.tick_s)
+            self.zone.run_daemons(kcompactd=k.kcompactd, proactiveness=k.proactiveness)
+            self.t += e.tick_s
+            if k.free_page_reporting and self.t % PAGE_REPORTING_DELAY == 0:
+                self.zone.report_free_pages()
+            if self.t % e.sample_interval_s == 0:
+                self._sync_backing()
+                rows.append(self.sample())
+        self._sync_backing()
+        return self.stats(), rows
+
+    def _balloon_work(self, budget: int) -> None:
+        """update_balloon_size_func: fill or leak in batches of 256 until the
+        target is met, the budget of this tick is spent or the driver is out
+        of puff."""
+        zone = self.zone
+        while budget > 0:
+            diff = self.target_pages - zone.balloon_pages()
+            if diff == 0:
+                return
+            n = min(abs(diff), BALLOON_BATCH, budget)
+            done = zone.inflate(n) if diff > 0 else zone.deflate(n)
+            budget -= n
+            if done < n:
+                return
+
+    def _sync_backing(self) -> None:
+        self.backing.apply(self.zone.take_stream())
+        self.backing.touch(self.zone.a.owner[: self.zone.nr_pages] != C.OWNER_NONE)
+        self.backing.collapse()
+
+    # ------------------------------------------------------------ what is seen
+
+    def stats(self) -> GuestStats:
+        """The virtio-balloon stats queue: MemTotal, MemFree, MemAvailable
+        (free + page cache + reclaimable slab - low watermark, as
+        si_mem_available roughly does), caches, and the balloon sizes."""
+        z = self.zone
+        page = C.PAGE_SIZE
+        vm = dict(z.vmstat_items())
+        caches = vm["nr_file_pages"]
+        free = z.nr_free
+        available = max(0, free + caches + vm["nr_slab_reclaimable"] - z.watermark(1))
+        return GuestStats(
+            guest_id=self.guest_id,
+            host_id=self.host_id,
+            time_s=float(self.t),
+            memory=self.group.memory,
+            balloon=z.balloon_pages() * page,
+            balloon_target=self.target_pages * page,
+            mem_total=int(z.a.zs[C.ZS_MANAGED]) * page,
+            mem_free=free * page,
+            mem_available=available * page,
+            caches=caches * page,
+            balloon_min=self.group.balloon_min,
+            shares=self.group.shares,
+        )
+
+    def populated_bytes(self) -> int:
+        return self.backing.populated_pages() * C.PAGE_SIZE
+
+    def sample(self) -> dict:
+        """One samples row."""
+        z = self.zone
+        by_order = S.free_blocks_by_order(z.a.nr_free)
+        counts = z.pageblock_counts()
+        row = {
+            "time_s": self.t,
+            "host": self.host_id,
+            "guest": self.guest_id,
+            "memory_bytes": self.group.memory,
+            "free_pages": z.nr_free,
+            "free_2mib_blocks": z.free_2mib_blocks(),
+            "balloon_pages": z.balloon_pages(),
+            "balloon_target_pages": self.target_pages,
+            "managed_pages": int(z.a.zs[C.ZS_MANAGED]),
+            "unmovable_pageblocks": int(counts[C.MIGRATE_UNMOVABLE]),
+            "movable_pageblocks": int(counts[C.MIGRATE_MOVABLE]),
+            "reclaimable_pageblocks": int(counts[C.MIGRATE_RECLAIMABLE]),
+            "extfrag_index_9": S.fragmentation_index(by_order, C.HPAGE_PMD_ORDER),
+            "unusable_index_9": S.unusable_free_index(by_order, C.HPAGE_PMD_ORDER),
+            "host_populated_pages": self.backing.populated_pages(),
+            "host_huge_regions": self.backing.huge_regions(),
+            "host_thp_split_pmd": self.backing.splits,
+            "host_thp_collapse": self.backing.collapses,
+        }
+        for o in range(C.NR_PAGE_ORDERS):
+            row[f"free_blocks_o{o}"] = int(by_order[o])
+        for i, name in enumerate(VM_COLUMNS):
+            row[name] = int(z.a.vm[i])
+        row["workload_metrics"] = [(k, float(v)) for k, v in sorted(self.workload.metrics().items())]
+        return row
+
+
+def samples_schema() -> pa.Schema:
+    """The Arrow schema of the `samples` table (experiment and run come from
+    the hive partitions)."""
+    cols = [
+        pa.field("time_s", pa.int64()),
+        pa.field("host", pa.int32()),
+        pa.field("guest", pa.int32()),
+    ]
+    ints = [
+        "memory_bytes", "free_pages", "free_2mib_blocks", "balloon_pages", "balloon_target_pages",
+        "managed_pages", "unmovable_pageblocks", "movable_pageblocks", "reclaimable_pageblocks",
+    ]
+    cols += [pa.field(n, pa.int64()) for n in ints]
+    cols += [pa.field("extfrag_index_9", pa.int32()), pa.field("unusable_index_9", pa.int32())]
+    cols += [pa.field(n, pa.int64()) for n in ("host_populated_pages", "host_huge_regions", "host_thp_split_pmd", "host_thp_collapse")]
+    cols += [pa.field(f"free_blocks_o{o}", pa.int64()) for o in range(C.NR_PAGE_ORDERS)]
+    cols += [pa.field(n, pa.int64()) for n in VM_COLUMNS]
+    cols.append(pa.field("workload_metrics", pa.map_(pa.string(), pa.float64())))
+    return pa.schema(cols)
