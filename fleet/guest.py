@@ -78,7 +78,8 @@ class Guest:
 
     def _sync_backing(self) -> None:
         self.backing.apply(self.zone.take_stream())
-        self.backing.touch(self.zone.a.owner[: self.zone.nr_pages] != C.OWNER_NONE)
+        owner = self.zone.a.owner
+        self.backing.touch((owner != C.OWNER_NONE) & (owner != self.zone.balloon_owner))
         self.backing.collapse()
 
     # ------------------------------------------------------------ what is seen

@@ -1,0 +1,98 @@
+"""The fleet end to end through Ray: determinism across packings and across a
+two-node cluster, the results layout, and spec errors at the CLI."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fleet.cli import main
+from fleet.config import load_raw
+from fleet.results import committed_runs, read_table
+
+TINY = """
+[experiment]
+name = "tiny"
+duration_s = 60
+guests_per_actor = {packing}
+[hosts]
+count = 2
+memory = "224MiB"
+[policy]
+name = "mom"
+[[guests]]
+count = 2
+memory = "128MiB"
+balloon_min = "64MiB"
+"""
+
+
+def write_spec(tmp_path, packing=1):
+    path = tmp_path / f"tiny-{packing}.toml"
+    path.write_text(TINY.format(packing=packing))
+    return path
+
+
+def run_in_session(tmp_path, packing):
+    from fleet import engine
+
+    spec = write_spec(tmp_path, packing)
+    out = tmp_path / f"out-{packing}"
+    engine.run_one(load_raw(spec), "seed=1", str(out))
+    return out
+
+
+def samples(out):
+    return read_table(str(out), "samples").drop_columns(["experiment", "run"])
+
+
+def test_rows_do_not_depend_on_packing(ray_session, tmp_path):
+    """4 guests in 2 actors (2 CPUs) and in 1 actor give identical rows, and
+    the host policy balloons them (the hosts are overcommitted)."""
+    a = samples(run_in_session(tmp_path, 1))
+    b = samples(run_in_session(tmp_path, 4))
+    assert a.num_rows == 4 * 6
+    assert a.equals(b)
+    assert max(a.column("balloon_pages").to_pylist()) > 0
+
+
+def test_results_layout(ray_session, tmp_path):
+    out = run_in_session(tmp_path, 2)
+    assert sorted(p.name for p in (out / "samples" / "experiment=tiny").iterdir()) == ["run=seed%3D1"]
+    assert committed_runs(str(out), "tiny") == {"seed=1"}
+    runs = read_table(str(out), "runs").to_pylist()
+    assert len(runs) == 1 and runs[0]["guests"] == 4 and runs[0]["policy.name"] == "mom"
+    assert (out / "manifest.json").exists() and not list((out / ".staging").glob("*/*"))
+
+
+def test_two_node_cluster_gives_the_embedded_rows(ray_session, tmp_path):
+    """A real two-node Ray cluster on this machine, joined with --address:
+    the guests run on both nodes and the rows equal the embedded run's."""
+    spec = write_spec(tmp_path, 1)
+    out = tmp_path / "cluster"
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_ADDRESS": ""}
+    helper = Path(__file__).with_name("cluster_run.py")
+    proc = subprocess.run([sys.executable, str(helper), str(spec), str(out)], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert read_table(str(out), "runs").column("ray_nodes").to_pylist() == [2]
+    assert samples(out).equals(samples(run_in_session(tmp_path, 1)))
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("[experiment]\nbogus = 1\n", "experiment.bogus"),
+        ('[hosts]\nmemory = "1GiB"\n[[guests]]\nmemory = "2GiB"\n', "larger than its host"),
+        ('[kernel]\nballoon_rate = -1\n[[guests]]\nmemory = "256MiB"\n', "kernel.balloon_rate"),
+        ("[experiment\n", "not valid TOML"),
+    ],
+)
+def test_malformed_spec_is_one_line_and_exit_2(tmp_path, capsys, text, words):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and words in err
+    assert not (tmp_path / "out").exists()
