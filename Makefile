@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache
 
-.PHONY: setup run test test-long bench clean
+.PHONY: setup run scenario test test-long bench clean
 
 setup: $(STAMP)
 
@@ -16,9 +16,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+OUT ?= results
+
 SCENARIO := fill anon=400MiB; balloon 1GiB; fill anon=2GiB; punch anon 0.5; compact; thp 1GiB; balloon 0
 
 run: $(STAMP)
+	$(BIN)/fleet sweep experiments/smoke.toml --out $(OUT)/smoke
+
+scenario: $(STAMP)
 	@for bc in off on; do \
 	  echo "=== 4GiB guest, balloon compaction $$bc: $(SCENARIO)"; \
 	  $(BIN)/fleet inspect --memory 4GiB --seed 1 --balloon-compaction $$bc --each --show buddyinfo --steps "$(SCENARIO)" || exit $$?; \

@@ -208,7 +208,13 @@ def sweep(
             if todo:
                 engine.start_ray(workers, address)
             for i, (run_id, point) in enumerate(todo, 1):
-                engine.run_one(point, run_id, out, engine.print_progress(f"[{i}/{len(todo)}] {run_id}"))
+                row = engine.run_one(point, run_id, out, engine.print_progress(f"[{i}/{len(todo)}] {run_id}"))
+                print(
+                    f"{run_id}: free 2MiB blocks per GiB {row['free_2mib_blocks_per_gib_mean']:.2f} mean, "
+                    f"{row['free_2mib_blocks_per_gib_end']:.2f} at the end; balloon {row['balloon_pages_end']} pages, "
+                    f"balloon_migrate {row['balloon_migrate']}, host THP splits {row['host_thp_split_pmd']}; "
+                    f"{row['wall_s']:.1f} s wall"
+                )
     except ResultsError as e:
         raise UserError(str(e)) from None
     print(f"{name}: {len(specs)} runs in {out}")

@@ -104,14 +104,17 @@ class RandomMix:
 
     def tick(self, seconds: float = 1.0) -> None:
         """One tick: free `churn` of random allocations, then allocate back up
-        to the fill target (at most the ramp rate)."""
+        to the fill target (what was freed plus at most the ramp rate)."""
         page_mib = (1 << 20) // C.PAGE_SIZE
         a = self.zone.a
         args = (a, self.ent_owner, self.ent_order, self.ent_cum, self.own_ids, self.own_cum)
         volume = int(self.spec.churn_mib_per_s * seconds * page_mib)
+        before = self.used_pages()
         _, frees, _ = churn(*args, volume, 0, WMARK_LOW, self.rng)
+        used = self.used_pages()
         target = int(self.spec.fill * self.zone.nr_pages)
-        grow = min(max(target - self.used_pages(), 0), int(self.spec.ramp_mib_per_s * seconds * page_mib))
+        ramp = int(self.spec.ramp_mib_per_s * seconds * page_mib)
+        grow = min(max(target - used, 0), before - used + ramp)
         allocs, _, refused = churn(*args, 0, grow, WMARK_LOW, self.rng)
         self.ops += allocs + frees
         self.refused_pages += refused

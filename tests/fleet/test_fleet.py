@@ -96,3 +96,10 @@ def test_malformed_spec_is_one_line_and_exit_2(tmp_path, capsys, text, words):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and words in err
     assert not (tmp_path / "out").exists()
+
+
+def test_duckdb_reads_the_samples_directly(ray_session, tmp_path):
+    duckdb = pytest.importorskip("duckdb")
+    out = run_in_session(tmp_path, 2)
+    q = f"select experiment, run, count(*) from read_parquet('{out}/samples/**/*.parquet', hive_partitioning=true) group by all"
+    assert duckdb.sql(q).fetchall() == [("tiny", "seed=1", 24)]
