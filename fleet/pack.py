@@ -48,6 +48,3 @@ class HostController:
         stats.sort(key=lambda s: s.guest_id)
         self.targets = {int(g): int(t) for g, t in self.policy.decide(state, stats).items()}
         return self.targets
-
-    def host_row(self, time_s: int) -> dict:
-        return {"time_s": time_s, "host": self.host.host_id, "capacity": self.host.capacity, "used": self.host.used()}
