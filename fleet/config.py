@@ -94,6 +94,13 @@ class Spec:
                         out[f"{section}.{k}.{pk}"] = str(pv)
                 else:
                     out[f"{section}.{k}"] = v
+        for i, group in enumerate(self.guests):
+            for k, v in asdict(group).items():
+                if isinstance(v, dict):
+                    for pk, pv in (v or {}).items():
+                        out[f"guests[{i}].{k}.{pk}"] = str(pv)
+                else:
+                    out[f"guests[{i}].{k}"] = v
         return out
 
 
