@@ -33,6 +33,7 @@ class ExperimentSpec:
     policy_interval_s: int = _help("host policy period (oVirt MOM: 10 s)", 10)
     sample_interval_s: int = _help("one samples row per guest per this period", 10)
     guests_per_actor: int = _help("guests packed into one Ray actor", 1)
+    regime: str = _help("name of the sweep regime this run belongs to", "")
 
 
 @dataclass(frozen=True)
@@ -272,29 +273,42 @@ def load_spec(path: str | Path, overrides=(), seed: int | None = None) -> Spec:
 def sweep_points(raw: dict) -> list[tuple[str, dict]]:
     """The sweep grid of a raw spec: (run id, raw spec) for every point x seed.
 
-    `[sweep]` maps dotted keys to lists of values; the key `seeds` lists
-    seeds. Run ids name the point's values, so a re-run finds finished runs.
+    `[sweep]` maps dotted keys to lists of values; `seeds` lists seeds; an
+    optional `[sweep.regimes.NAME]` table per regime holds overrides applied
+    together (the regime's name is recorded as experiment.regime). Run ids
+    name the point's values, so a re-run finds the runs already done.
     """
     import itertools
 
-    sweep = dict(raw.get("sweep", {}))
+    sweep = copy.deepcopy(raw.get("sweep", {}))
     seeds = sweep.pop("seeds", [raw.get("experiment", {}).get("seed", 1)])
+    regimes = sweep.pop("regimes", {"": {}})
+    if not isinstance(regimes, dict) or not all(isinstance(r, dict) for r in regimes.values()):
+        raise SpecError("sweep.regimes: expected one table of overrides per regime")
+    if not isinstance(seeds, list) or not seeds:
+        raise SpecError("sweep.seeds: expected a non-empty list of seeds")
     keys = sorted(sweep)
     for key in keys:
         if not isinstance(sweep[key], list) or not sweep[key]:
             raise SpecError(f"sweep.{key}: expected a non-empty list of values")
     points = []
-    for values in itertools.product(*(sweep[k] for k in keys)):
-        for seed in seeds:
-            point = copy.deepcopy(raw)
-            point.pop("sweep", None)
-            name = []
-            for key, value in zip(keys, values):
-                _apply_override(point, f"{key}={_toml_value(value)}")
-                name.append(f"{key.split('.')[-1]}={value}")
-            point.setdefault("experiment", {})["seed"] = seed
-            name.append(f"seed={seed}")
-            points.append(("_".join(name).replace("/", "-").replace(" ", ""), point))
+    for regime, overrides in regimes.items():
+        for values in itertools.product(*(sweep[k] for k in keys)):
+            for seed in seeds:
+                point = copy.deepcopy(raw)
+                point.pop("sweep", None)
+                name = [f"regime={regime}"] if regime else []
+                for key, value in sorted(overrides.items()):
+                    _apply_override(point, f"{key}={_toml_value(value)}")
+                for key, value in zip(keys, values):
+                    _apply_override(point, f"{key}={_toml_value(value)}")
+                    name.append(f"{key.split('.')[-1]}={value}")
+                experiment = point.setdefault("experiment", {})
+                experiment["seed"] = seed
+                if regime:
+                    experiment["regime"] = regime
+                name.append(f"seed={seed}")
+                points.append(("_".join(name).replace("/", "-").replace(" ", ""), point))
     return points
 
 
