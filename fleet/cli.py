@@ -236,6 +236,48 @@ def bench_memory(
         print(f"{key:28s} {value:,}" if isinstance(value, int) else f"{key:28s} {value}")
 
 
+@app.command()
+def analyze(
+    out_dir: str = typer.Argument(..., metavar="DIR", help="Results folder of fleet run / fleet sweep."),
+    fmt: str = typer.Option("rich", "--format", help="Output format: rich, csv, json or markdown."),
+) -> None:
+    """Per-variant metrics (mean over seeds) and the balloon compaction
+    on-vs-off difference with its 95% interval over seeds."""
+    from .analysis import FORMATS, analyze as analyze_dir, render
+    from .results import ResultsError
+
+    if fmt not in FORMATS:
+        raise UserError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
+    try:
+        result = analyze_dir(out_dir)
+    except ResultsError as e:
+        raise UserError(str(e)) from None
+    if result.uncommitted:
+        print(f"fleet: note: left out {len(result.uncommitted)} uncommitted run(s) (interrupted or still "
+              f"being written): {', '.join(result.uncommitted)}", file=sys.stderr)
+    sys.stdout.write(render(result, fmt))
+
+
+@app.command()
+def plot(
+    out_dir: str = typer.Argument(..., metavar="DIR", help="Results folder of fleet run / fleet sweep."),
+    to: str = typer.Option(..., "--out", help="Folder for the PNG files (created)."),
+) -> None:
+    """PNG figures: free 2 MiB blocks over time, a buddyinfo heat map, host
+    free memory and balloon sizes, THP and high-order success per variant."""
+    from .plot import plot_results
+    from .results import ResultsError
+
+    try:
+        paths = plot_results(out_dir, to)
+    except ResultsError as e:
+        raise UserError(str(e)) from None
+    except OSError as e:
+        raise UserError(f"--out: {e}") from None
+    for path in paths:
+        print(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `fleet` console script."""
     command = typer.main.get_command(app)

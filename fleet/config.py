@@ -162,6 +162,7 @@ def _build(cls, table: dict, path: str):
 
 
 def _validate(spec: Spec) -> None:
+    from .guest import check_workload
     from .memory.constants import ERAS
     from .memory.huge_memory import DEFRAG_MODES
 
@@ -195,6 +196,10 @@ def _validate(spec: Spec) -> None:
             raise SpecError(f"{where}.memory: a guest of {g.memory >> 20}MiB is larger than its host ({h.memory >> 20}MiB)")
         if g.balloon_min > g.memory:
             raise SpecError(f"{where}.balloon_min: larger than the guest's memory")
+        try:
+            check_workload(g.workload, g.workload_params)
+        except ValueError as e:
+            raise SpecError(f"{where}.workload: {e}") from None
         per_host += g.count
     if per_host > 255:
         raise SpecError("guests: at most 255 guests per host")

@@ -18,10 +18,48 @@ from .memory.page_reporting import PAGE_REPORTING_DELAY
 from .memory.rng import new_rng
 from .memory.zone import Zone
 from .records import GuestStats
-from .workload.base import make_workload
+from .workload.base import make_composite, make_spec, make_workload
 
 BALLOON_BATCH = 256
 VM_COLUMNS = C.VM_NAMES
+
+
+def workload_parts(name: str, params: dict) -> list[tuple[str, dict]]:
+    """`a+b` runs workloads a and b side by side; their parameters are then
+    the tables params[a] and params[b]."""
+    if "+" not in name:
+        return [(name, dict(params))]
+    return [(part, dict(params.get(part, {}))) for part in name.split("+")]
+
+
+def guest_params(params: dict, index: int) -> dict:
+    """A group's workload parameters for its guest number `index` in the
+    fleet: `per_guest = {key = [v0, v1, ...]}` gives guest i the value
+    v[i mod n] (e.g. a different trace VM per guest)."""
+    per = params.get("per_guest")
+    if not per:
+        return dict(params)
+    if not isinstance(per, dict) or not all(isinstance(v, list) and v for v in per.values()):
+        raise ValueError("per_guest: expected a table of non-empty lists")
+    out = {k: v for k, v in params.items() if k != "per_guest"}
+    for key, values in per.items():
+        out[key] = values[index % len(values)]
+    return out
+
+
+def check_workload(name: str, params: dict) -> None:
+    """Validate a guest group's workload (raises ValueError naming the key)."""
+    per = params.get("per_guest") or {}
+    for i in range(max([len(v) for v in per.values() if isinstance(v, list)] or [1])):
+        for part, part_params in workload_parts(name, guest_params(params, i)):
+            make_spec(part, part_params)
+
+
+def build_workload(name: str, zone: Zone, params: dict, rng):
+    parts = workload_parts(name, params)
+    if len(parts) == 1:
+        return make_workload(parts[0][0], zone, parts[0][1], rng)
+    return make_composite(zone, parts, rng)
 
 
 class Guest:
@@ -32,7 +70,9 @@ class Guest:
         self.rng = new_rng(spec.experiment.seed, host_id, guest_id)
         nr_pages = group.memory // C.PAGE_SIZE
         self.zone = Zone(nr_pages, era=k.era, balloon_compaction=k.balloon_compaction, swap=k.swap, rng=self.rng)
-        self.workload = make_workload(group.workload, self.zone, dict(group.workload_params), self.rng)
+        index = host_id * sum(g.count for g in spec.guests) + guest_id
+        params = guest_params(group.workload_params, index)
+        self.workload = build_workload(group.workload, self.zone, params, self.rng)
         self.backing = GuestBacking(nr_pages, khugepaged=spec.hosts.khugepaged)
         self.balloon_rate_pages = max(1, k.balloon_rate // C.PAGE_SIZE)
         self.target_pages = 0

@@ -291,6 +291,7 @@ class BuildSpec(Spec):
     dentry_fraction: float = param(0.05, "reclaimable slab cap as a share of RAM (when dentry_bytes is None)", max=1)
     slab_churn_rate: int = param(512 * KIB, "bytes/s of unmovable slab (kmalloc buffers) allocated and freed")
     slab_order_shares: tuple[float, ...] = param(SLAB_ORDER_SHARES, _SLAB_HELP)
+    stop_s: float | None = param(None, "time the build ends (running processes still exit); None: never")
 
     def check(self):
         if len(self.slab_order_shares) != 4:
@@ -342,6 +343,8 @@ class Build(_Helpers):
         s: BuildSpec = self.spec
         te = t + dt
         self._exits(te)
+        if s.stop_s is not None and t >= s.stop_s:
+            return  # the build is over: the system is at rest
         # new processes: anon, page tables (order-1 PGD with PTI, PTE pages), slab
         births = self.quota("procs", s.procs_per_s * dt)
         anon_pages = s.proc_anon_bytes // C.PAGE_SIZE

@@ -1,0 +1,213 @@
+"""`fleet plot`: PNG figures of a results folder, one per figure.
+
+* ``free_2mib_blocks.png``: free 2 MiB blocks per guest (mean over guests,
+  then over seeds) against time, a line per variant.
+* ``buddyinfo_heatmap.png``: a panel per variant, order 0..10 (y) x time (x),
+  colour = mean free blocks of that order per guest (mean over guests and
+  seeds), log scale: /proc/buddyinfo over time.
+* ``host_memory.png``: host free memory (the hosts' capacity ``hosts.count *
+  hosts.memory`` from the runs table minus the sum over hosts of their
+  guests' ``host_populated_pages * 4096``) and the total balloon size (sum
+  over all guests of ``balloon_pages * 4096``) against time, per variant.
+* ``success.png``: bars per variant of THP fault success % and
+  stress-highalloc success % per pass (see :mod:`fleet.analysis`), with the
+  standard deviation over seeds as error bars.
+
+Variants, seeds and metrics are those of :func:`fleet.analysis.analyze`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from .analysis import MIB, PAGE_SIZE, _mean, _run_metrics, _variants, load, metric_label
+
+__all__ = ["FIGURES", "plot_results"]
+
+FIGURES = ("free_2mib_blocks.png", "buddyinfo_heatmap.png", "host_memory.png", "success.png")
+NR_ORDERS = 11
+
+_SERIES_SQL = """
+select experiment, run, time_s,
+       avg(free_2mib_blocks),
+       sum(balloon_pages) * {page}.0,
+       sum(host_populated_pages) * {page}.0,
+       {orders}
+from samples
+group by experiment, run, time_s
+order by experiment, run, time_s
+"""
+
+
+def _series(res, variants):
+    """Per variant label: {time_s: dict of seed-averaged values}."""
+    orders = ", ".join(f"avg(free_blocks_o{o})" for o in range(NR_ORDERS))
+    per_run: dict[tuple[str, str], dict[int, tuple]] = {}
+    for row in res.query(_SERIES_SQL.format(page=PAGE_SIZE, orders=orders)):
+        per_run.setdefault((row[0], row[1]), {})[int(row[2])] = row[3:]
+    out = {}
+    for v in variants:
+        times = sorted({t for r in v.runs for t in per_run.get(r.key, {})})
+        series = {"time": times, "free2m": [], "balloon": [], "host_free": [], "orders": []}
+        for t in times:
+            vals = [(r, per_run[r.key][t]) for r in v.runs if t in per_run.get(r.key, {})]
+            series["free2m"].append(_mean(x[0] for _, x in vals))
+            series["balloon"].append(_mean(x[1] for _, x in vals))
+            free = []
+            for r, x in vals:
+                mem, count = r.params.get("hosts.memory"), r.params.get("hosts.count")
+                if isinstance(mem, (int, float)) and isinstance(count, (int, float)) and x[2] is not None:
+                    free.append(count * mem - x[2])
+            series["host_free"].append(_mean(free))
+            series["orders"].append([_mean(x[3 + o] for _, x in vals) for o in range(NR_ORDERS)])
+        out[v.label] = series
+    return out
+
+
+def _minutes(times):
+    return [t / 60.0 for t in times]
+
+
+def plot_results(out_dir: str | Path, to: str | Path) -> list[Path]:
+    """Write the four PNGs of FIGURES into `to` (created); returns their
+    paths. Raises ResultsError for a damaged or partial results folder."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    res = load(out_dir)
+    try:
+        metrics = _run_metrics(res)
+        variants = _variants(res, metrics)
+        series = _series(res, variants)
+    finally:
+        res.con.close()
+    to = Path(to)
+    to.mkdir(parents=True, exist_ok=True)
+    written = []
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    color_of = {v.label: colors[i % len(colors)] for i, v in enumerate(variants)}
+    where = str(res.out)
+
+    def legend_below(fig, ax, n):
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1 if n > 3 else n, fontsize=8, frameon=False)
+
+    # 1. free 2 MiB blocks over time
+    fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
+    for v in variants:
+        s = series[v.label]
+        ax.plot(_minutes(s["time"]), s["free2m"], label=f"{v.label} ({len(v.runs)} seeds)", color=color_of[v.label])
+    ax.set_title(f"Free 2 MiB blocks per guest over time\n(mean over guests and seeds; {where})")
+    ax.set_xlabel("simulated time (min)")
+    ax.set_ylabel("free 2 MiB blocks per guest (blocks)")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    legend_below(fig, ax, len(variants))
+    written.append(_save(fig, to / FIGURES[0], plt))
+
+    # 2. buddyinfo heat map
+    n = len(variants)
+    cols = 1 if n == 1 else 2
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(7 * cols, 3.4 * rows + 0.8), squeeze=False, layout="constrained")
+    positive = [x for s in series.values() for col in s["orders"] for x in col if x == x and x > 0]
+    vmin = max(min(positive), 0.1) if positive else 0.1
+    vmax = max(max(positive), vmin * 10) if positive else 1.0
+    norm = LogNorm(vmin=vmin, vmax=vmax)
+    base = matplotlib.colormaps["viridis"]
+    cmap = base.with_extremes(bad=base(0.0), under=base(0.0))
+    mesh = None
+    for i, v in enumerate(variants):
+        ax = axes[i // cols][i % cols]
+        s = series[v.label]
+        t = _minutes(s["time"])
+        if not t:
+            ax.set_axis_off()
+            continue
+        step = (t[1] - t[0]) if len(t) > 1 else 1.0
+        edges = [t[0] - step / 2] + [(a + b) / 2 for a, b in zip(t, t[1:])] + [t[-1] + step / 2]
+        z = [[max(s["orders"][j][o], 0.0) if s["orders"][j][o] == s["orders"][j][o] else float("nan") for j in range(len(t))] for o in range(NR_ORDERS)]
+        z = [[x if x > 0 else vmin * 0.5 for x in row] for row in z]  # zero: the lowest colour
+        mesh = ax.pcolormesh(edges, [o - 0.5 for o in range(NR_ORDERS + 1)], z, norm=norm, cmap=cmap, shading="flat")
+        ax.set_title(v.label, fontsize=9)
+        ax.set_xlabel("simulated time (min)")
+        ax.set_ylabel("order (block = 4 KiB x 2^order)")
+        ax.set_yticks(range(NR_ORDERS))
+    for j in range(n, rows * cols):
+        axes[j // cols][j % cols].set_axis_off()
+    if mesh is not None:
+        fig.colorbar(mesh, ax=axes, label="free blocks of the order per guest (mean, log scale)", extend="min")
+    fig.suptitle(f"Free blocks by order over time (/proc/buddyinfo; mean over guests and seeds)\n{where}")
+    written.append(_save(fig, to / FIGURES[1], plt))
+
+    # 3. host free memory and balloon sizes
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(9, 7.5), sharex=True, layout="constrained")
+    missing_hosts = False
+    for v in variants:
+        s = series[v.label]
+        t = _minutes(s["time"])
+        c = color_of[v.label]
+        if all(x != x for x in s["host_free"]):
+            missing_hosts = True
+        else:
+            ax1.plot(t, [x / MIB for x in s["host_free"]], color=c, label=v.label)
+        ax2.plot(t, [x / MIB for x in s["balloon"]], color=c, label=v.label)
+    ax1.set_title("Host free memory (hosts' capacity - guest memory the hosts back), all hosts"
+                  + ("\n(hosts.memory/hosts.count missing from the runs table for some variants)" if missing_hosts else ""))
+    ax1.set_ylabel("host free memory (MiB)")
+    ax1.grid(alpha=0.3)
+    ax2.set_title("Total balloon size, all guests")
+    ax2.set_ylabel("balloon size (MiB)")
+    ax2.set_xlabel("simulated time (min)")
+    ax2.set_ylim(bottom=0)
+    ax2.grid(alpha=0.3)
+    legend_below(fig, ax2, len(variants))
+    fig.suptitle(f"Host memory and balloons over time (mean over seeds; {where})")
+    written.append(_save(fig, to / FIGURES[2], plt))
+
+    # 4. THP and high-order success
+    bars = ["thp_fault_success_pct"] + [m for m in metrics if m.startswith("highalloc_pass")]
+    fig, ax = plt.subplots(figsize=(max(7, 1.8 * len(bars) * max(1, n) / 2 + 3), 5.5), layout="constrained")
+    width = 0.8 / max(1, n)
+    nothing = True
+    for i, v in enumerate(variants):
+        xs, ys, errs = [], [], []
+        for j, m in enumerate(bars):
+            vals = [r.metrics.get(m) for r in v.runs]
+            vals = [x for x in vals if x is not None and x == x]
+            xs.append(j - 0.4 + width * (i + 0.5))
+            if vals:
+                nothing = False
+                mean = sum(vals) / len(vals)
+                sd = math.sqrt(sum((x - mean) ** 2 for x in vals) / (len(vals) - 1)) if len(vals) > 1 else 0.0
+            else:
+                mean, sd = 0.0, 0.0
+            ys.append(mean)
+            errs.append(sd)
+        ax.bar(xs, ys, width=width * 0.95, yerr=errs, capsize=3, color=color_of[v.label], label=v.label)
+        for x, y, m in zip(xs, ys, bars):
+            vals = [r.metrics.get(m) for r in v.runs if r.metrics.get(m) == r.metrics.get(m) and r.metrics.get(m) is not None]
+            ax.annotate("n/a" if not vals else f"{y:.0f}", (x, y), ha="center", va="bottom", fontsize=7,
+                        xytext=(0, 2), textcoords="offset points")
+    ax.set_xticks(range(len(bars)))
+    ax.set_xticklabels([metric_label(m).replace(" success %", "") for m in bars])
+    ax.set_ylabel("success (%)")
+    ax.set_ylim(0, 110)
+    ax.set_title("THP fault and stress-highalloc success per variant\n"
+                 "(mean over seeds; error bars: sd over seeds; n/a: no attempts)")
+    if nothing:
+        ax.text(0.5, 0.5, "no THP faults and no stress-highalloc passes in these runs",
+                transform=ax.transAxes, ha="center", va="center", fontsize=10, color="0.4")
+    ax.grid(axis="y", alpha=0.3)
+    legend_below(fig, ax, len(variants))
+    written.append(_save(fig, to / FIGURES[3], plt))
+    return written
+
+
+def _save(fig, path: Path, plt) -> Path:
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
