@@ -13,7 +13,11 @@ Variant
     that vary across the runs in the folder, except ``experiment.seed``, e.g.
     ``kernel.balloon_compaction=True, guests[0].workload=server``. Runs of one
     variant differ only by seed. When nothing but the seed varies there is one
-    variant, labelled ``all runs``.
+    variant, labelled ``all runs``. A sweep's regimes (``experiment.regime``)
+    set several parameters together; in labels, the varying parameters that
+    the regime determines (one value per regime) are left out, since the
+    regime's name stands for them (``experiment.regime=cache,
+    kernel.balloon_compaction=True``); JSON output lists them all.
 
 Phases, per (run, host, guest), from its ``balloon_pages`` series with peak
 ``P = max(balloon_pages)``:
@@ -99,6 +103,7 @@ PAGE_SIZE = 4096
 GIB = 1 << 30
 MIB = 1 << 20
 SEED_KEY = "experiment.seed"
+REGIME_KEY = "experiment.regime"
 COMPACTION_KEY = "kernel.balloon_compaction"
 PARAM_PREFIXES = ("experiment.", "kernel.", "hosts.", "policy.", "guests[")
 FORMATS = ("rich", "csv", "json", "markdown")
@@ -225,12 +230,16 @@ class Results:
     out: Path
     runs: list[Run]
     varying: list[str]  # varying parameters except the seed, in runs-table order
+    label_keys: list[str]  # those named in labels (not determined by the regime)
     samples_files: list[Path]
     uncommitted: list[str]  # "<experiment>/<run>" left out: interrupted or being written
     con: Any  # duckdb connection
 
     def variant_params(self, run: Run) -> dict[str, Any]:
         return {k: run.params.get(k) for k in self.varying}
+
+    def label_of(self, run: Run, exclude: Sequence[str] = ()) -> str:
+        return _label({k: run.params.get(k) for k in self.label_keys if k not in exclude})
 
     def query(self, sql: str) -> list[tuple]:
         """Run a query over the ``samples`` view; a file that does not read is
@@ -289,6 +298,15 @@ def load(out_dir: str | Path) -> Results:
         c for c in param_cols
         if c != SEED_KEY and len({repr(run.params[c]) for run in runs}) > 1
     ]
+    label_keys = list(varying)
+    if REGIME_KEY in varying:
+        def by_regime(c):
+            seen: dict[str, set] = {}
+            for run in runs:
+                seen.setdefault(repr(run.params[REGIME_KEY]), set()).add(repr(run.params[c]))
+            return all(len(v) == 1 for v in seen.values())
+
+        label_keys = [c for c in varying if c in (REGIME_KEY, COMPACTION_KEY) or not by_regime(c)]
 
     files = []
     for run in runs:
@@ -311,10 +329,10 @@ def load(out_dir: str | Path) -> Results:
             "hive_partitioning = true, hive_types_autocast = false, union_by_name = true)"
         )
     except duckdb.Error as exc:
-        res = Results(out, runs, varying, files, uncommitted, con)
+        res = Results(out, runs, varying, label_keys, files, uncommitted, con)
         res.query("select 1")  # names the bad file if one does not read
         raise ResultsError(f"cannot read the samples of {out}: {_one_line(exc)}") from None
-    return Results(out, runs, varying, files, uncommitted, con)
+    return Results(out, runs, varying, label_keys, files, uncommitted, con)
 
 
 # --------------------------------------------------------------------------
@@ -457,6 +475,7 @@ class Analysis:
     effect: list[dict]
     compaction_varies: bool
     uncommitted: list[str]
+    run_labels: dict[tuple[str, str], str] = field(default_factory=dict)  # run key -> variant label
 
 
 def _variants(res: Results, metrics: list[str]) -> list[Variant]:
@@ -464,7 +483,7 @@ def _variants(res: Results, metrics: list[str]) -> list[Variant]:
     params_of: dict[str, dict] = {}
     for run in sorted(res.runs, key=lambda r: ([_sort_key(r.params.get(k)) for k in res.varying], _sort_key(r.seed))):
         p = res.variant_params(run)
-        label = _label(p)
+        label = res.label_of(run)
         groups.setdefault(label, []).append(run)
         params_of[label] = p
     return [
@@ -508,7 +527,7 @@ def _effect(res: Results, metrics: list[str]) -> list[dict]:
     for key in sorted(set(on) & set(off), key=lambda k: ([_sort_key(on[k].params.get(o)) for o in others], _sort_key(on[k].seed))):
         a, b = on[key], off[key]
         gp = {k: a.params.get(k) for k in others}
-        groups.setdefault(_label(gp), (gp, []))[1].append((a, b))
+        groups.setdefault(res.label_of(a, exclude=[COMPACTION_KEY]), (gp, []))[1].append((a, b))
     out = []
     for label, (gp, pairs) in groups.items():
         for m in metrics:
@@ -527,8 +546,9 @@ def analyze(out_dir: str | Path) -> Analysis:
         effect = _effect(res, metrics)
     finally:
         res.con.close()
+    labels = {run.key: res.label_of(run) for run in res.runs}
     return Analysis(res.out, res.varying, metrics, res.runs, variants, effect,
-                    COMPACTION_KEY in res.varying, res.uncommitted)
+                    COMPACTION_KEY in res.varying, res.uncommitted, labels)
 
 
 def balloon_compaction_effect(out_dir: str | Path) -> list[dict]:
@@ -638,7 +658,7 @@ def _render_rich(a: Analysis) -> str:
     note = _no_effect_note(a)
     if note:
         console.print(note)
-    return buf.getvalue()
+    return "".join(line.rstrip() + "\n" for line in buf.getvalue().splitlines())
 
 
 def _render_markdown(a: Analysis) -> str:
@@ -693,7 +713,7 @@ def _render_json(a: Analysis) -> str:
         ],
         "effect": a.effect,
         "runs": [
-            {"experiment": r.experiment, "run": r.run_id, "seed": r.seed, "variant": _label({k: r.params.get(k) for k in a.varying}), "metrics": r.metrics}
+            {"experiment": r.experiment, "run": r.run_id, "seed": r.seed, "variant": a.run_labels.get(r.key), "metrics": r.metrics}
             for r in a.runs
         ],
     }

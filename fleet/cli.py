@@ -263,8 +263,7 @@ def plot(
     out_dir: str = typer.Argument(..., metavar="DIR", help="Results folder of fleet run / fleet sweep."),
     to: str = typer.Option(..., "--out", help="Folder for the PNG files (created)."),
 ) -> None:
-    """PNG figures: free 2 MiB blocks over time, a buddyinfo heat map, host
-    free memory and balloon sizes, THP and high-order success per variant."""
+    """PNG figures per variant: free 2 MiB blocks, buddyinfo, host memory, THP and high-order success."""
     from .plot import plot_results
     from .results import ResultsError
 

@@ -42,7 +42,7 @@ class KernelSpec:
     balloon_compaction: bool = _help("balloon pages movable (the seed, Linux 3.8+)", True)
     thp_defrag: str = _help("THP defrag mode", "madvise")
     kcompactd: bool = _help("run kcompactd after kswapd (6.x)", True)
-    proactiveness: int = _help("vm.compaction_proactiveness, 0 = off (6.x)", 0)
+    proactiveness: int = _help("vm.compaction_proactiveness (6.x; the kernel's default 20, 0 = off)", 20)
     free_page_reporting: bool = _help("virtio-balloon free page reporting every 2 s", False)
     swap: bool = _help("anonymous memory may be swapped out", False)
     balloon_rate: int = _help("balloon inflate/deflate rate, bytes/s (HyperAlloc measured ~0.86 GiB/s)", 900 << 20)

@@ -90,6 +90,10 @@ def plot_results(out_dir: str | Path, to: str | Path) -> list[Path]:
     written = []
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     color_of = {v.label: colors[i % len(colors)] for i, v in enumerate(variants)}
+    # Line styles too, so that variants whose lines coincide stay visible.
+    styles = ["-", "--", ":", "-."]
+    style_of = {v.label: dict(color=color_of[v.label], linestyle=styles[i % len(styles)], linewidth=1.8)
+                for i, v in enumerate(variants)}
     where = str(res.out)
 
     def legend_below(fig, ax, n):
@@ -99,7 +103,7 @@ def plot_results(out_dir: str | Path, to: str | Path) -> list[Path]:
     fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
     for v in variants:
         s = series[v.label]
-        ax.plot(_minutes(s["time"]), s["free2m"], label=f"{v.label} ({len(v.runs)} seeds)", color=color_of[v.label])
+        ax.plot(_minutes(s["time"]), s["free2m"], label=f"{v.label} ({len(v.runs)} seeds)", **style_of[v.label])
     ax.set_title(f"Free 2 MiB blocks per guest over time\n(mean over guests and seeds; {where})")
     ax.set_xlabel("simulated time (min)")
     ax.set_ylabel("free 2 MiB blocks per guest (blocks)")
@@ -118,7 +122,7 @@ def plot_results(out_dir: str | Path, to: str | Path) -> list[Path]:
     vmax = max(max(positive), vmin * 10) if positive else 1.0
     norm = LogNorm(vmin=vmin, vmax=vmax)
     base = matplotlib.colormaps["viridis"]
-    cmap = base.with_extremes(bad=base(0.0), under=base(0.0))
+    cmap = base.with_extremes(bad="white", under="0.85")  # grey: no free block of the order
     mesh = None
     for i, v in enumerate(variants):
         ax = axes[i // cols][i % cols]
@@ -130,7 +134,7 @@ def plot_results(out_dir: str | Path, to: str | Path) -> list[Path]:
         step = (t[1] - t[0]) if len(t) > 1 else 1.0
         edges = [t[0] - step / 2] + [(a + b) / 2 for a, b in zip(t, t[1:])] + [t[-1] + step / 2]
         z = [[max(s["orders"][j][o], 0.0) if s["orders"][j][o] == s["orders"][j][o] else float("nan") for j in range(len(t))] for o in range(NR_ORDERS)]
-        z = [[x if x > 0 else vmin * 0.5 for x in row] for row in z]  # zero: the lowest colour
+        z = [[x if x > 0 else vmin * 0.5 for x in row] for row in z]  # zero: the "under" colour
         mesh = ax.pcolormesh(edges, [o - 0.5 for o in range(NR_ORDERS + 1)], z, norm=norm, cmap=cmap, shading="flat")
         ax.set_title(v.label, fontsize=9)
         ax.set_xlabel("simulated time (min)")
@@ -139,8 +143,9 @@ def plot_results(out_dir: str | Path, to: str | Path) -> list[Path]:
     for j in range(n, rows * cols):
         axes[j // cols][j % cols].set_axis_off()
     if mesh is not None:
-        fig.colorbar(mesh, ax=axes, label="free blocks of the order per guest (mean, log scale)", extend="min")
-    fig.suptitle(f"Free blocks by order over time (/proc/buddyinfo; mean over guests and seeds)\n{where}")
+        fig.colorbar(mesh, ax=axes, label="free blocks per guest (log scale)", extend="min")
+    fig.suptitle("Free blocks by order over time (/proc/buddyinfo; mean over guests and seeds; "
+                 f"grey: none free)\n{where}")
     written.append(_save(fig, to / FIGURES[1], plt))
 
     # 3. host free memory and balloon sizes
@@ -149,12 +154,12 @@ def plot_results(out_dir: str | Path, to: str | Path) -> list[Path]:
     for v in variants:
         s = series[v.label]
         t = _minutes(s["time"])
-        c = color_of[v.label]
+        c = style_of[v.label]
         if all(x != x for x in s["host_free"]):
             missing_hosts = True
         else:
-            ax1.plot(t, [x / MIB for x in s["host_free"]], color=c, label=v.label)
-        ax2.plot(t, [x / MIB for x in s["balloon"]], color=c, label=v.label)
+            ax1.plot(t, [x / MIB for x in s["host_free"]], label=v.label, **c)
+        ax2.plot(t, [x / MIB for x in s["balloon"]], label=v.label, **c)
     ax1.set_title("Host free memory (hosts' capacity - guest memory the hosts back), all hosts"
                   + ("\n(hosts.memory/hosts.count missing from the runs table for some variants)" if missing_hosts else ""))
     ax1.set_ylabel("host free memory (MiB)")
@@ -188,9 +193,9 @@ def plot_results(out_dir: str | Path, to: str | Path) -> list[Path]:
             ys.append(mean)
             errs.append(sd)
         ax.bar(xs, ys, width=width * 0.95, yerr=errs, capsize=3, color=color_of[v.label], label=v.label)
-        for x, y, m in zip(xs, ys, bars):
+        for x, y, sd, m in zip(xs, ys, errs, bars):
             vals = [r.metrics.get(m) for r in v.runs if r.metrics.get(m) == r.metrics.get(m) and r.metrics.get(m) is not None]
-            ax.annotate("n/a" if not vals else f"{y:.0f}", (x, y), ha="center", va="bottom", fontsize=7,
+            ax.annotate("n/a" if not vals else f"{y:.0f}", (x, y + sd), ha="center", va="bottom", fontsize=7,
                         xytext=(0, 2), textcoords="offset points")
     ax.set_xticks(range(len(bars)))
     ax.set_xticklabels([metric_label(m).replace(" success %", "") for m in bars])
