@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache
 
-.PHONY: setup run scenario test test-long bench clean
+.PHONY: setup run smoke scenario test test-long bench clean
 
 setup: $(STAMP)
 
@@ -21,6 +21,10 @@ OUT ?= results
 SCENARIO := fill anon=400MiB; balloon 1GiB; fill anon=2GiB; punch anon 0.5; compact; thp 1GiB; balloon 0
 
 run: $(STAMP)
+	$(BIN)/fleet sweep experiments/balloon-compaction.toml --out $(OUT)/balloon-compaction
+	$(BIN)/fleet analyze $(OUT)/balloon-compaction --headline
+
+smoke: $(STAMP)
 	$(BIN)/fleet sweep experiments/smoke.toml --out $(OUT)/smoke
 
 scenario: $(STAMP)

@@ -730,3 +730,27 @@ def render(a: Analysis, fmt: str = "rich") -> str:
         "json": _render_json,
         "markdown": _render_markdown,
     }[fmt](a)
+
+
+def headline_sentences(a: Analysis) -> list[str]:
+    """One sentence per group of the other varying parameters (a regime):
+    the change of free 2 MiB blocks per GiB with balloon compaction, while
+    the balloons are inflated and after they are returned, against the
+    pre-seed kernel, with the 95% intervals over seeds."""
+    by_group: dict[str, dict[str, dict]] = {}
+    for e in a.effect:
+        by_group.setdefault(e["group"], {})[e["metric"]] = e
+    out = []
+    for group, metrics in by_group.items():
+        inflated = metrics.get("free_2mib_per_gib_inflated")
+        returned = metrics.get("free_2mib_per_gib_returned")
+        if not inflated or not returned:
+            continue
+        out.append(
+            f"{group}: with balloon compaction, free 2 MiB blocks per GiB change by "
+            f"{_num(inflated['mean_diff'])} ({_num(inflated['rel_pct'])}%) while balloons are inflated and by "
+            f"{_num(returned['mean_diff'])} ({_num(returned['rel_pct'])}%) after they are returned, vs the "
+            f"pre-seed kernel (95% intervals {_ci(inflated)} and {_ci(returned)}, "
+            f"{inflated['n_pairs']} seed pairs)"
+        )
+    return out

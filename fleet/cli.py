@@ -240,10 +240,11 @@ def bench_memory(
 def analyze(
     out_dir: str = typer.Argument(..., metavar="DIR", help="Results folder of fleet run / fleet sweep."),
     fmt: str = typer.Option("rich", "--format", help="Output format: rich, csv, json or markdown."),
+    headline: bool = typer.Option(False, "--headline", help="Also print one sentence per regime on the on-vs-off change."),
 ) -> None:
     """Per-variant metrics (mean over seeds) and the balloon compaction
     on-vs-off difference with its 95% interval over seeds."""
-    from .analysis import FORMATS, analyze as analyze_dir, render
+    from .analysis import FORMATS, analyze as analyze_dir, headline_sentences, render
     from .results import ResultsError
 
     if fmt not in FORMATS:
@@ -256,6 +257,9 @@ def analyze(
         print(f"fleet: note: left out {len(result.uncommitted)} uncommitted run(s) (interrupted or still "
               f"being written): {', '.join(result.uncommitted)}", file=sys.stderr)
     sys.stdout.write(render(result, fmt))
+    if headline:
+        sentences = headline_sentences(result)
+        print("\n" + "\n".join(sentences) if sentences else "\n(no inflated and returned phases to compare)")
 
 
 @app.command()
