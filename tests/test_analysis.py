@@ -386,3 +386,18 @@ def test_plot_writes_the_four_pngs(grid, phases_dir, tmp_path, capsys):
         for n in names:
             data = (dest / n).read_bytes()
             assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+
+def test_headline_sentences_name_both_phases_per_group(grid):
+    from fleet.analysis import analyze, headline_sentences
+
+    a = analyze(grid)
+    sentences = headline_sentences(a)
+    by_metric = {(e["group"], e["metric"]): e for e in a.effect}
+    assert len(sentences) == 2
+    for s in sentences:
+        group = s.split(":")[0]
+        inflated = by_metric[(group, "free_2mib_per_gib_inflated")]
+        assert "while balloons are inflated" in s and "after they are returned" in s
+        assert f"change by {inflated['mean_diff']:.2f}" in s
+        assert f"{inflated['n_pairs']} seed pairs" in s
