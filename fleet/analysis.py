@@ -83,7 +83,7 @@ from urllib.parse import unquote
 
 import pyarrow.parquet as pq
 
-from .results import PART_FILE, ResultsError, _partition_dir, _partitions, read_table
+from .results import PART_FILE, ResultsError, _partition_dir, _partitions, raise_for_unreadable, read_table
 
 __all__ = [
     "COMPACTION_KEY",
@@ -249,13 +249,7 @@ class Results:
         try:
             return self.con.sql(sql).fetchall()
         except duckdb.Error as exc:
-            for path in self.samples_files:
-                try:
-                    pq.ParquetFile(path).read()
-                except Exception as file_exc:
-                    raise ResultsError(
-                        f"corrupt or truncated results file {path}: {_one_line(file_exc)}"
-                    ) from None
+            raise_for_unreadable(self.samples_files)
             raise ResultsError(f"cannot read the samples of {self.out}: {_one_line(exc)}") from None
 
 

@@ -122,14 +122,12 @@ def inspect(
 
 
 def _spec_or_exit(path: str, sets: list[str], seed: int | None):
-    from .config import SpecError, load_raw, load_spec
+    from .config import SpecError, load_spec
 
     try:
-        spec = load_spec(path, sets or (), seed)
-        raw = load_raw(path)
+        return load_spec(path, sets or (), seed)
     except SpecError as e:
         raise UserError(str(e)) from None
-    return spec, raw
 
 
 def _resolved_raw(path: str, sets: list[str], seed: int | None) -> dict:
@@ -157,7 +155,7 @@ def run(
     from . import engine
     from .results import ResultsError, committed_runs, lock_out_dir, recover
 
-    spec, _ = _spec_or_exit(spec_path, sets, seed)
+    spec = _spec_or_exit(spec_path, sets, seed)
     raw = _resolved_raw(spec_path, sets, seed)
     run_id = f"seed={spec.experiment.seed}"
     try:

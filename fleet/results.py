@@ -662,14 +662,7 @@ def read_table(out_dir: str | os.PathLike, name: str) -> pa.Table:
         )
         table = dataset.to_table()
     except Exception as exc:
-        # Name the first file that does not read on its own.
-        for path in files:
-            try:
-                pq.ParquetFile(path).read()
-            except Exception as file_exc:
-                raise ResultsError(
-                    f"corrupt or truncated results file {path}: {_one_line(file_exc)}"
-                ) from None
+        raise_for_unreadable(files)
         raise ResultsError(f"cannot read results table {out / name}: {_one_line(exc)}") from None
     order = list(PARTITION_COLUMNS) + [f.name for f in data_fields]
     return table.select(order).replace_schema_metadata(None)
@@ -701,3 +694,12 @@ def lock_out_dir(out_dir: str | os.PathLike) -> Iterator[Path]:
         yield out
     finally:
         os.close(fd)  # releases the lock; the file stays (removing it would race)
+
+
+def raise_for_unreadable(files) -> None:
+    """Raise a ResultsError naming the first file that does not read on its own."""
+    for path in files:
+        try:
+            pq.ParquetFile(path).read()
+        except Exception as exc:
+            raise ResultsError(f"corrupt or truncated results file {path}: {_one_line(exc)}") from None
