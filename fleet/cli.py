@@ -131,11 +131,11 @@ def _spec_or_exit(path: str, sets: list[str], seed: int | None):
 
 
 def _resolved_raw(path: str, sets: list[str], seed: int | None) -> dict:
-    from .config import _apply_override, load_raw
+    from .config import apply_override, load_raw
 
     raw = load_raw(path)
     for assignment in sets or ():
-        _apply_override(raw, assignment)
+        apply_override(raw, assignment)
     if seed is not None:
         raw.setdefault("experiment", {})["seed"] = seed
     raw.pop("sweep", None)
@@ -185,13 +185,13 @@ def sweep(
     """Run every point of the spec's [sweep] grid times every seed; runs
     already in --out are skipped, so an interrupted sweep resumes."""
     from . import engine
-    from .config import SpecError, build_spec, load_raw, sweep_points, _apply_override
+    from .config import SpecError, build_spec, load_raw, sweep_points, apply_override
     from .results import ResultsError, committed_runs, lock_out_dir, recover
 
     raw = load_raw(spec_path) if spec_path else {}
     try:
         for assignment in sets:
-            _apply_override(raw, assignment)
+            apply_override(raw, assignment)
         points = sweep_points(raw)
         specs = [(run_id, point, build_spec(point)) for run_id, point in points]
     except SpecError as e:

@@ -205,7 +205,7 @@ def _validate(spec: Spec) -> None:
         raise SpecError("guests: at most 255 guests per host")
 
 
-def _apply_override(raw: dict, assignment: str) -> None:
+def apply_override(raw: dict, assignment: str) -> None:
     key, sep, text = assignment.partition("=")
     if not sep or not key.strip():
         raise SpecError(f"--set {assignment!r}: expected key=value")
@@ -269,7 +269,7 @@ def load_spec(path: str | Path, overrides=(), seed: int | None = None) -> Spec:
     """Read, override and validate a spec file."""
     raw = load_raw(path)
     for assignment in overrides:
-        _apply_override(raw, assignment)
+        apply_override(raw, assignment)
     if seed is not None:
         raw.setdefault("experiment", {})["seed"] = seed
     return build_spec(raw)
@@ -304,9 +304,9 @@ def sweep_points(raw: dict) -> list[tuple[str, dict]]:
                 point.pop("sweep", None)
                 name = [f"regime={regime}"] if regime else []
                 for key, value in sorted(overrides.items()):
-                    _apply_override(point, f"{key}={_toml_value(value)}")
+                    apply_override(point, f"{key}={_toml_value(value)}")
                 for key, value in zip(keys, values):
-                    _apply_override(point, f"{key}={_toml_value(value)}")
+                    apply_override(point, f"{key}={_toml_value(value)}")
                     name.append(f"{key.split('.')[-1]}={value}")
                 experiment = point.setdefault("experiment", {})
                 experiment["seed"] = seed
