@@ -188,8 +188,8 @@ def sweep(
     from .config import SpecError, build_spec, load_raw, sweep_points, apply_override
     from .results import ResultsError, committed_runs, lock_out_dir, recover
 
-    raw = load_raw(spec_path) if spec_path else {}
     try:
+        raw = load_raw(spec_path)
         for assignment in sets:
             apply_override(raw, assignment)
         points = sweep_points(raw)
