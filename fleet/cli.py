@@ -150,8 +150,11 @@ def run(
     workers: int | None = typer.Option(None, min=1, help="CPUs of the embedded Ray (default: all cores)."),
     address: str | None = typer.Option(None, help="Join this Ray cluster instead (or set RAY_ADDRESS)."),
     sets: list[str] = typer.Option([], "--set", help="Override a spec key: --set kernel.era=3.8"),
+    check: bool = typer.Option(False, "--check", help="Run the memory invariant checker after every tick."),
 ) -> None:
     """Simulate one run of a spec and write its results under --out."""
+    if check:
+        sets = [*sets, "experiment.check=true"]
     from . import engine
     from .results import ResultsError, committed_runs, lock_out_dir, recover
 

@@ -34,6 +34,7 @@ class ExperimentSpec:
     sample_interval_s: int = _help("one samples row per guest per this period", 10)
     guests_per_actor: int = _help("guests packed into one Ray actor", 1)
     regime: str = _help("name of the sweep regime this run belongs to", "")
+    check: bool = _help("run the memory invariant checker after every tick (slow)", False)
 
 
 @dataclass(frozen=True)

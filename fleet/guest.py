@@ -92,6 +92,8 @@ class Guest:
             self.workload.tick(self.t, e.tick_s)
             self._balloon_work(self.balloon_rate_pages * e.tick_s)
             self.zone.run_daemons(kcompactd=k.kcompactd, proactiveness=k.proactiveness)
+            if e.check:
+                self.zone.check()
             self.t += e.tick_s
             if k.free_page_reporting and self.t % PAGE_REPORTING_DELAY == 0:
                 self.zone.report_free_pages()

@@ -103,3 +103,16 @@ def test_duckdb_reads_the_samples_directly(ray_session, tmp_path):
     out = run_in_session(tmp_path, 2)
     q = f"select experiment, run, count(*) from read_parquet('{out}/samples/**/*.parquet', hive_partitioning=true) group by all"
     assert duckdb.sql(q).fetchall() == [("tiny", "seed=1", 24)]
+
+
+def test_check_mode_changes_nothing_but_checks(ray_session, tmp_path):
+    """--check runs the invariant checker after every tick; the rows stay the same."""
+    from fleet import engine
+    from fleet.config import apply_override
+
+    spec = write_spec(tmp_path, 1)
+    raw = load_raw(spec)
+    apply_override(raw, "experiment.check=true")
+    out = tmp_path / "checked"
+    engine.run_one(raw, "seed=1", str(out))
+    assert samples(out).equals(samples(run_in_session(tmp_path, 1)))

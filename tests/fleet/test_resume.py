@@ -1,0 +1,55 @@
+"""A sweep killed part-way (SIGKILL of the driver and its local Ray) and
+started again with the same command completes only the missing runs."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from fleet.results import committed_runs, read_table
+
+SPEC = """
+[experiment]
+name = "resume"
+duration_s = 40
+[hosts]
+memory = "300MiB"
+[policy]
+name = "mom"
+[[guests]]
+count = 2
+memory = "128MiB"
+balloon_min = "64MiB"
+[sweep]
+"kernel.balloon_compaction" = [false, true]
+seeds = [1, 2]
+"""
+
+
+def sweep_cmd(spec, out):
+    return [sys.executable, "-m", "fleet.cli", "sweep", str(spec), "--out", str(out), "--workers", "2"]
+
+
+def test_killed_sweep_resumes_without_duplicates(tmp_path):
+    spec = tmp_path / "resume.toml"
+    spec.write_text(SPEC)
+    out = tmp_path / "out"
+    env = {**os.environ, "RAY_ADDRESS": ""}
+    proc = subprocess.Popen(sweep_cmd(spec, out), env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and not (out.exists() and committed_runs(str(out), "resume")):
+        time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = committed_runs(str(out), "resume")
+    assert 1 <= len(done_before) < 4
+    again = subprocess.run(sweep_cmd(spec, out), env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert f"4 runs, {len(done_before)} already done" in again.stderr
+    assert len(committed_runs(str(out), "resume")) == 4
+    samples = read_table(str(out), "samples")
+    keys = list(zip(samples.column("run").to_pylist(), samples.column("time_s").to_pylist(),
+                    samples.column("host").to_pylist(), samples.column("guest").to_pylist()))
+    assert len(keys) == len(set(keys)) == 4 * 4 * 2  # runs x samples x guests
