@@ -151,6 +151,7 @@ def run(
     address: str | None = typer.Option(None, help="Join this Ray cluster instead (or set RAY_ADDRESS)."),
     sets: list[str] = typer.Option([], "--set", help="Override a spec key: --set kernel.era=3.8"),
     check: bool = typer.Option(False, "--check", help="Run the memory invariant checker after every tick."),
+    faults: list[str] = typer.Option([], "--fault", help="Inject a crash: guest-crash@T or host-crash@T (simulated s)."),
 ) -> None:
     """Simulate one run of a spec and write its results under --out."""
     if check:
@@ -162,12 +163,16 @@ def run(
     raw = _resolved_raw(spec_path, sets, seed)
     run_id = f"seed={spec.experiment.seed}"
     try:
+        engine.parse_faults(faults, spec.experiment.duration_s)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    try:
         with lock_out_dir(out):
             recover(out)
             if run_id in committed_runs(out, spec.experiment.name):
                 raise UserError(f"{out}: run {spec.experiment.name}/{run_id} is already there; use another --out")
             engine.start_ray(workers, address)
-            row = engine.run_one(raw, run_id, out, engine.print_progress(f"{spec.experiment.name}/{run_id}"))
+            row = engine.run_one(raw, run_id, out, engine.print_progress(f"{spec.experiment.name}/{run_id}"), faults)
     except ResultsError as e:
         raise UserError(str(e)) from None
     print(

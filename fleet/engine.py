@@ -38,18 +38,50 @@ def start_ray(workers: int | None, address: str | None) -> None:
         ray.init(address="local", num_cpus=workers or os.cpu_count(), **common)
 
 
-def plan_actors(spec: Spec, cpus: int) -> list[list[tuple[int, int, int]]]:
-    """Guests (host, guest, group) packed into actors: `guests_per_actor` each,
-    raised so that there are no more actors than CPUs."""
-    members = []
+def plan_actors(spec: Spec, cpus: int) -> dict[int, list[list[tuple[int, int, int]]]]:
+    """Per host, its guests (host, guest, group) packed into actors of
+    `guests_per_actor`, raised so that the fleet has about as many actors as
+    CPUs. Packs never span hosts, so a host can be rebuilt alone."""
+    per_host = [(i, g) for i, group in enumerate(spec.guests) for g in range(group.count)]
+    per_host = [(i, n) for n, (i, _) in enumerate(per_host)]
+    total = spec.hosts.count * len(per_host)
+    per_actor = max(spec.experiment.guests_per_actor, math.ceil(total / max(1, cpus)))
+    plan = {}
     for h in range(spec.hosts.count):
-        g = 0
-        for i, group in enumerate(spec.guests):
-            for _ in range(group.count):
-                members.append((h, g, i))
-                g += 1
-    per_actor = max(spec.experiment.guests_per_actor, math.ceil(len(members) / max(1, cpus)))
-    return [members[i : i + per_actor] for i in range(0, len(members), per_actor)]
+        members = [(h, g, i) for i, g in per_host]
+        plan[h] = [members[i : i + per_actor] for i in range(0, len(members), per_actor)]
+    return plan
+
+
+def parse_faults(faults: list[str], duration_s: int) -> dict[str, int]:
+    """`guest-crash@T` / `host-crash@T` -> {"guest": T, "host": T}."""
+    out = {}
+    for fault in faults:
+        kind, _, when = fault.partition("@")
+        if kind not in ("guest-crash", "host-crash") or not when.isdigit() or not 0 < int(when) <= duration_s:
+            raise ValueError(f"--fault {fault!r}: use guest-crash@T or host-crash@T with 0 < T <= {duration_s}")
+        out[kind.split("-")[0]] = int(when)
+    return out
+
+
+class HostCrew:
+    """The actors of one host: its guest actors and its policy actor. After an
+    actor is lost the crew is rebuilt and replayed from time 0: guests and
+    policies are deterministic, so the replay reaches the same state, and the
+    rows already written are dropped."""
+
+    def __init__(self, raw: dict, host_id: int, packs: list, cpu_share: float, faults: dict[str, int]):
+        from .actors import GuestActor, HostPolicyActor
+
+        self.guests = [GuestActor.options(num_cpus=cpu_share).remote(raw, members, faults.get("guest")) for members in packs]
+        self.host = HostPolicyActor.remote(raw, host_id, self.guests, faults.get("host"))
+
+    def nodes(self) -> list[str]:
+        return ray.get([a.node_id.remote() for a in self.guests])
+
+    def kill(self) -> None:
+        for a in [*self.guests, self.host]:
+            ray.kill(a)
 
 
 class RunSummary:
@@ -88,35 +120,50 @@ class RunSummary:
         }
 
 
-def run_one(raw: dict, run_id: str, out_dir: str, progress: Callable[[int, int], None] | None = None) -> dict:
-    """Simulate one run of a raw spec and commit it under `out_dir`.
-    Returns the runs row."""
-    from .actors import GuestActor, HostPolicyActor
-
+def run_one(
+    raw: dict,
+    run_id: str,
+    out_dir: str,
+    progress: Callable[[int, int], None] | None = None,
+    faults: list[str] = (),
+) -> dict:
+    """Simulate one run of a raw spec and commit it under `out_dir`; `faults`
+    injects actor crashes (guest-crash@T, host-crash@T). Returns the runs row."""
     spec = build_spec(raw)
     e = spec.experiment
+    injected = parse_faults(list(faults), e.duration_s)
     cpus = int(ray.cluster_resources().get("CPU", 1))
     plan = plan_actors(spec, cpus)
+    cpu_share = min(1.0, cpus / sum(len(p) for p in plan.values()))
     schema = samples_schema()
     started = time.perf_counter()
     summary = RunSummary()
-    actors = [GuestActor.remote(raw, members) for members in plan]
+    # The guest fault hits the actor holding guest 0 (of host 0), the host fault host 0.
+    crews = {h: HostCrew(raw, h, packs, cpu_share, injected if h == 0 else {}) for h, packs in plan.items()}
+    recoveries = 0
     try:
-        nodes = sorted(set(ray.get([a.node_id.remote() for a in actors])))
-        hosts = []
-        for h in range(spec.hosts.count):
-            mine = [a for a, members in zip(actors, plan) if any(m[0] == h for m in members)]
-            hosts.append(HostPolicyActor.remote(raw, h, mine))
+        nodes = sorted({n for crew in crews.values() for n in crew.nodes()})
         with RunWriter(out_dir, e.name, run_id, schema) as writer:
             chunk = e.policy_interval_s * CHUNK_EPOCHS
-            t = 0
-            while t < e.duration_s:
-                t = min(t + chunk, e.duration_s)
-                rows = [r for part in ray.get([h.run.remote(t) for h in hosts]) for r in part]
+            written = 0  # rows up to this time are on disk
+            while written < e.duration_s:
+                t = min(written + chunk, e.duration_s)
+                futures = {h: crew.host.run.remote(t) for h, crew in crews.items()}
+                rows = []
+                for h, future in futures.items():
+                    try:
+                        part = ray.get(future)
+                    except ray.exceptions.RayError:
+                        crews[h].kill()
+                        crews[h] = HostCrew(raw, h, plan[h], cpu_share, {})
+                        part = [r for r in ray.get(crews[h].host.run.remote(t)) if r["time_s"] > written]
+                        recoveries += 1
+                    rows.extend(part)
                 rows.sort(key=lambda r: (r["time_s"], r["host"], r["guest"]))
                 if rows:
                     writer.write_samples(pa.RecordBatch.from_pylist(rows, schema=schema))
                 summary.add(rows)
+                written = t
                 if progress:
                     progress(t, e.duration_s)
             wall = time.perf_counter() - started
@@ -124,6 +171,7 @@ def run_one(raw: dict, run_id: str, out_dir: str, progress: Callable[[int, int],
                 **spec.flat(),
                 **summary.metrics(),
                 "ray_nodes": len(nodes),
+                "recoveries": recoveries,
                 "wall_s": wall,
                 "guest_seconds_per_wall_second": summary_guests(spec) * e.duration_s / wall,
             }
@@ -131,8 +179,8 @@ def run_one(raw: dict, run_id: str, out_dir: str, progress: Callable[[int, int],
             writer.commit(row, entry)
         return row
     finally:
-        for a in actors:
-            ray.kill(a)
+        for crew in crews.values():
+            crew.kill()
 
 
 def summary_guests(spec: Spec) -> int:

@@ -116,3 +116,27 @@ def test_check_mode_changes_nothing_but_checks(ray_session, tmp_path):
     out = tmp_path / "checked"
     engine.run_one(raw, "seed=1", str(out))
     assert samples(out).equals(samples(run_in_session(tmp_path, 1)))
+
+
+@pytest.mark.parametrize("fault", ["guest-crash@25", "host-crash@35"])
+def test_lost_actors_are_replayed_to_identical_rows(ray_session, tmp_path, fault):
+    """The process of the actor holding guest 0 (or the host policy actor of
+    host 0) dies mid-run; its host is rebuilt and replayed from time 0, and the
+    rows equal a clean run's."""
+    import time
+
+    from fleet import engine
+
+    spec = write_spec(tmp_path, 1)
+    out = tmp_path / fault
+    started = time.perf_counter()
+    row = engine.run_one(load_raw(spec), "seed=1", str(out), faults=[fault])
+    print(f"{fault}: recovered in a {time.perf_counter() - started:.1f} s run")
+    assert row["recoveries"] == 1
+    assert samples(out).equals(samples(run_in_session(tmp_path, 1)))
+
+
+def test_bad_fault_is_refused(tmp_path, capsys):
+    spec = write_spec(tmp_path, 1)
+    assert main(["run", str(spec), "--out", str(tmp_path / "o"), "--fault", "disk-crash@5"]) == 2
+    assert "guest-crash@T" in capsys.readouterr().err
