@@ -703,3 +703,18 @@ def raise_for_unreadable(files) -> None:
             pq.ParquetFile(path).read()
         except Exception as exc:
             raise ResultsError(f"corrupt or truncated results file {path}: {_one_line(exc)}") from None
+
+
+def samples_hash(out_dir) -> str:
+    """A content hash of the committed samples rows (partition columns left
+    out, rows in (run, time, host, guest) order): equal hashes mean equal rows."""
+    import hashlib
+
+    import pyarrow as pa
+
+    table = read_table(out_dir, "samples").drop_columns(["experiment"])
+    table = table.sort_by([("run", "ascending"), ("time_s", "ascending"), ("host", "ascending"), ("guest", "ascending")])
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()

@@ -140,3 +140,20 @@ def test_bad_fault_is_refused(tmp_path, capsys):
     spec = write_spec(tmp_path, 1)
     assert main(["run", str(spec), "--out", str(tmp_path / "o"), "--fault", "disk-crash@5"]) == 2
     assert "guest-crash@T" in capsys.readouterr().err
+
+
+def test_replay_hash_is_the_same_for_one_worker_and_two(ray_session, tmp_path):
+    """Exact replay: the samples content hash of a `fleet run --workers 1`
+    (its own Ray) equals the in-session runs' (two CPUs) with one guest per
+    actor and with four."""
+    from fleet.results import samples_hash
+
+    spec = write_spec(tmp_path, 1)
+    one = tmp_path / "workers1"
+    env = {**os.environ, "RAY_ADDRESS": ""}
+    proc = subprocess.run([sys.executable, "-m", "fleet.cli", "run", str(spec), "--out", str(one), "--workers", "1"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    two_actors = run_in_session(tmp_path, 1)
+    one_actor = run_in_session(tmp_path, 4)
+    assert samples_hash(one) == samples_hash(two_actors) == samples_hash(one_actor)
