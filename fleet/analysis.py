@@ -309,8 +309,9 @@ def load(out_dir: str | Path) -> Results:
             raise ResultsError(f"missing results file {path} (committed run {run.experiment}/{run.run_id})")
         try:
             names = set(pq.read_schema(path).names)
-        except Exception as exc:
-            raise ResultsError(f"corrupt or truncated results file {path}: {_one_line(exc)}") from None
+        except Exception:
+            raise_for_unreadable(_partition_dir(out, "samples", r.experiment, r.run_id) / PART_FILE for r in runs)
+            raise
         missing = [c for c in REQUIRED_COLUMNS if c not in names]
         if missing:
             raise ResultsError(f"results file {path} lacks the samples columns {', '.join(missing)}")

@@ -642,8 +642,9 @@ def read_table(out_dir: str | os.PathLike, name: str) -> pa.Table:
     for path in files:
         try:
             schemas.append(pq.read_schema(path))
-        except Exception as exc:
-            raise ResultsError(f"corrupt or truncated results file {path}: {_one_line(exc)}") from None
+        except Exception:
+            raise_for_unreadable(files)
+            raise
     try:
         unified = pa.unify_schemas(
             [s.remove_metadata() for s in schemas], promote_options="permissive"
@@ -698,11 +699,20 @@ def lock_out_dir(out_dir: str | os.PathLike) -> Iterator[Path]:
 
 def raise_for_unreadable(files) -> None:
     """Raise a ResultsError naming the first file that does not read on its own."""
+    bad = []
+    files = list(files)
     for path in files:
         try:
             pq.ParquetFile(path).read()
         except Exception as exc:
-            raise ResultsError(f"corrupt or truncated results file {path}: {_one_line(exc)}") from None
+            bad.append((path, exc))
+    if bad:
+        path, exc = bad[0]
+        fine = len(files) - len(bad)
+        raise ResultsError(
+            f"corrupt or truncated results file {path}: {_one_line(exc)} "
+            f"({len(bad)} bad file(s); {fine} of {len(files)} read fine)"
+        ) from None
 
 
 def samples_hash(out_dir) -> str:
