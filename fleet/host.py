@@ -23,11 +23,44 @@ and the host policy sees its totals through the stats record.
 import numpy as np
 
 from .memory import constants as C
+from .memory.jit import kernel
 
 UNPOPULATED = 0
 HUGE = 1
 SPLIT = 2
 REGION_PAGES = 1 << C.HPAGE_PMD_ORDER
+
+
+@kernel
+def _apply_stream(region, small, stream):
+    """The host's side of a notification stream; returns (splits, pages
+    discarded). Compiled: a 1 GiB inflate is 262,144 notifications."""
+    splits = 0
+    discarded = 0
+    for entry in stream:
+        op = entry & 0xF
+        pfn = entry >> 8
+        order = (entry >> 4) & 0xF
+        r = pfn // REGION_PAGES
+        if op == C.STREAM_INFLATE:
+            if region[r] == HUGE:
+                region[r] = SPLIT
+                small[r * REGION_PAGES : (r + 1) * REGION_PAGES] = True
+                splits += 1
+            if region[r] == SPLIT and small[pfn]:
+                small[pfn] = False
+                discarded += 1
+        elif op == C.STREAM_REPORT:
+            last = (pfn + (1 << order)) // REGION_PAGES
+            for q in range(r, last):
+                if region[q] == HUGE:
+                    discarded += REGION_PAGES
+                elif region[q] == SPLIT:
+                    for i in range(q * REGION_PAGES, (q + 1) * REGION_PAGES):
+                        discarded += small[i]
+                region[q] = UNPOPULATED
+                small[q * REGION_PAGES : (q + 1) * REGION_PAGES] = False
+    return splits, discarded
 
 
 class GuestBacking:
@@ -52,33 +85,9 @@ class GuestBacking:
 
     def apply(self, stream: np.ndarray) -> None:
         """Apply the guest's notifications (pfn << 8 | order << 4 | op), in order."""
-        ops = stream & 0xF
-        pfns = stream >> 8
-        orders = (stream >> 4) & 0xF
-        small = self.small
-        for op, pfn, order in zip(ops.tolist(), pfns.tolist(), orders.tolist()):
-            r = pfn // REGION_PAGES
-            if op == C.STREAM_INFLATE:
-                if self.region[r] == HUGE:
-                    self.region[r] = SPLIT
-                    small[r * REGION_PAGES : (r + 1) * REGION_PAGES] = True
-                    self.splits += 1
-                if self.region[r] == SPLIT and small[pfn]:
-                    small[pfn] = False
-                    self.discarded += 1
-            elif op == C.STREAM_REPORT:
-                last = (pfn + (1 << order)) // REGION_PAGES
-                for q in range(r, last):
-                    self.discarded += self.region_pages(q)
-                    self.region[q] = UNPOPULATED
-                    small[q * REGION_PAGES : (q + 1) * REGION_PAGES] = False
-
-    def region_pages(self, r: int) -> int:
-        if self.region[r] == HUGE:
-            return REGION_PAGES
-        if self.region[r] == SPLIT:
-            return int(self.small[r * REGION_PAGES : (r + 1) * REGION_PAGES].sum())
-        return 0
+        splits, discarded = _apply_stream(self.region, self.small, stream)
+        self.splits += int(splits)
+        self.discarded += int(discarded)
 
     def collapse(self) -> None:
         """khugepaged: collapse every split region that still has a page."""
