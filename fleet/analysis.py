@@ -76,6 +76,7 @@ import re
 import statistics
 import sys
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -531,16 +532,23 @@ def _effect(res: Results, metrics: list[str]) -> list[dict]:
     return out
 
 
-def analyze(out_dir: str | Path) -> Analysis:
-    """Per-run metrics, per-variant means and the on-vs-off effect of a
-    results folder (see the module docstring). Raises ResultsError."""
+@contextmanager
+def loaded(out_dir: str | Path):
+    """A results folder with its per-run metrics and variants, for the span
+    of a with-block (the DuckDB connection is closed after it)."""
     res = load(out_dir)
     try:
         metrics = _run_metrics(res)
-        variants = _variants(res, metrics)
-        effect = _effect(res, metrics)
+        yield res, metrics, _variants(res, metrics)
     finally:
         res.con.close()
+
+
+def analyze(out_dir: str | Path) -> Analysis:
+    """Per-run metrics, per-variant means and the on-vs-off effect of a
+    results folder (see the module docstring). Raises ResultsError."""
+    with loaded(out_dir) as (res, metrics, variants):
+        effect = _effect(res, metrics)
     labels = {run.key: res.label_of(run) for run in res.runs}
     return Analysis(res.out, res.varying, metrics, res.runs, variants, effect,
                     COMPACTION_KEY in res.varying, res.uncommitted, labels)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .analysis import MIB, PAGE_SIZE, _mean, _run_metrics, _variants, load, metric_label
+from .analysis import MIB, PAGE_SIZE, _mean, loaded, metric_label
 
 __all__ = ["FIGURES", "plot_results"]
 
@@ -78,13 +78,8 @@ def plot_results(out_dir: str | Path, to: str | Path) -> list[Path]:
     import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
 
-    res = load(out_dir)
-    try:
-        metrics = _run_metrics(res)
-        variants = _variants(res, metrics)
+    with loaded(out_dir) as (res, metrics, variants):
         series = _series(res, variants)
-    finally:
-        res.con.close()
     to = Path(to)
     to.mkdir(parents=True, exist_ok=True)
     written = []
