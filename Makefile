@@ -40,7 +40,7 @@ test-long: $(STAMP)
 	$(BIN)/pytest -m slow
 
 bench: $(STAMP)
-	$(BIN)/fleet bench memory
+	$(BIN)/fleet bench
 
 clean:
 	rm -rf $(VENV) .numba_cache .pytest_cache .hypothesis build *.egg-info

@@ -29,6 +29,9 @@ class GuestActor:
     def node_id(self) -> str:
         return ray.get_runtime_context().get_node_id()
 
+    def usage(self) -> tuple[float, int]:
+        """GuestPack.usage: (busy CPU seconds, peak RSS bytes)."""
+        return self.pack.usage()
 
 
 @ray.remote(num_cpus=0)

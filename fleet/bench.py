@@ -1,12 +1,20 @@
-"""`fleet bench`: throughput of the compiled memory kernels, printed as numbers.
+"""`fleet bench`: throughput of the simulator, printed as numbers.
 
-Every figure comes from a seeded run on this machine; nothing here asserts a
-target, so a busy machine gives lower numbers, never a failure.
+Three parts: `memory` (the compiled memory kernels on one zone), `guest` (one
+4 GiB guest under the standard load) and `fleet` (a small fleet on Ray with 1
+and 2 workers). Every figure comes from a seeded run on this machine; nothing
+here asserts a target, so a busy machine gives lower numbers, never a failure.
 """
 
+import importlib.metadata
+import json
 import os
 import platform
+import subprocess
+import sys
+import tempfile
 import time
+from collections.abc import Callable
 
 import numba
 import numpy as np
@@ -22,12 +30,26 @@ def machine() -> dict:
     """The facts a reader needs to compare figures across machines."""
     return {
         "machine": platform.machine(),
-        "processor": platform.processor() or platform.machine(),
+        "cpu_model": cpu_model(),
         "cpus": os.cpu_count(),
+        "memory_total_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
         "python": platform.python_version(),
         "numba": numba.__version__,
         "numpy": np.__version__,
+        "ray": importlib.metadata.version("ray"),
     }
+
+
+def cpu_model() -> str:
+    """The first "model name" of /proc/cpuinfo, else what platform knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def fragmented_zone(nr_pages: int, seed: int, mix: tuple) -> tuple[Zone, RandomMix]:
@@ -57,8 +79,9 @@ def _ops_per_s(zone: Zone, load: RandomMix, pages_each_way: int, rounds: int) ->
 
 
 def memory_bench(memory_bytes: int = 4 << 30, seed: int = 1) -> dict:
-    """Order-0 and mixed-order alloc/free throughput on fragmented memory, and
-    bytes of model state per 4 KiB page."""
+    """Order-0 and mixed-order alloc/free throughput on fragmented memory,
+    bytes of model state per 4 KiB page, then compaction_bench and
+    scenario_bench on the same size."""
     nr_pages = memory_bytes // C.PAGE_SIZE
     results = {"memory_bytes": memory_bytes}
     order0 = (("anon", 0, 1.0),)
@@ -74,23 +97,42 @@ def memory_bench(memory_bytes: int = 4 << 30, seed: int = 1) -> dict:
 
 
 def compaction_bench(nr_pages: int, seed: int) -> dict:
-    """Pages scanned (both scanners) per second by a whole-zone compact_memory
-    on a fragmented zone of order-0 anon memory."""
+    """A whole-zone compact_memory on a fragmented zone of order-0 anon
+    memory, then a second one on the same, now compacted zone.
+
+    compaction_pages_per_s: pages scanned (both scanners) per second by the
+    first, migration included; compaction_migrated_pages_per_s: pages it
+    migrated (pgmigrate_success) per second; compaction_scan_only_pages_per_s:
+    pages scanned per second by the second, which finds nothing left to
+    migrate: the scanners alone."""
     order0 = (("anon", 0, 1.0),)
-    fragmented_zone(C.PAGEBLOCK_NR_PAGES * 64, seed, order0)[0].compact_memory()
+    fragmented_zone(C.PAGEBLOCK_NR_PAGES * 64, seed, order0)[0].compact_memory()  # compile
     zone, _ = fragmented_zone(nr_pages, seed, order0)
-    vm = zone.a.vm
-    before = int(vm[C.VM_COMPACT_MIGRATE_SCANNED] + vm[C.VM_COMPACT_FREE_SCANNED])
-    start = time.perf_counter()
-    zone.compact_memory()
-    elapsed = time.perf_counter() - start
-    scanned = int(vm[C.VM_COMPACT_MIGRATE_SCANNED] + vm[C.VM_COMPACT_FREE_SCANNED]) - before
+    elapsed, scanned, migrated = _timed_compaction(zone)
+    again_s, again_scanned, _ = _timed_compaction(zone)
     zone.check()
     return {
         "compaction_pages_per_s": round(scanned / elapsed),
-        "compaction_pages_migrated": int(vm[C.VM_PGMIGRATE_SUCCESS]),
+        "compaction_migrated_pages_per_s": round(migrated / elapsed),
+        "compaction_scan_only_pages_per_s": round(again_scanned / again_s),
+        "compaction_pages_migrated": migrated,
         "compaction_wall_s": round(elapsed, 3),
     }
+
+
+def _timed_compaction(zone: Zone) -> tuple[float, int, int]:
+    """(wall seconds, pages scanned, pages migrated) of one zone.compact_memory()."""
+    vm = zone.a.vm
+
+    def counts():
+        return int(vm[C.VM_COMPACT_MIGRATE_SCANNED] + vm[C.VM_COMPACT_FREE_SCANNED]), int(vm[C.VM_PGMIGRATE_SUCCESS])
+
+    scanned, migrated = counts()
+    start = time.perf_counter()
+    zone.compact_memory()
+    elapsed = time.perf_counter() - start
+    scanned_after, migrated_after = counts()
+    return elapsed, scanned_after - scanned, migrated_after - migrated
 
 
 EXAMPLE_SCENARIO = "fill anon=400MiB; punch anon 0.5; balloon 512MiB; compact; thp 128MiB; balloon 0"
@@ -107,3 +149,130 @@ def scenario_bench(memory_bytes: int, seed: int) -> dict:
     for step in parse_steps(EXAMPLE_SCENARIO):
         runner.run(step)
     return {"example_scenario_wall_s": round(time.perf_counter() - start, 3)}
+
+
+GUEST_SPEC = {
+    "experiment": {"duration_s": 100000, "sample_interval_s": 10, "policy_interval_s": 10},
+    "hosts": {"memory": "8GiB"},
+    "policy": {"name": "none"},
+    "guests": [{"count": 1, "memory": "4GiB", "workload": "steady"}],
+}
+DAEMON_COUNTERS = ("pgscan_kswapd", "compact_daemon_wake", "pgmigrate_success", "thp_fault_alloc")
+
+
+def guest_bench(seconds: int = 3000, warmup_s: int = 10) -> dict:
+    """Simulated seconds per wall second of one 4 GiB guest under the standard
+    load (`steady`; kswapd and kcompactd on; policy none, so the balloon stays
+    idle), timed over `seconds` after `warmup_s` simulated seconds outside the
+    clock (they reach the footprint and compile), and what the daemons did in
+    the timed window: the deltas of DAEMON_COUNTERS, as guest_<counter>."""
+    from .config import build_spec
+    from .guest import Guest
+
+    spec = build_spec(GUEST_SPEC)
+    guest = Guest(spec, 0, 0, spec.guests[0])
+    guest.advance(warmup_s, None)
+    before = dict(guest.zone.vmstat_items())
+    start = time.perf_counter()
+    guest.advance(warmup_s + seconds, None)
+    elapsed = time.perf_counter() - start
+    after = dict(guest.zone.vmstat_items())
+    return {
+        "guest_realtime_factor": round(seconds / elapsed, 1),
+        "guest_bench_simulated_s": seconds,
+        **{f"guest_{name}": after[name] - before[name] for name in DAEMON_COUNTERS},
+    }
+
+
+def fleet_spec(duration_s: int) -> dict:
+    """The fleet part's load: 4 hosts x 2 guests x 512 MiB `steady`, the hosts
+    overcommitted as in experiments/smoke.toml, so MOM balloons."""
+    return {
+        "experiment": {"name": "bench", "duration_s": duration_s, "policy_interval_s": 10, "sample_interval_s": 10},
+        "hosts": {"count": 4, "memory": "960MiB"},
+        "policy": {"name": "mom"},
+        "guests": [{"count": 2, "memory": "512MiB", "balloon_min": "192MiB", "workload": "steady"}],
+    }
+
+
+def fleet_run(workers: int, duration_s: int) -> dict:
+    """One run of fleet_spec on an embedded Ray of `workers` CPUs, this
+    process pinned to `workers` cores first (Ray's CPUs are only a count: the
+    actors would otherwise spread over every core). Ray starts once per
+    process, so fleet_bench calls this in a fresh interpreter."""
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:workers])
+    from . import engine
+
+    engine.start_ray(workers, None)
+    with tempfile.TemporaryDirectory() as out:
+        row = engine.run_one(fleet_spec(duration_s), "bench", out)
+    keys = ("simulation_wall_s", "guest_busy_s", "guest_actor_peak_rss_bytes")
+    return {"guest_seconds": row["guests"] * duration_s, **{k: row[k] for k in keys}}
+
+
+def fleet_bench(duration_s: int = 1800, repeats: int = 2) -> dict:
+    """fleet_run with 1 and with 2 workers, each in its own interpreter, after
+    compiling the actors' kernels here (so that neither run compiles); the
+    whole command's wall (interpreter, Ray start, run) is timed here. Each
+    worker count runs `repeats` times, interleaved (1, 2, 1, 2, ...), and the
+    fastest simulation counts: the machine's background noise only slows."""
+    _compile_fleet_kernels()
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # always an embedded Ray
+    runs = {}
+    for n in (1, 2) * repeats:
+        code = f"import json; from fleet.bench import fleet_run; print(json.dumps(fleet_run({n}, {duration_s})))"
+        start = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+        if proc.returncode:
+            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            raise RuntimeError(f"fleet run with {n} worker(s) failed (exit {proc.returncode}): {last}")
+        run = {**json.loads(proc.stdout.splitlines()[-1]), "command_wall_s": time.perf_counter() - start}
+        if n not in runs or run["simulation_wall_s"] < runs[n]["simulation_wall_s"]:
+            runs[n] = run
+    return fleet_figures(runs)
+
+
+def _compile_fleet_kernels() -> None:
+    """Run what the fleet's actors run (a guest of fleet_spec under the MOM
+    controller, its balloon inflated and deflated) into the numba cache."""
+    from .config import build_spec
+    from .pack import GuestPack, HostController
+
+    spec = build_spec(fleet_spec(40))
+    pack, controller = GuestPack(spec, [(0, 0, 0)]), HostController(spec, 0)
+    for t, target in ((10, None), (20, 256 << 20), (30, 512 << 20)):
+        controller.observe(pack.advance(0, t, {0: target} if target else {}), t)
+
+
+def fleet_figures(runs: dict[int, dict]) -> dict:
+    """The fleet part's keys from its runs by worker count (1 and 2): the
+    dicts of fleet_run plus the command's wall, command_wall_s.
+
+    Guest-seconds per second use the simulation wall only (all guest actors
+    up to the last rows); fleet_outside_simulation_share is, for the run with
+    2 workers, 1 - guest CPU seconds in GuestPack.advance / (simulation wall x
+    workers): the share of the workers' time spent on anything else (Ray,
+    the host policies, the driver, idle waits)."""
+    rate = {n: r["guest_seconds"] / r["simulation_wall_s"] for n, r in runs.items()}
+    two = runs[2]
+    return {
+        "fleet_guest_seconds_per_s_1_worker": round(rate[1], 1),
+        "fleet_guest_seconds_per_s_2_workers": round(rate[2], 1),
+        "fleet_speedup_2_workers": round(rate[2] / rate[1], 3),
+        "fleet_outside_simulation_share": round(1 - two["guest_busy_s"] / (two["simulation_wall_s"] * 2), 3),
+        "fleet_wall_s_1_worker": round(runs[1]["command_wall_s"], 2),
+        "fleet_wall_s_2_workers": round(runs[2]["command_wall_s"], 2),
+        "fleet_guest_seconds_per_run": runs[1]["guest_seconds"],
+        "guest_actor_peak_rss_bytes": max(r["guest_actor_peak_rss_bytes"] for r in runs.values()),
+    }
+
+
+def parts(quick: bool = False, memory_bytes: int | None = None) -> dict[str, Callable[[], dict]]:
+    """The suite's parts in order, each a call returning its figures; `quick`
+    gives small sizes for CI smoke runs."""
+    return {
+        "memory": lambda: memory_bench(memory_bytes or (256 << 20 if quick else 4 << 30)),
+        "guest": lambda: guest_bench(60 if quick else 3000),
+        "fleet": lambda: fleet_bench(300, 1) if quick else fleet_bench(),
+    }

@@ -24,7 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="balloonfleet: memory ballooning and huge pages in virtualised fleets.",
 )
-bench_app = typer.Typer(no_args_is_help=True, help="Print throughput figures of the simulator.")
+bench_app = typer.Typer(help="Print throughput figures of the simulator.")
 app.add_typer(bench_app, name="bench")
 
 KERNEL_FILES = {
@@ -169,6 +169,7 @@ def run(
     try:
         with lock_out_dir(out):
             recover(out)
+            refuse_other_code(out)
             if run_id in committed_runs(out, spec.experiment.name):
                 raise UserError(f"{out}: run {spec.experiment.name}/{run_id} is already there; use another --out")
             engine.start_ray(workers, address)
@@ -180,6 +181,18 @@ def run(
         f"in {row['wall_s']:.1f} s wall ({row['guest_seconds_per_wall_second']:.0f} guest-seconds per second); "
         f"results in {out}"
     )
+
+
+def refuse_other_code(out: str) -> None:
+    """Results made by other simulator code are neither resumed nor added to."""
+    from .results import runs_from_other_code
+
+    other = runs_from_other_code(out)
+    if other:
+        raise UserError(
+            f"{out}: {len(other)} run(s) there, e.g. {other[0]}, were made by other simulator code; "
+            "use a new --out or delete the folder"
+        )
 
 
 @app.command()
@@ -208,6 +221,7 @@ def sweep(
     try:
         with lock_out_dir(out):
             recover(out)
+            refuse_other_code(out)
             done = committed_runs(out, name)
             todo = [(r, p) for r, p, _ in specs if r not in done]
             print(f"{name}: {len(specs)} runs, {len(specs) - len(todo)} already done", file=sys.stderr)
@@ -226,20 +240,63 @@ def sweep(
     print(f"{name}: {len(specs)} runs in {out}")
 
 
+JSON_OPTION = typer.Option(False, "--json", help="Print one JSON object.")
+QUICK_OPTION = typer.Option(False, "--quick", help="Small sizes, for CI smoke runs.")
+
+
+@bench_app.callback(invoke_without_command=True)
+def bench(ctx: typer.Context, as_json: bool = JSON_OPTION, quick: bool = QUICK_OPTION) -> None:
+    """Run the whole suite (memory, guest and fleet parts) and print every
+    figure, or one part with a subcommand."""
+    if ctx.invoked_subcommand is None:
+        _bench(["memory", "guest", "fleet"], as_json, quick)
+
+
 @bench_app.command("memory")
 def bench_memory(
-    memory: str = typer.Option("4GiB", help="Guest memory size of the benchmark."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    ctx: typer.Context,
+    memory: str | None = typer.Option(None, help="Zone size (default 4GiB, 256MiB with --quick)."),
+    as_json: bool = JSON_OPTION,
+    quick: bool = QUICK_OPTION,
 ) -> None:
-    """Alloc/free throughput of the memory kernels on one core."""
-    from .bench import machine, memory_bench
+    """Alloc/free and compaction throughput of the memory kernels on one core."""
+    _bench(["memory"], as_json, quick, ctx, guest_pages(memory) * C.PAGE_SIZE if memory else None)
 
-    result = {**machine(), **memory_bench(guest_pages(memory) * C.PAGE_SIZE)}
+
+@bench_app.command("guest")
+def bench_guest(ctx: typer.Context, as_json: bool = JSON_OPTION, quick: bool = QUICK_OPTION) -> None:
+    """Simulated seconds per wall second of one 4 GiB guest under the standard load."""
+    _bench(["guest"], as_json, quick, ctx)
+
+
+@bench_app.command("fleet")
+def bench_fleet(ctx: typer.Context, as_json: bool = JSON_OPTION, quick: bool = QUICK_OPTION) -> None:
+    """Guest-seconds per second of a small fleet on Ray with 1 and 2 workers."""
+    _bench(["fleet"], as_json, quick, ctx)
+
+
+def _bench(names: list[str], as_json: bool, quick: bool, ctx: typer.Context | None = None, memory_bytes: int | None = None) -> None:
+    """Run the named parts and print the machine's details and their figures:
+    one JSON object, or `key  value` lines under a header per part. Options
+    given before a subcommand (`fleet bench --json memory`) count too."""
+    from .bench import machine, parts
+
+    if ctx is not None and ctx.parent is not None:
+        as_json = as_json or ctx.parent.params["as_json"]
+        quick = quick or ctx.parent.params["quick"]
+    suite = parts(quick, memory_bytes)
+    groups = {"machine": machine()}
+    for name in names:
+        print(f"fleet bench: {name} part{' (quick)' if quick else ''}...", file=sys.stderr, flush=True)
+        groups[name] = suite[name]()
     if as_json:
-        print(json.dumps(result))
+        print(json.dumps({k: v for values in groups.values() for k, v in values.items()}))
         return
-    for key, value in result.items():
-        print(f"{key:28s} {value:,}" if isinstance(value, int) else f"{key:28s} {value}")
+    blocks = []
+    for name, values in groups.items():
+        lines = [f"{key:36s} {value:,}" if isinstance(value, int) else f"{key:36s} {value}" for key, value in values.items()]
+        blocks.append("\n".join([f"[{name}]", *lines]))
+    print("\n\n".join(blocks))
 
 
 @app.command()

@@ -66,6 +66,9 @@ class PolicySpec:
 class GuestGroup:
     count: int = _help("guests of this group on every host", 1)
     memory: int = _help("guest memory", 1 << 30)
+    memory_from_trace: bool = _help(
+        "workload trace only: each guest gets the most memory the trace ever provisioned its VM "
+        "(rounded up to 2MiB, at least 128MiB) instead of `memory`", False)
     balloon_min: int = _help("memory the guest always keeps (the balloon's floor)", 0)
     shares: int = _help("Proxmox shares (0 = never ballooned)", 1000)
     workload: str = _help("workload profile", "mix")
@@ -163,7 +166,7 @@ def _build(cls, table: dict, path: str):
 
 
 def _validate(spec: Spec) -> None:
-    from .guest import check_workload
+    from .guest import check_workload, guest_memory, guest_params
     from .memory.constants import ERAS
     from .memory.huge_memory import DEFRAG_MODES
 
@@ -186,22 +189,25 @@ def _validate(spec: Spec) -> None:
         raise SpecError("hosts.count: must be positive")
     if not spec.guests:
         raise SpecError("guests: at least one [[guests]] group is needed")
-    per_host = 0
+    per_host = sum(g.count for g in spec.guests)
+    offset = 0
     for i, g in enumerate(spec.guests):
         where = f"guests[{i}]"
         if g.count <= 0:
             raise SpecError(f"{where}.count: must be positive")
         if g.memory < (128 << 20) or g.memory % (2 << 20):
             raise SpecError(f"{where}.memory: must be at least 128MiB and a multiple of 2MiB")
-        if g.memory > h.memory:
-            raise SpecError(f"{where}.memory: a guest of {g.memory >> 20}MiB is larger than its host ({h.memory >> 20}MiB)")
-        if g.balloon_min > g.memory:
-            raise SpecError(f"{where}.balloon_min: larger than the guest's memory")
         try:
             check_workload(g.workload, g.workload_params)
+            indices = [host * per_host + offset + j for host in range(h.count) for j in range(g.count)]
+            sizes = {guest_memory(g, guest_params(g.workload_params, n)) for n in indices}
         except ValueError as e:
             raise SpecError(f"{where}.workload: {e}") from None
-        per_host += g.count
+        if max(sizes) > h.memory:
+            raise SpecError(f"{where}.memory: a guest of {max(sizes) >> 20}MiB is larger than its host ({h.memory >> 20}MiB)")
+        if g.balloon_min > min(sizes):
+            raise SpecError(f"{where}.balloon_min: larger than the guest's memory")
+        offset += g.count
     if per_host > 255:
         raise SpecError("guests: at most 255 guests per host")
 

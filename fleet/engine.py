@@ -128,7 +128,12 @@ def run_one(
     faults: list[str] = (),
 ) -> dict:
     """Simulate one run of a raw spec and commit it under `out_dir`; `faults`
-    injects actor crashes (guest-crash@T, host-crash@T). Returns the runs row."""
+    injects actor crashes (guest-crash@T, host-crash@T). Returns the runs row;
+    besides the metrics it has `wall_s` (from starting the actors to the last
+    rows), `simulation_wall_s` (from all guest actors up to the last rows),
+    `guest_busy_s` (CPU seconds the guest actors spent advancing guests; a
+    crashed actor's are lost) and `guest_actor_peak_rss_bytes` (the largest
+    peak RSS of a guest actor process)."""
     spec = build_spec(raw)
     e = spec.experiment
     injected = parse_faults(list(faults), e.duration_s)
@@ -143,6 +148,7 @@ def run_one(
     recoveries = 0
     try:
         nodes = sorted({n for crew in crews.values() for n in crew.nodes()})
+        ready = time.perf_counter()
         with RunWriter(out_dir, e.name, run_id, schema) as writer:
             chunk = e.policy_interval_s * CHUNK_EPOCHS
             written = 0  # rows up to this time are on disk
@@ -166,14 +172,19 @@ def run_one(
                 written = t
                 if progress:
                     progress(t, e.duration_s)
-            wall = time.perf_counter() - started
+            now = time.perf_counter()
+            usage = ray.get([a.usage.remote() for crew in crews.values() for a in crew.guests])
+            wall = now - started
             row = {
                 **spec.flat(),
                 **summary.metrics(),
                 "ray_nodes": len(nodes),
                 "recoveries": recoveries,
                 "wall_s": wall,
+                "simulation_wall_s": now - ready,
                 "guest_seconds_per_wall_second": summary_guests(spec) * e.duration_s / wall,
+                "guest_busy_s": sum(busy for busy, _ in usage),
+                "guest_actor_peak_rss_bytes": max(rss for _, rss in usage),
             }
             entry = {"spec": spec.to_dict(), "seed": e.seed, "versions": package_versions(), "nodes": nodes}
             writer.commit(row, entry)

@@ -55,6 +55,21 @@ def check_workload(name: str, params: dict) -> None:
             make_spec(part, part_params)
 
 
+def guest_memory(group: GuestGroup, params: dict) -> int:
+    """A guest's memory in bytes: the group's, or with `memory_from_trace`
+    the most the Bitbrains trace provisioned the guest's VM in July 2013,
+    rounded up to a 2 MiB pageblock and at least 128 MiB."""
+    if not group.memory_from_trace:
+        return group.memory
+    if group.workload != "trace":
+        raise ValueError("memory_from_trace needs workload = \"trace\"")
+    from .workload.trace import provisioned_bytes
+
+    block = C.PAGEBLOCK_NR_PAGES * C.PAGE_SIZE
+    nbytes = -(-provisioned_bytes(int(params.get("vm", 1))) // block) * block
+    return max(nbytes, 128 << 20)
+
+
 def build_workload(name: str, zone: Zone, params: dict, rng):
     parts = workload_parts(name, params)
     if len(parts) == 1:
@@ -68,10 +83,11 @@ class Guest:
         self.spec = spec
         k = spec.kernel
         self.rng = new_rng(spec.experiment.seed, host_id, guest_id)
-        nr_pages = group.memory // C.PAGE_SIZE
-        self.zone = Zone(nr_pages, era=k.era, balloon_compaction=k.balloon_compaction, swap=k.swap, rng=self.rng)
         index = host_id * sum(g.count for g in spec.guests) + guest_id
         params = guest_params(group.workload_params, index)
+        self.memory = guest_memory(group, params)
+        nr_pages = self.memory // C.PAGE_SIZE
+        self.zone = Zone(nr_pages, era=k.era, balloon_compaction=k.balloon_compaction, swap=k.swap, rng=self.rng)
         self.workload = build_workload(group.workload, self.zone, params, self.rng)
         self.backing = GuestBacking(nr_pages, khugepaged=spec.hosts.khugepaged)
         self.balloon_rate_pages = max(1, k.balloon_rate // C.PAGE_SIZE)
@@ -85,8 +101,8 @@ class Guest:
         wants the guest to keep, in bytes; None keeps the current target)."""
         e, k = self.spec.experiment, self.spec.kernel
         if target_bytes is not None:
-            keep = max(min(target_bytes, self.group.memory), self.group.balloon_min)
-            self.target_pages = (self.group.memory - keep) // C.PAGE_SIZE
+            keep = max(min(target_bytes, self.memory), self.group.balloon_min)
+            self.target_pages = (self.memory - keep) // C.PAGE_SIZE
         rows = []
         while self.t < until_s:
             self.workload.tick(self.t, e.tick_s)
@@ -120,8 +136,8 @@ class Guest:
 
     def _sync_backing(self) -> None:
         self.backing.apply(self.zone.take_stream())
-        owner = self.zone.a.owner
-        self.backing.touch((owner != C.OWNER_NONE) & (owner != self.zone.balloon_owner))
+        a = self.zone.a
+        self.backing.touch(a.pb_dirty, a.owner, self.zone.balloon_owner)
         self.backing.collapse()
 
     # ------------------------------------------------------------ what is seen
@@ -140,7 +156,7 @@ class Guest:
             guest_id=self.guest_id,
             host_id=self.host_id,
             time_s=float(self.t),
-            memory=self.group.memory,
+            memory=self.memory,
             balloon=z.balloon_pages() * page,
             balloon_target=self.target_pages * page,
             mem_total=int(z.a.zs[C.ZS_MANAGED]) * page,
@@ -163,7 +179,7 @@ class Guest:
             "time_s": self.t,
             "host": self.host_id,
             "guest": self.guest_id,
-            "memory_bytes": self.group.memory,
+            "memory_bytes": self.memory,
             "free_pages": z.nr_free,
             "free_2mib_blocks": z.free_2mib_blocks(),
             "balloon_pages": z.balloon_pages(),

@@ -16,7 +16,9 @@
 
 The guest's touches are sampled at policy boundaries: pages allocated at that
 moment are taken as touched (a page allocated and freed within one epoch
-between two discards is missed). The backing is updated where the guest runs
+between two discards is missed). Only the 2 MiB regions the guest allocated
+in since the last look (the zone's `pb_dirty` marks) are examined, so an idle
+guest costs nothing however large it is. The backing is updated where the guest runs
 and the host policy sees its totals through the stats record.
 """
 
@@ -34,9 +36,11 @@ REGION_PAGES = 1 << C.HPAGE_PMD_ORDER
 @kernel
 def _apply_stream(region, small, stream):
     """The host's side of a notification stream; returns (splits, pages
-    discarded). Compiled: a 1 GiB inflate is 262,144 notifications."""
+    discarded, change in populated 4 KiB pages of split regions). Compiled: a
+    1 GiB inflate is 262,144 notifications."""
     splits = 0
     discarded = 0
+    small_delta = 0
     for entry in stream:
         op = entry & 0xF
         pfn = entry >> 8
@@ -46,9 +50,11 @@ def _apply_stream(region, small, stream):
             if region[r] == HUGE:
                 region[r] = SPLIT
                 small[r * REGION_PAGES : (r + 1) * REGION_PAGES] = True
+                small_delta += REGION_PAGES
                 splits += 1
             if region[r] == SPLIT and small[pfn]:
                 small[pfn] = False
+                small_delta -= 1
                 discarded += 1
         elif op == C.STREAM_REPORT:
             last = (pfn + (1 << order)) // REGION_PAGES
@@ -57,37 +63,64 @@ def _apply_stream(region, small, stream):
                     discarded += REGION_PAGES
                 elif region[q] == SPLIT:
                     for i in range(q * REGION_PAGES, (q + 1) * REGION_PAGES):
-                        discarded += small[i]
+                        if small[i]:
+                            small[i] = False
+                            discarded += 1
+                            small_delta -= 1
                 region[q] = UNPOPULATED
-                small[q * REGION_PAGES : (q + 1) * REGION_PAGES] = False
-    return splits, discarded
+    return splits, discarded, small_delta
+
+
+@kernel
+def _touch(region, small, dirty, owner, balloon):
+    """Mark the regions with a page allocated to anyone but the balloon, among
+    those marked dirty (and clear the marks): an unpopulated one becomes huge,
+    a split one gets its newly allocated pages. Returns 4 KiB pages added."""
+    added = 0
+    for r in range(dirty.shape[0]):
+        if not dirty[r]:
+            continue
+        dirty[r] = 0
+        lo = r * REGION_PAGES
+        if region[r] == UNPOPULATED:
+            for i in range(lo, lo + REGION_PAGES):
+                if owner[i] != C.OWNER_NONE and owner[i] != balloon:
+                    region[r] = HUGE
+                    break
+        elif region[r] == SPLIT:
+            for i in range(lo, lo + REGION_PAGES):
+                if not small[i] and owner[i] != C.OWNER_NONE and owner[i] != balloon:
+                    small[i] = True
+                    added += 1
+    return added
 
 
 class GuestBacking:
-    """Host-side backing of one guest of `nr_pages` pages."""
+    """Host-side backing of one guest of `nr_pages` pages. `small` is one
+    byte per page but is written only in split regions, so untouched memory
+    costs no resident memory (zero pages are mapped lazily)."""
 
     def __init__(self, nr_pages: int, khugepaged: bool = False):
         self.nr_regions = nr_pages // REGION_PAGES
         self.region = np.zeros(self.nr_regions, dtype=np.int8)
         self.small = np.zeros(nr_pages, dtype=bool)  # populated 4 KiB pages of split regions
+        self.nr_small = 0  # pages set in `small`
         self.khugepaged = khugepaged
         self.splits = 0  # thp_split_pmd
         self.collapses = 0  # thp_collapse_alloc
         self.discarded = 0  # pages given back to the host
 
-    def touch(self, allocated: np.ndarray) -> None:
-        """The guest has touched these pages (a bool array per page)."""
-        regions = allocated.reshape(self.nr_regions, REGION_PAGES)
-        touched = regions.any(axis=1)
-        self.region[touched & (self.region == UNPOPULATED)] = HUGE
-        split = self.region == SPLIT
-        self.small.reshape(self.nr_regions, REGION_PAGES)[split] |= regions[split]
+    def touch(self, dirty: np.ndarray, owner: np.ndarray, balloon: int) -> None:
+        """The guest has allocated in the regions marked in `dirty` (cleared):
+        pages of `owner` held by anyone but the balloon are touched."""
+        self.nr_small += int(_touch(self.region, self.small, dirty, owner, balloon))
 
     def apply(self, stream: np.ndarray) -> None:
         """Apply the guest's notifications (pfn << 8 | order << 4 | op), in order."""
-        splits, discarded = _apply_stream(self.region, self.small, stream)
+        splits, discarded, small_delta = _apply_stream(self.region, self.small, stream)
         self.splits += int(splits)
         self.discarded += int(discarded)
+        self.nr_small += int(small_delta)
 
     def collapse(self) -> None:
         """khugepaged: collapse every split region that still has a page."""
@@ -97,10 +130,11 @@ class GuestBacking:
         split = (self.region == SPLIT) & grid.any(axis=1)
         self.collapses += int(split.sum())
         self.region[split] = HUGE
+        self.nr_small -= int(grid[split].sum())
         grid[split] = False
 
     def populated_pages(self) -> int:
-        return int((self.region == HUGE).sum()) * REGION_PAGES + int(self.small.sum())
+        return int((self.region == HUGE).sum()) * REGION_PAGES + self.nr_small
 
     def huge_regions(self) -> int:
         return int((self.region == HUGE).sum())

@@ -4,6 +4,9 @@
 host: its accounting and its balloon policy, one decision per policy epoch.
 """
 
+import resource
+import time
+
 from .config import Spec
 from .guest import Guest
 from .host import Host
@@ -16,16 +19,25 @@ class GuestPack:
     def __init__(self, spec: Spec, members: list[tuple[int, int, int]]):
         """members: (host id, guest id, guest group index)."""
         self.guests = {(h, g): Guest(spec, h, g, spec.guests[i]) for h, g, i in members}
+        self.busy_s = 0.0
 
     def advance(self, host_id: int, until_s: int, targets: dict[int, int]) -> list[tuple[GuestStats, int, list[dict]]]:
         """Advance this pack's guests of `host_id`; per guest (stats,
         populated bytes, samples rows)."""
         out = []
+        start = time.thread_time()
         for (h, g), guest in sorted(self.guests.items()):
             if h == host_id:
                 stats, rows = guest.advance(until_s, targets.get(g))
                 out.append((stats, guest.populated_bytes(), rows))
+        self.busy_s += time.thread_time() - start
         return out
+
+    def usage(self) -> tuple[float, int]:
+        """(CPU seconds spent in `advance` so far, peak RSS of this process in
+        bytes). CPU time, not wall time: packs sharing a core do not count the
+        time they wait for it."""
+        return self.busy_s, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 class HostController:

@@ -44,6 +44,7 @@ import datetime as _dt
 import errno
 import fcntl
 import functools
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -64,7 +65,9 @@ __all__ = [
     "PARTITION_COLUMNS",
     "ResultsError",
     "RunWriter",
+    "code_fingerprint",
     "committed_runs",
+    "runs_from_other_code",
     "flatten",
     "lock_out_dir",
     "package_versions",
@@ -194,6 +197,22 @@ def _versions() -> tuple[tuple[str, str], ...]:
         except importlib.metadata.PackageNotFoundError:
             pass
     return tuple(found)
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """The first 16 hex digits of a sha256 over the simulator's own files
+    (every .py and .parquet of the fleet and policies packages): runs made
+    by different code must not be mixed in one folder or resumed."""
+    import policies
+
+    digest = hashlib.sha256()
+    for root in (Path(__file__).parent, Path(policies.__file__).parent):
+        for path in sorted(root.rglob("*")):
+            if path.suffix in (".py", ".parquet") and "__pycache__" not in path.parts:
+                digest.update(f"{path.relative_to(root.parent)}\0".encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def package_versions() -> dict[str, str]:
@@ -411,8 +430,8 @@ class RunWriter:
         (nested mappings are flattened to "a.b" columns), rename the samples
         partition into place, then the runs partition (the commit marker),
         then add ``manifest_entry`` to manifest.json under ``"<experiment>/<run_id>"``.
-        ``finished`` (UTC ISO time) and ``versions`` (:func:`package_versions`)
-        are filled in when absent. Raises ResultsError if the run is already
+        ``finished`` (UTC ISO time), ``versions`` (:func:`package_versions`)
+        and ``code`` (:func:`code_fingerprint`) are filled in when absent. Raises ResultsError if the run is already
         committed; on any failure before publishing, the staging is removed.
         """
         if self._done:
@@ -420,6 +439,7 @@ class RunWriter:
         try:
             entry = dict(manifest_entry)
             entry.setdefault("versions", package_versions())
+            entry.setdefault("code", code_fingerprint())
             entry.setdefault("finished", _utc_now())
             try:
                 entry_json = json.dumps(entry, sort_keys=True)
@@ -555,6 +575,17 @@ def committed_runs(out_dir: str | os.PathLike, experiment: str | None = None) ->
     if experiment is not None:
         return {r for _, r in _committed(out, experiment)}
     return {f"{e}/{r}" for e, r in _committed(out)}
+
+
+def runs_from_other_code(out_dir: str | os.PathLike) -> list[str]:
+    """Committed runs ("<experiment>/<run_id>") whose manifest entry names
+    other simulator code than this one's (or none), sorted."""
+    out = Path(out_dir)
+    keys = committed_runs(out)
+    if not keys:
+        return []
+    runs = _read_manifest(out)["runs"]
+    return sorted(k for k in keys if runs.get(k, {}).get("code") != code_fingerprint())
 
 
 def recover(out_dir: str | os.PathLike) -> list[str]:

@@ -75,3 +75,30 @@ def test_sweep_grid_names_every_point():
     run, point = points[-1]
     assert run == "balloon_compaction=True_seed=3"
     assert build_spec(point).kernel.balloon_compaction is True and build_spec(point).experiment.seed == 3
+
+
+def test_memory_from_trace_sizes_each_guest_from_its_vm():
+    from fleet.guest import Guest, guest_memory, guest_params
+    from fleet.workload.trace import provisioned_bytes
+
+    raw = {"hosts": {"count": 2, "memory": "64GiB"},
+           "guests": [{"count": 2, "memory_from_trace": True, "workload": "trace",
+                       "workload_params": {"slice": "first24h", "per_guest": {"vm": [2, 5, 7, 10]}}}]}
+    spec = build_spec(raw)
+    g = spec.guests[0]
+    sizes = [guest_memory(g, guest_params(g.workload_params, n)) for n in range(4)]
+    for size, vm in zip(sizes, [2, 5, 7, 10]):
+        assert size % (2 << 20) == 0 and size >= max(provisioned_bytes(vm), 128 << 20)
+        assert size - max(provisioned_bytes(vm), 128 << 20) < 2 << 20
+    guest = Guest(spec, 1, 1, g)  # host 1, guest 1: the fourth VM
+    assert guest.memory == sizes[3] and guest.sample()["memory_bytes"] == sizes[3]
+
+
+def test_memory_from_trace_is_checked_against_the_host_and_the_workload():
+    raw = {"hosts": {"memory": "16GiB"},
+           "guests": [{"memory_from_trace": True, "workload": "trace", "workload_params": {"vm": 27, "slice": "first24h"}}]}
+    with pytest.raises(SpecError, match=r"guests\[0\]\.memory: a guest of 523734MiB is larger than its host"):
+        build_spec(raw)
+    raw = {"guests": [{"memory_from_trace": True, "workload": "server"}]}
+    with pytest.raises(SpecError, match="memory_from_trace needs workload"):
+        build_spec(raw)

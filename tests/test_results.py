@@ -384,3 +384,25 @@ def test_package_versions():
     assert v["pyarrow"] == pa.__version__
     assert "python" in v and "balloonfleet" in v
     assert all(isinstance(x, str) for x in v.values())
+
+
+def test_runs_from_other_code_are_named_and_refused_by_the_cli(tmp_path):
+    import subprocess
+    import sys
+
+    out = str(tmp_path / "res")
+    _commit_run(out, "smoke", "seed=1")
+    assert results.runs_from_other_code(out) == []
+    assert _manifest(out)["runs"]["smoke/seed=1"]["code"] == results.code_fingerprint()
+    with RunWriter(out, "smoke", "seed=2", SCHEMA) as w:
+        w.write_samples(_batch(0))
+        w.commit({"seed": 2}, {"seed": 2, "code": "0123456789abcdef"})
+    assert results.runs_from_other_code(out) == ["smoke/seed=2"]
+    for command in ("run", "sweep"):
+        proc = subprocess.run([sys.executable, "-m", "fleet.cli", command, "experiments/smoke.toml", "--out", out],
+                              capture_output=True, text=True)
+        assert proc.returncode == 2
+        assert proc.stderr.strip().splitlines() == [
+            f"fleet: error: {out}: 1 run(s) there, e.g. smoke/seed=2, were made by other simulator code; "
+            "use a new --out or delete the folder"
+        ]

@@ -26,6 +26,7 @@ _MESSAGES = {
     10: "NR_FREE_PAGES differs from the free lists",
     11: "free page is stamped with an owner",
     12: "isolated allocation is malformed",
+    13: "listed allocation lies outside its owner's own_lo..own_hi span",
 }
 
 
@@ -91,6 +92,8 @@ def _check(z, isolated):
                     return 6, i
             if not _mark(cover, pfn, size):
                 return 3, pfn
+            if pfn < z.own_lo[o] or pfn > z.own_hi[o]:
+                return 13, pfn
             pages += size
             allocs += 1
             prev = pfn

@@ -297,22 +297,31 @@ def isolate_free_page(z, pfn, order):
 def isolate_freepages(z, cc, freepages, nr_free, need):
     """`isolate_freepages`: from the free pfn down to the migrate scanner's
     block, isolate free buddies in suitable target blocks until `need` pages
-    are held. A buddy the watermark refuses ends the scan in 6.x ("if
-    isolation failed early, do not continue needlessly"); 3.x's non-strict
-    isolate_freepages_block skips it and scans on. Returns the new count of
+    are held.
+
+    6.x stops inside a block once enough are held and resumes at that exact
+    pfn next time (cc->free_pfn = isolate_start_pfn); a buddy the watermark
+    refuses ends the scan ("if isolation failed early, do not continue
+    needlessly"). 3.8's isolate_freepages_block takes every free page of a
+    block it scans, skips a refused buddy and scans on, and restarts the next
+    call at the highest block it isolated from (high_pfn). A block scanned
+    whole without a page isolated gets its skip bit. Returns the new count of
     isolated free pages."""
+    era38 = z.zs[C.ZS_ERA] == C.ERA_3_8
     low_block = (cc[CC_MIGRATE_PFN] >> C.PAGEBLOCK_ORDER) + 1
-    block = cc[CC_FREE_PFN] >> C.PAGEBLOCK_ORDER
+    pfn = cc[CC_FREE_PFN]
+    block = pfn >> C.PAGEBLOCK_ORDER
+    high_block = -1
     while block >= low_block and nr_free < need:
         start = block << C.PAGEBLOCK_ORDER
         if (z.pb_skip[block] and not cc[CC_IGNORE_SKIP]) or not suitable_migration_target(z, cc, start):
             block -= 1
+            pfn = block << C.PAGEBLOCK_ORDER
             continue
         end = start + C.PAGEBLOCK_NR_PAGES
-        pfn = start
+        scan_start = pfn
         got = 0
         stopped = False
-        refused = False
         while pfn < end:
             flags = z.pflags[pfn]
             if flags & C.PF_BUDDY:
@@ -321,34 +330,38 @@ def isolate_freepages(z, cc, freepages, nr_free, need):
                     stopped = True
                     break
                 if not isolate_free_page(z, pfn, order):
-                    if z.zs[C.ZS_ERA] == C.ERA_3_8:
-                        pfn += 1 << order  # 3.x non-strict: skip the buddy, scan on
+                    if era38:
+                        pfn += 1 << order
                         continue
                     stopped = True
-                    refused = True
                     break
                 for i in range(1 << order):
                     freepages[nr_free] = pfn + i
                     nr_free += 1
                 got += 1 << order
                 pfn += 1 << order
-                if nr_free >= need:
+                if nr_free >= need and not era38:
                     stopped = True
                     break
             else:
                 pfn += 1 << (flags & C.PF_ORDER_MASK) if z.owner[pfn] != C.OWNER_NONE else 1
-        scanned = pfn - start
         if cc[CC_DAEMON]:
-            z.vm[C.VM_COMPACT_DAEMON_FREE_SCANNED] += scanned
+            z.vm[C.VM_COMPACT_DAEMON_FREE_SCANNED] += pfn - scan_start
         else:
-            z.vm[C.VM_COMPACT_FREE_SCANNED] += scanned
-        if refused:
-            break  # "If isolation failed early, do not continue needlessly" (6.5)
-        if not stopped:
-            if got == 0:
-                z.pb_skip[block] = 1
-            block -= 1
-    cc[CC_FREE_PFN] = block << C.PAGEBLOCK_ORDER
+            z.vm[C.VM_COMPACT_FREE_SCANNED] += pfn - scan_start
+        if got and high_block < 0:
+            high_block = block
+        if stopped:
+            if pfn >= end:  # the block ended with the last page taken
+                pfn = start - C.PAGEBLOCK_NR_PAGES
+            break
+        if got == 0 and scan_start == start:
+            z.pb_skip[block] = 1
+        block -= 1
+        pfn = block << C.PAGEBLOCK_ORDER
+    if era38 and high_block >= 0:
+        pfn = high_block << C.PAGEBLOCK_ORDER
+    cc[CC_FREE_PFN] = pfn
     return nr_free
 
 
@@ -412,6 +425,10 @@ def compact_zone(z):
     stream lacks room for another batch (COMPACT_SUSPENDED: drain and call
     again with the same cc). Returns the compact_result."""
     cc, freepages, migratepages = z.cc, z.cc_free, z.cc_migrate
+    # Isolated free pages are used first-isolated first and kept from one
+    # batch to the next (cc->freepages); what is left is released at the end.
+    head = 0
+    nr_free = 0
     while True:
         result = compact_finished(z, cc)
         if result != COMPACT_CONTINUE:
@@ -422,17 +439,17 @@ def compact_zone(z):
         nr = isolate_migratepages(z, cc, migratepages)
         if nr == 0:
             continue
-        nr_free = 0
         done = 0
         while done < nr:
-            if nr_free == done:
-                nr_free = isolate_freepages(z, cc, freepages, nr_free, nr)
-                if nr_free == done:
+            if head == nr_free:
+                head = 0
+                nr_free = isolate_freepages(z, cc, freepages, 0, nr - done)
+                if nr_free == 0:
                     break
-            migrate_page(z, migratepages[done], freepages[done])
+            migrate_page(z, migratepages[done], freepages[head])
+            head += 1
             done += 1
         cc[CC_NR_MIGRATED] += done
-        release_freepages(z, freepages, nr_free, done)
         if done < nr:
             for i in range(done, nr):
                 putback_movable_page(z, migratepages[i])
@@ -441,6 +458,7 @@ def compact_zone(z):
             if not scanners_met(cc):
                 result = COMPACT_CONTENDED
                 break
+    release_freepages(z, freepages, nr_free, head)
     if result != COMPACT_SUSPENDED and not cc[CC_WHOLE_ZONE]:
         z.zs[C.ZS_CACHED_MIGRATE_PFN] = cc[CC_MIGRATE_PFN]
         z.zs[C.ZS_CACHED_FREE_PFN] = cc[CC_FREE_PFN]

@@ -46,6 +46,7 @@ def migrate_page(z, old, new):
     o = z.owner[old]
     z.pflags[new] = np.uint16(C.PF_HEAD)
     z.owner[new] = o
+    z.pb_dirty[new >> C.PAGEBLOCK_ORDER] = 1
     z.own_pages[o] += 1
     z.vm[C.VM_PGMIGRATE_SUCCESS] += 1
     if o == z.zs[C.ZS_BALLOON_OWNER]:

@@ -33,6 +33,10 @@ def owner_list_add(z, o, pfn):
     else:
         z.own_head[o] = pfn
     z.own_tail[o] = pfn
+    if pfn < z.own_lo[o]:
+        z.own_lo[o] = pfn
+    if pfn > z.own_hi[o]:
+        z.own_hi[o] = pfn
 
 
 @kernel
@@ -50,6 +54,9 @@ def owner_list_del(z, o, pfn):
         z.own_tail[o] = prev
     z.lru_next[pfn] = -1
     z.lru_prev[pfn] = -1
+    if z.own_head[o] < 0:
+        z.own_lo[o] = z.lru_next.shape[0]
+        z.own_hi[o] = -1
 
 
 @kernel
@@ -65,14 +72,21 @@ PICK_RANDOM = 2
 
 
 @kernel
+def owner_is_sparse(z, o):
+    """Fewer than one allocation per 64 frames of the owner's span: random
+    frames would rarely hit one of its heads."""
+    return z.own_allocs[o] * 64 < z.own_hi[o] - z.own_lo[o] + 1
+
+
+@kernel
 def pick_allocation(z, o, how, rng):
     """The head pfn of one allocation of owner `o` on its list, or -1 if none.
 
     PICK_OLDEST and PICK_NEWEST take the list ends. PICK_RANDOM is uniform over
-    the owner's listed allocations: rejection sampling over page frames (a
-    frame hits each allocation's head with equal probability) when the owner
-    has at least one allocation per 64 frames, otherwise a walk to a random
-    list index.
+    the owner's listed allocations: rejection sampling over the page frames of
+    the owner's span own_lo..own_hi (a frame hits each allocation's head with
+    equal probability) when the owner has at least one allocation per 64
+    frames of it, otherwise a walk to a random list index.
     """
     if z.own_allocs[o] == 0:
         return -1
@@ -80,10 +94,11 @@ def pick_allocation(z, o, how, rng):
         return z.own_head[o]
     if how == PICK_NEWEST:
         return z.own_tail[o]
-    n = z.lru_next.shape[0]
-    if z.own_allocs[o] * 64 >= n:
+    lo = z.own_lo[o]
+    span = z.own_hi[o] - lo + 1
+    if not owner_is_sparse(z, o):
         for _ in range(1 << 16):
-            pfn = randbelow(rng, n)
+            pfn = lo + randbelow(rng, span)
             if z.owner[pfn] == o:
                 flags = z.pflags[pfn]
                 if flags & C.PF_HEAD and not flags & C.PF_ISOLATED:

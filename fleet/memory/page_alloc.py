@@ -13,7 +13,8 @@ import numpy as np
 from .jit import kernel
 
 from . import constants as C
-from .owner import owner_list_add, owner_list_del, pick_allocation
+from .owner import PICK_RANDOM, owner_is_sparse, owner_list_add, owner_list_del, pick_allocation
+from .rng import randbelow
 from .watermark import ALLOC_NO_WATERMARKS, boost_watermark, wmark_pages, zone_watermark_ok
 
 _FALLBACKS = np.array(C.FALLBACKS_6X, dtype=np.int64)
@@ -300,6 +301,7 @@ def prep_new_page(z, pfn, order, o):
         z.pflags[pfn + i] = np.uint16(order)
         z.owner[pfn + i] = o
     z.pflags[pfn] = np.uint16(order | C.PF_HEAD)
+    z.pb_dirty[pfn >> C.PAGEBLOCK_ORDER] = 1
     owner_list_add(z, o, pfn)
     z.own_pages[o] += n
     z.own_allocs[o] += 1
@@ -406,11 +408,34 @@ def alloc_pages_bulk(z, o, order, count, wmark):
 
 
 @kernel
+def free_random_subset(z, o, m, rng):
+    """Free a uniformly random `m` of owner `o`'s listed allocations in one
+    walk of its list (selection sampling, Knuth's Algorithm S), in list order.
+    Returns pages freed."""
+    n = z.own_allocs[o]
+    freed = 0
+    pfn = z.own_head[o]
+    while m > 0 and pfn >= 0:
+        nxt = z.lru_next[pfn]
+        if randbelow(rng, n) < m:
+            freed += free_pages(z, pfn)
+            m -= 1
+        n -= 1
+        pfn = nxt
+    return freed
+
+
+@kernel
 def free_owner_pages(z, o, nr_pages, how, rng):
     """Free allocations of owner `o`, picked by `how` (owner.PICK_*), until at
-    least `nr_pages` pages are freed or the owner has none. Returns pages freed."""
+    least `nr_pages` pages are freed or the owner has none. Random picks from
+    a sparse owner of order-0 pages take one walk of its list for the whole
+    batch instead of a walk per page. Returns pages freed."""
+    order0 = z.own_pages[o] == z.own_allocs[o]
     freed = 0
     while freed < nr_pages:
+        if how == PICK_RANDOM and order0 and nr_pages - freed > 1 and owner_is_sparse(z, o):
+            return freed + free_random_subset(z, o, min(nr_pages - freed, z.own_allocs[o]), rng)
         pfn = pick_allocation(z, o, how, rng)
         if pfn < 0:
             break

@@ -15,9 +15,13 @@ keeps for the same purpose:
   (see constants.PF_*).
 - `owner` (uint8): which owner the page belongs to, 0 when free.
 
-Per pageblock: the migratetype (`pb_mt`) and the compaction skip bit
-(`pb_skip`). Free lists are `fl_head`/`fl_tail`/`nr_free` per (order,
-migratetype), owner lists `own_head`/`own_tail` with page and allocation counts.
+Per pageblock: the migratetype (`pb_mt`), the compaction skip bit
+(`pb_skip`) and `pb_dirty`, set when a page of the block is allocated (or
+migrated into) and cleared when the host model looks (not kernel state: it
+lets the host find the guest's new touches without scanning every page). Free lists are `fl_head`/`fl_tail`/`nr_free` per (order,
+migratetype), owner lists `own_head`/`own_tail` with page and allocation counts
+and `own_lo`/`own_hi`, bounds of the pfns the owner's list has held since it
+was last empty (so a random pick samples only that span).
 `stream` buffers what the guest tells the host (balloon inflate and deflate,
 free page reports) until the layer above drains it; `cc`, `cc_free` and
 `cc_migrate` are the compaction run's compact_control and private lists.
@@ -38,11 +42,14 @@ ZoneArrays = namedtuple(
         "owner",
         "pb_mt",
         "pb_skip",
+        "pb_dirty",
         "fl_head",
         "fl_tail",
         "nr_free",
         "own_head",
         "own_tail",
+        "own_lo",
+        "own_hi",
         "own_pages",
         "own_allocs",
         "own_kind",
@@ -75,11 +82,14 @@ def empty_zone(nr_pages: int) -> ZoneArrays:
         # memmap_init_zone() marks every pageblock MOVABLE at boot (3.8 and 6.x).
         pb_mt=np.full(nr_blocks, C.MIGRATE_MOVABLE, dtype=np.int8),
         pb_skip=np.zeros(nr_blocks, dtype=np.uint8),
+        pb_dirty=np.zeros(nr_blocks, dtype=np.uint8),
         fl_head=np.full(shape, -1, dtype=np.int32),
         fl_tail=np.full(shape, -1, dtype=np.int32),
         nr_free=np.zeros(shape, dtype=np.int64),
         own_head=np.full(C.MAX_OWNERS, -1, dtype=np.int32),
         own_tail=np.full(C.MAX_OWNERS, -1, dtype=np.int32),
+        own_lo=np.full(C.MAX_OWNERS, nr_pages, dtype=np.int64),
+        own_hi=np.full(C.MAX_OWNERS, -1, dtype=np.int64),
         own_pages=np.zeros(C.MAX_OWNERS, dtype=np.int64),
         own_allocs=np.zeros(C.MAX_OWNERS, dtype=np.int64),
         own_kind=np.full(C.MAX_OWNERS, -1, dtype=np.int8),

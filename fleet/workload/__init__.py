@@ -1,8 +1,8 @@
 """What runs inside a guest: the allocation and free requests a workload makes.
 
 Importing the package registers every workload in `WORKLOADS`:
-server, batch, build (profiles.py), mix (mix.py), highalloc (highalloc.py)
-and trace (trace.py).
+server, batch, build (profiles.py), mix (mix.py), highalloc (highalloc.py),
+steady (steady.py) and trace (trace.py).
 """
 
 from .base import (
@@ -16,7 +16,7 @@ from .base import (
     run_workload,
     spec_help,
 )
-from . import highalloc, mix, profiles, trace  # noqa: E402,F401  (registration)
+from . import highalloc, mix, profiles, steady, trace  # noqa: E402,F401  (registration)
 
 __all__ = [
     "WORKLOADS",

@@ -1,12 +1,14 @@
 """Trace-driven workload: the guest's anonymous memory follows one real VM's
 memory usage from the Bitbrains trace (GWA-T-12 "Rnd", Shen, Beek, Iosup,
 CCGrid 2015; see data/README.md for the attribution and how the shipped
-24-hour slice was cut).
+slices were cut).
 
 The trace has one sample per VM every 5 minutes; between samples the usage
-is held (step-wise). Trace time is measured from the slice's start,
-2013-07-01 00:00 CEST (Unix 1372629600): simulated time t maps to trace time
-start_s + t / time_scale. By default the target is the VM's usage as a share
+is held (step-wise). Two 24-hour slices ship: `2013-07-01`, the calendar day
+(425 VMs), whose trace time is measured from 2013-07-01 00:00 CEST (Unix
+1372629600); and `first24h`, each of the 500 VMs' first 24 hours in the
+month, whose trace time is measured from the VM's first sample. Simulated
+time t maps to trace time start_s + t / time_scale. By default the target is the VM's usage as a share
 of what it was provisioned, times the guest's RAM; with `usage_scale` it is
 the usage in bytes times that factor. Each tick allocates (GFP_USER, slow
 path) or frees (random allocations, as a heap shrinking) order-0 anon toward
@@ -24,21 +26,23 @@ import numpy as np
 from ..memory import constants as C
 from .base import Spec, Workload, param, register
 
-DATA_FILE = Path(__file__).with_name("data") / "bitbrains-rnd-2013-07-01.parquet"
+DATA = Path(__file__).with_name("data")
+SLICES = {"2013-07-01": "bitbrains-rnd-2013-07-01.parquet", "first24h": "bitbrains-rnd-2013-07-first24h.parquet"}
+VMS_FILE = DATA / "bitbrains-rnd-2013-07-vms.parquet"
 SLICE_START_S = 1372629600  # 2013-07-01 00:00 CEST, Unix seconds
 SLICE_LENGTH_S = 86400
 SAMPLE_S = 300
 
 
-@functools.lru_cache(maxsize=1)
-def load_slice() -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """The shipped slice: vm -> (seconds since SLICE_START_S, provisioned KiB,
-    used KiB), sorted by time. Read once per process."""
+@functools.lru_cache(maxsize=2)
+def load_slice(name: str = "2013-07-01") -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """A shipped slice: vm -> (trace seconds since the slice's origin,
+    provisioned KiB, used KiB), sorted by time. Read once per process."""
     import pyarrow.parquet as pq
 
-    table = pq.read_table(DATA_FILE, columns=["vm", "timestamp_s", "mem_provisioned_kb", "mem_usage_kb"])
+    table = pq.read_table(DATA / SLICES[name], columns=["vm", "timestamp_s", "mem_provisioned_kb", "mem_usage_kb"])
     vm = table["vm"].to_numpy()
-    ts = table["timestamp_s"].to_numpy() - SLICE_START_S
+    ts = table["timestamp_s"].to_numpy()
     prov = table["mem_provisioned_kb"].to_numpy()
     used = table["mem_usage_kb"].to_numpy()
     order = np.lexsort((ts, vm))
@@ -46,19 +50,35 @@ def load_slice() -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     bounds = np.flatnonzero(np.diff(vm)) + 1
     out = {}
     for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(vm)]):
-        out[int(vm[lo])] = (ts[lo:hi], prov[lo:hi], used[lo:hi])
+        origin = ts[lo] if name == "first24h" else SLICE_START_S
+        out[int(vm[lo])] = (ts[lo:hi] - origin, prov[lo:hi], used[lo:hi])
     return out
 
 
-def trace_vms() -> list[int]:
-    """VM numbers with samples in the shipped slice."""
-    return sorted(load_slice())
+def trace_vms(name: str = "2013-07-01") -> list[int]:
+    """VM numbers with samples in a shipped slice."""
+    return sorted(load_slice(name))
+
+
+@functools.lru_cache(maxsize=1)
+def _provisioned_max_kb() -> dict[int, int]:
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(VMS_FILE)
+    return dict(zip(t["vm"].to_pylist(), t["mem_provisioned_max_kb"].to_pylist()))
+
+
+def provisioned_bytes(vm: int) -> int:
+    """The most memory the trace ever provisioned VM `vm` in July 2013."""
+    return _provisioned_max_kb()[vm] * 1024
 
 
 @dataclass(frozen=True)
 class TraceSpec(Spec):
     vm: int = param(1, "VM number in the Bitbrains Rnd trace (1..500; see trace_vms() for those in the slice)",
                     min=1, max=500)
+    slice: str = param("2013-07-01", "2013-07-01 (the calendar day, 425 VMs) or first24h (each VM's first 24 h, all 500)",
+                       choices=tuple(SLICES))
     time_scale: float = param(1.0, "simulated seconds per trace second (0.01: the day in 14.4 min)", positive=True)
     start_s: float = param(0.0, "trace time at simulated time 0, seconds after 2013-07-01 00:00 CEST")
     usage_scale: float | None = param(None, "target = usage bytes x this; None: usage/provisioned x guest RAM")
@@ -76,11 +96,11 @@ class Trace(Workload):
 
     def __init__(self, zone, spec: TraceSpec, rng):
         super().__init__(zone, spec, rng)
-        data = load_slice()
+        data = load_slice(spec.slice)
         if spec.vm not in data:
             raise ValueError(
-                f"parameter 'vm': VM {spec.vm} has no samples in the shipped slice (2013-07-01); "
-                f"it starts later in the month (got {spec.vm!r})"
+                f"parameter 'vm': VM {spec.vm} has no samples in the slice 2013-07-01; "
+                f"it starts later in the month (use slice = \"first24h\") (got {spec.vm!r})"
             )
         self.ts, prov, used = data[spec.vm]
         if spec.usage_scale is None:

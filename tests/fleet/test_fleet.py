@@ -64,6 +64,8 @@ def test_results_layout(ray_session, tmp_path):
     assert committed_runs(str(out), "tiny") == {"seed=1"}
     runs = read_table(str(out), "runs").to_pylist()
     assert len(runs) == 1 and runs[0]["guests"] == 4 and runs[0]["policy.name"] == "mom"
+    assert 0 < runs[0]["guest_busy_s"] and 0 < runs[0]["simulation_wall_s"] <= runs[0]["wall_s"]
+    assert runs[0]["guest_actor_peak_rss_bytes"] > 50 << 20
     assert (out / "manifest.json").exists() and not list((out / ".staging").glob("*/*"))
 
 

@@ -19,6 +19,7 @@ SMALL = {
     "mix": dict(fill=0.6, churn_rate=8 * MIB),
     "highalloc": dict(pass_starts_s=[5, 25]),
     "trace": dict(vm=2, time_scale=0.05),
+    "steady": dict(rate=8 * MIB, ramp_rate=64 * MIB),
 }
 
 
@@ -166,3 +167,23 @@ def test_composite_ticks_in_order_and_prefixes_metrics(make_zone):
     with pytest.raises(ValueError, match="share one zone"):
         other, _ = make_zone(seed=2)
         Composite([c.parts[0], make_workload("trace", other, {}, rng)])
+
+
+def test_steady_holds_its_footprint_and_churns_at_its_rate(make_zone):
+    zone, rng = make_zone()
+    w = make_workload("steady", zone, dict(footprint_fraction=0.5, ramp_rate=256 * MIB, rate=8 * MIB), rng)
+    run_workload(zone, w, 2)
+    footprint = zone.nr_pages // 2
+    held = sum(owner_pages(zone, w, k) for k in ("anon", "thp", "slab"))
+    assert footprint <= held <= footprint + 8 * PAGES_PER_MIB
+    before = w.metrics()
+    run_workload(zone, w, 20, t0=2)
+    zone.check()
+    after = w.metrics()
+    held_after = sum(owner_pages(zone, w, k) for k in ("anon", "thp", "slab"))
+    assert abs(held_after - held) <= 512  # what is freed is allocated again
+    churned = after["allocated_pages"] - before["allocated_pages"]
+    assert abs(churned - 20 * 8 * PAGES_PER_MIB) <= 512
+    slab = owner_pages(zone, w, "slab")
+    assert 0.05 * held < slab < 0.2 * held  # a tenth of the traffic, held since the ramp
+    assert after["thp_fault_alloc"] + after["thp_fault_fallback"] > before["thp_fault_alloc"] + before["thp_fault_fallback"]

@@ -94,3 +94,31 @@ def test_vm_outside_the_slice(make_zone):
     assert 14 not in tr.trace_vms()
     with pytest.raises(ValueError, match="'vm'.*14"):
         make_workload("trace", zone, dict(vm=14), rng)
+
+
+def test_first24h_slice_has_every_vm_from_its_own_first_sample():
+    table = pq.read_table(DATA / "bitbrains-rnd-2013-07-first24h.parquet")
+    assert table.column_names == ["vm", "timestamp_s", "mem_provisioned_kb", "mem_usage_kb"]
+    assert table.num_rows == 141970
+    data = tr.load_slice("first24h")
+    assert sorted(data) == list(range(1, 501))
+    for ts, _, _ in data.values():
+        assert ts[0] == 0 and ts[-1] < 86400 and (np.diff(ts) > 0).all()
+    vm14 = data[14][0]  # starts 34 hours into the month, yet is here from its time 0
+    assert len(vm14) > 100
+
+
+def test_provisioned_bytes_is_the_month_maximum():
+    month = sum(tr.provisioned_bytes(v) for v in range(1, 501))
+    assert round(month / (1 << 40), 2) == 4.29
+    assert tr.provisioned_bytes(27) == max(tr.provisioned_bytes(v) for v in range(1, 501))
+    day = tr.load_slice("first24h")[5][1].max() * 1024
+    assert tr.provisioned_bytes(5) >= day
+
+
+def test_first24h_slice_accepts_a_vm_that_starts_late(make_zone):
+    zone, rng = make_zone()
+    w = make_workload("trace", zone, dict(vm=14, slice="first24h", time_scale=0.01), rng)
+    run_workload(zone, w, 30)
+    zone.check()
+    assert w.metrics()["target_pages"] >= 0

@@ -1,0 +1,63 @@
+"""`steady`: a fixed allocation rate at a constant footprint, the benchmark's
+standard guest load (issue 6): every second `rate` bytes of order-0 pages are
+freed at random and allocated again, `slab_share` of them unmovable slab and
+the rest anon; `thp_share` of the anon is faulted in MADV_HUGEPAGE regions
+(one order-9 fault per 2 MiB, falling back to base pages as
+do_huge_pmd_anonymous_page does when the fault fails).
+
+The footprint is reached first at `ramp_rate`; from then on what is freed
+each tick is allocated again in the same tick, so the footprint stays put
+and the guest's daemons see a steady stream of order-0 traffic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..memory import constants as C
+from ..memory.huge_memory import DEFRAG_MODES
+from .base import MIB, Spec, param, register
+from .profiles import THP_PAGES, _Helpers
+
+
+@dataclass(frozen=True)
+class SteadySpec(Spec):
+    footprint_fraction: float = param(0.6, "memory held (anon + slab) as a share of RAM", max=1)
+    ramp_rate: int = param(1024 * MIB, "bytes/s allocated until the footprint is reached")
+    rate: int = param(16 * MIB, "bytes/s freed at random and allocated again once at the footprint")
+    slab_share: float = param(0.1, "share of the traffic that is unmovable order-0 slab", max=1)
+    thp_share: float = param(0.05, "share of the anon traffic faulted as THP (madvised regions)", max=1)
+    thp_defrag: str = param("madvise", "/sys/kernel/mm/transparent_hugepage/defrag mode", choices=DEFRAG_MODES)
+
+
+@register("steady")
+class Steady(_Helpers):
+    """Constant footprint, constant churn. metrics(): the common counters
+    plus thp_fault_alloc and thp_fault_fallback."""
+
+    Spec = SteadySpec
+
+    def __init__(self, zone, spec: SteadySpec, rng):
+        super().__init__(zone, spec, rng)
+        self.anon = self.owner("anon", C.KIND_ANON)
+        self.thp = self.owner("thp", C.KIND_THP)
+        self.slab = self.owner("slab", C.KIND_SLAB)
+        self.thp_alloc = self.thp_fallback = 0
+
+    def tick(self, t: float, dt: float) -> None:
+        s: SteadySpec = self.spec
+        held = self.pages("anon", "thp", "slab")
+        target = self.size_pages(None, s.footprint_fraction)
+        if held < target:
+            budget = min(target - held, self.rate_pages("ramp", s.ramp_rate, dt))
+        else:
+            budget = self.rate_pages("churn", s.rate, dt)
+        slab = self.quota("slab", budget * s.slab_share)
+        anon = budget - slab
+        nr_thp = self.quota("thp", anon * s.thp_share / THP_PAGES)
+        if held >= target:
+            self.free(self.slab, slab, "random")
+            freed_thp = self.free(self.thp, nr_thp * THP_PAGES, "random")
+            self.free(self.anon, anon - freed_thp, "random")
+        made = self.thp_faults(self.thp, self.anon, nr_thp, s.thp_defrag)
+        self.alloc_mix([(self.anon, 0, max(anon - made, 0)), (self.slab, 0, slab)])
