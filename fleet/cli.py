@@ -24,7 +24,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="balloonfleet: memory ballooning and huge pages in virtualised fleets.",
 )
-bench_app = typer.Typer(help="Print throughput figures of the simulator.")
+bench_app = typer.Typer(help="Run the benchmark suite (all parts, or the one named) and print its figures.")
 app.add_typer(bench_app, name="bench")
 
 KERNEL_FILES = {
