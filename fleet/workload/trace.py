@@ -8,9 +8,9 @@ is held (step-wise). Two 24-hour slices ship: `2013-07-01`, the calendar day
 (425 VMs), whose trace time is measured from 2013-07-01 00:00 CEST (Unix
 1372629600); and `first24h`, each of the 500 VMs' first 24 hours in the
 month, whose trace time is measured from the VM's first sample. Simulated
-time t maps to trace time start_s + t / time_scale. By default the target is the VM's usage as a share
-of what it was provisioned, times the guest's RAM; with `usage_scale` it is
-the usage in bytes times that factor. Each tick allocates (GFP_USER, slow
+time t maps to trace time start_s + t / time_scale. By default the target is
+the VM's usage as a share of what it was provisioned, times the guest's RAM;
+with `usage_scale` it is the usage in bytes times that factor. Each tick allocates (GFP_USER, slow
 path) or frees (random allocations, as a heap shrinking) order-0 anon toward
 the target at the end of the tick, at most `rate` bytes/s when it is set.
 """
