@@ -249,7 +249,7 @@ def bench(ctx: typer.Context, as_json: bool = JSON_OPTION, quick: bool = QUICK_O
     """Run the whole suite (memory, guest and fleet parts) and print every
     figure, or one part with a subcommand."""
     if ctx.invoked_subcommand is None:
-        _bench(["memory", "guest", "fleet"], as_json, quick)
+        _bench(None, as_json, quick)
 
 
 @bench_app.command("memory")
@@ -275,8 +275,10 @@ def bench_fleet(ctx: typer.Context, as_json: bool = JSON_OPTION, quick: bool = Q
     _bench(["fleet"], as_json, quick, ctx)
 
 
-def _bench(names: list[str], as_json: bool, quick: bool, ctx: typer.Context | None = None, memory_bytes: int | None = None) -> None:
-    """Run the named parts and print the machine's details and their figures:
+def _bench(names: list[str] | None, as_json: bool, quick: bool, ctx: typer.Context | None = None,
+           memory_bytes: int | None = None) -> None:
+    """Run the named parts (None: all, in the suite's order) and print the
+    machine's details and their figures:
     one JSON object, or `key  value` lines under a header per part. Options
     given before a subcommand (`fleet bench --json memory`) count too."""
     from .bench import machine, parts
@@ -285,6 +287,7 @@ def _bench(names: list[str], as_json: bool, quick: bool, ctx: typer.Context | No
         as_json = as_json or ctx.parent.params["as_json"]
         quick = quick or ctx.parent.params["quick"]
     suite = parts(quick, memory_bytes)
+    names = names or list(suite)
     groups = {"machine": machine()}
     for name in names:
         print(f"fleet bench: {name} part{' (quick)' if quick else ''}...", file=sys.stderr, flush=True)

@@ -134,7 +134,7 @@ class GuestBacking:
         grid[split] = False
 
     def populated_pages(self) -> int:
-        return int((self.region == HUGE).sum()) * REGION_PAGES + self.nr_small
+        return self.huge_regions() * REGION_PAGES + self.nr_small
 
     def huge_regions(self) -> int:
         return int((self.region == HUGE).sum())

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -387,9 +389,6 @@ def test_package_versions():
 
 
 def test_runs_from_other_code_are_named_and_refused_by_the_cli(tmp_path):
-    import subprocess
-    import sys
-
     out = str(tmp_path / "res")
     _commit_run(out, "smoke", "seed=1")
     assert results.runs_from_other_code(out) == []

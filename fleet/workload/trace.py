@@ -27,9 +27,13 @@ from ..memory import constants as C
 from .base import Spec, Workload, param, register
 
 DATA = Path(__file__).with_name("data")
-SLICES = {"2013-07-01": "bitbrains-rnd-2013-07-01.parquet", "first24h": "bitbrains-rnd-2013-07-first24h.parquet"}
-VMS_FILE = DATA / "bitbrains-rnd-2013-07-vms.parquet"
 SLICE_START_S = 1372629600  # 2013-07-01 00:00 CEST, Unix seconds
+# name -> (file, trace time origin: Unix seconds, or None for each VM's first sample)
+SLICES = {
+    "2013-07-01": ("bitbrains-rnd-2013-07-01.parquet", SLICE_START_S),
+    "first24h": ("bitbrains-rnd-2013-07-first24h.parquet", None),
+}
+VMS_FILE = DATA / "bitbrains-rnd-2013-07-vms.parquet"
 SLICE_LENGTH_S = 86400
 SAMPLE_S = 300
 
@@ -40,7 +44,8 @@ def load_slice(name: str = "2013-07-01") -> dict[int, tuple[np.ndarray, np.ndarr
     provisioned KiB, used KiB), sorted by time. Read once per process."""
     import pyarrow.parquet as pq
 
-    table = pq.read_table(DATA / SLICES[name], columns=["vm", "timestamp_s", "mem_provisioned_kb", "mem_usage_kb"])
+    file, origin = SLICES[name]
+    table = pq.read_table(DATA / file, columns=["vm", "timestamp_s", "mem_provisioned_kb", "mem_usage_kb"])
     vm = table["vm"].to_numpy()
     ts = table["timestamp_s"].to_numpy()
     prov = table["mem_provisioned_kb"].to_numpy()
@@ -50,8 +55,8 @@ def load_slice(name: str = "2013-07-01") -> dict[int, tuple[np.ndarray, np.ndarr
     bounds = np.flatnonzero(np.diff(vm)) + 1
     out = {}
     for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(vm)]):
-        origin = ts[lo] if name == "first24h" else SLICE_START_S
-        out[int(vm[lo])] = (ts[lo:hi] - origin, prov[lo:hi], used[lo:hi])
+        start = ts[lo] if origin is None else origin
+        out[int(vm[lo])] = (ts[lo:hi] - start, prov[lo:hi], used[lo:hi])
     return out
 
 
