@@ -60,6 +60,8 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from .memory.jit import PACKAGE_DIR, tree_digest
+
 __all__ = [
     "MANIFEST_FORMAT",
     "PARTITION_COLUMNS",
@@ -201,18 +203,12 @@ def _versions() -> tuple[tuple[str, str], ...]:
 
 @functools.lru_cache(maxsize=1)
 def code_fingerprint() -> str:
-    """The first 16 hex digits of a sha256 over the simulator's own files
-    (every .py and .parquet of the fleet and policies packages): runs made
-    by different code must not be mixed in one folder or resumed."""
+    """A digest of the simulator's own files (every .py and .parquet of the
+    fleet and policies packages): runs made by different code must not be
+    mixed in one folder or resumed."""
     import policies
 
-    digest = hashlib.sha256()
-    for root in (Path(__file__).parent, Path(policies.__file__).parent):
-        for path in sorted(root.rglob("*")):
-            if path.suffix in (".py", ".parquet") and "__pycache__" not in path.parts:
-                digest.update(f"{path.relative_to(root.parent)}\0".encode())
-                digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+    return tree_digest([PACKAGE_DIR, Path(policies.__file__).parent], (".py", ".parquet"))
 
 
 def package_versions() -> dict[str, str]:
@@ -749,10 +745,6 @@ def raise_for_unreadable(files) -> None:
 def samples_hash(out_dir) -> str:
     """A content hash of the committed samples rows (partition columns left
     out, rows in (run, time, host, guest) order): equal hashes mean equal rows."""
-    import hashlib
-
-    import pyarrow as pa
-
     table = read_table(out_dir, "samples").drop_columns(["experiment"])
     table = table.sort_by([("run", "ascending"), ("time_s", "ascending"), ("host", "ascending"), ("guest", "ascending")])
     sink = pa.BufferOutputStream()

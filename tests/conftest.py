@@ -6,8 +6,6 @@ import os
 
 import pytest
 
-os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(os.path.dirname(os.path.dirname(__file__)), ".numba_cache"))
-
 
 @pytest.fixture(scope="session")
 def ray_session():

@@ -9,9 +9,9 @@ counts add up to the zone size.
 """
 
 import numpy as np
-from numba import njit
 
 from . import constants as C
+from .jit import allocating_kernel
 
 _MESSAGES = {
     1: "free list link is broken",
@@ -30,7 +30,7 @@ _MESSAGES = {
 }
 
 
-@njit(cache=True)
+@allocating_kernel
 def _mark(cover, pfn, n):
     for i in range(pfn, pfn + n):
         if cover[i]:
@@ -39,7 +39,7 @@ def _mark(cover, pfn, n):
     return True
 
 
-@njit(cache=True)
+@allocating_kernel
 def _check(z, isolated):
     n = z.pflags.shape[0]
     cover = np.zeros(n, dtype=np.uint8)

@@ -199,7 +199,13 @@ def _page_is_movable(z, pfn):
 def isolate_migratepages(z, cc, migratepages):
     """`isolate_migratepages` + `isolate_migratepages_block`: from the migrate
     pfn, scan the first suitable pageblock and isolate up to
-    COMPACT_CLUSTER_MAX movable order-0 pages. Returns the number isolated."""
+    COMPACT_CLUSTER_MAX movable order-0 pages. Returns the number isolated.
+
+    compact_migrate_scanned counts the pfns the scanner passes: 6.x adds the
+    pages of a free block or compound page it steps over (nr_scanned +=
+    (1 << order) - 1); 3.8 visits every pfn one by one and counts it, except
+    the tails of an LRU compound page (a THP), which it jumps without
+    counting."""
     n = z.zs[C.ZS_NR_PAGES]
     low = cc[CC_MIGRATE_PFN]
     era38 = z.zs[C.ZS_ERA] == C.ERA_3_8
@@ -221,18 +227,19 @@ def isolate_migratepages(z, cc, migratepages):
             low = end
             continue
         start_low = low
-        scanned = 0
+        unscanned = 0
         while low < end and nr < COMPACT_CLUSTER_MAX:
             flags = z.pflags[low]
-            scanned += 1
             if flags & C.PF_BUDDY:
                 low += 1 << (flags & C.PF_ORDER_MASK)
                 continue
             order = flags & C.PF_ORDER_MASK
+            o = z.owner[low]
             if order > 0:  # compound page: skip it whole
+                if era38 and z.own_mt[o] == C.MIGRATE_MOVABLE:
+                    unscanned += (1 << order) - 1
                 low = (low | ((1 << order) - 1)) + 1
                 continue
-            o = z.owner[low]
             if o != C.OWNER_NONE and not flags & C.PF_ISOLATED:
                 if o == balloon:
                     if balloon_movable and balloon_page_isolate(z, low):
@@ -243,6 +250,7 @@ def isolate_migratepages(z, cc, migratepages):
                     migratepages[nr] = low
                     nr += 1
             low += 1
+        scanned = low - start_low - unscanned
         if cc[CC_DAEMON]:
             z.vm[C.VM_COMPACT_DAEMON_MIGRATE_SCANNED] += scanned
         else:

@@ -1,13 +1,62 @@
-"""The compile decorator of the model's hot kernels.
+"""The compile decorators of the model's kernels, and where numba caches them.
 
 `kernel` is numba's njit with the on-disk cache and with the runtime's
-reference counting turned off (`_nrt=False`). The zone is a named tuple of 17
+reference counting turned off (`_nrt=False`). The zone is a named tuple of 24
 arrays; with reference counting on, every call between two compiled functions
 increments and decrements each array's count, which measured 400 ns per call
-on this machine against 3 ns without. Kernels compiled this way must not
-allocate arrays; the few that do (the checker) use plain `njit(cache=True)`.
+on this machine. Kernels compiled this way must not allocate arrays; the few
+that do (the checker) use `allocating_kernel`, numba's default.
+
+`hot_kernel` also inlines the kernel into its callers at numba's level
+(`inline="always"`). A call that LLVM leaves out of line passes the zone
+flattened, about 180 machine words, and measured 40-45 ns per call; the
+per-page paths (allocate, free, migrate) must not pay that on every page.
+
+numba keys a cached kernel on its own source file only, so a kernel compiled
+with code or constants from another file would be loaded stale after that
+file changed. The cache therefore lives in one directory per digest of the
+package's sources (`cache_dir`): any change to them compiles everything anew.
 """
 
-from numba import njit
+import hashlib
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from numba import config, njit
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+
+
+def tree_digest(roots: Iterable[Path], suffixes: tuple[str, ...] = (".py",)) -> str:
+    """The first 16 hex digits of a sha256 over the files under `roots` with
+    one of `suffixes`, each with its path relative to its root's parent."""
+    digest = hashlib.sha256()
+    for root in roots:
+        for path in sorted(root.rglob("*")):
+            if path.suffix in suffixes and "__pycache__" not in path.parts:
+                digest.update(f"{path.relative_to(root.parent)}\0".encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cache_dir() -> str:
+    """`<base>/kernels-<digest of the package's .py files>`. The base is
+    NUMBA_CACHE_DIR when set, else `.numba_cache` beside pyproject.toml in a
+    source checkout, else ~/.cache/balloonfleet/numba."""
+    base = config.CACHE_DIR
+    if not base:
+        checkout = PACKAGE_DIR.parent
+        if (checkout / "pyproject.toml").exists():
+            base = str(checkout / ".numba_cache")
+        else:
+            base = os.path.join(os.path.expanduser("~"), ".cache", "balloonfleet", "numba")
+    return os.path.join(base, "kernels-" + tree_digest([PACKAGE_DIR]))
+
+
+# Set before any kernel below is decorated: numba picks the directory then.
+config.CACHE_DIR = cache_dir()
 
 kernel = njit(cache=True, _nrt=False)
+hot_kernel = njit(cache=True, _nrt=False, inline="always")
+allocating_kernel = njit(cache=True)

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import constants as C
 from .balloon import balloon_page_migrate, balloon_page_putback
-from .jit import kernel
+from .jit import hot_kernel, kernel
 from .owner import owner_list_add, owner_list_del
 from .page_alloc import free_pages
 
@@ -39,7 +39,7 @@ def putback_movable_page(z, pfn):
     z.zs[C.ZS_ISOLATED_LRU] -= 1
 
 
-@kernel
+@hot_kernel
 def migrate_page(z, old, new):
     """`unmap_and_move` of one isolated order-0 page `old` to the isolated free
     page `new`: the new page takes the owner, the old page is freed."""

@@ -10,7 +10,7 @@ Normal zone above a DMA32 zone).
 """
 
 import numpy as np
-from .jit import kernel
+from .jit import hot_kernel, kernel
 
 from . import constants as C
 from .owner import PICK_RANDOM, owner_is_sparse, owner_list_add, owner_list_del, pick_allocation
@@ -278,7 +278,7 @@ def rmqueue_fallback_38(z, order, start_mt):
     return -1
 
 
-@kernel
+@hot_kernel
 def rmqueue(z, order, mt):
     """`__rmqueue`: the requested type's lists first, then the fallback."""
     pfn = rmqueue_smallest(z, order, mt)
@@ -309,7 +309,7 @@ def prep_new_page(z, pfn, order, o):
     z.vm[C.VM_PGALLOC] += n
 
 
-@kernel
+@hot_kernel
 def alloc_pages(z, order, o, wmark):
     """Allocate a block of `order` for owner `o` (get_page_from_freelist).
 
@@ -353,7 +353,7 @@ def free_one_page(z, pfn, order, mt, to_tail):
     add_to_free_list(z, pfn, order, mt, to_tail)
 
 
-@kernel
+@hot_kernel
 def free_pages(z, pfn):
     """Free the allocation headed by `pfn` (`__free_pages`): unlist it from its
     owner, clear its pages and give the block back to the buddy allocator on
@@ -425,7 +425,7 @@ def free_random_subset(z, o, m, rng):
     return freed
 
 
-@kernel
+@hot_kernel
 def free_owner_pages(z, o, nr_pages, how, rng):
     """Free allocations of owner `o`, picked by `how` (owner.PICK_*), until at
     least `nr_pages` pages are freed or the owner has none. Random picks from
