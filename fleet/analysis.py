@@ -80,11 +80,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 import pyarrow.parquet as pq
 
-from .results import PART_FILE, ResultsError, _partition_dir, _partitions, raise_for_unreadable, read_table
+from .results import (
+    ResultsError,
+    _one_line,
+    committed_files,
+    raise_for_unreadable,
+    read_table,
+    uncommitted_runs,
+)
 
 __all__ = [
     "COMPACTION_KEY",
@@ -198,10 +204,6 @@ def _label(params: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in params.items()) or "all runs"
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
 def _sql_list(paths: Sequence[Path]) -> str:
     return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
 
@@ -267,14 +269,7 @@ def load(out_dir: str | Path) -> Results:
     if not out.is_dir():
         raise ResultsError(f"{out} is not a results folder (no such directory)")
     table = read_table(out, "runs")
-    committed = {f"{e}/{r}" for e, r, d in _partitions(out, "runs") if (d / PART_FILE).is_file()}
-    uncommitted = sorted({f"{e}/{r}" for e, r, _ in _partitions(out, "samples")} - committed)
-    staging = out / ".staging"
-    if staging.is_dir():
-        for exp_dir in staging.iterdir():
-            if exp_dir.is_dir():
-                uncommitted.extend(f"{unquote(exp_dir.name)}/{unquote(r.name)}" for r in exp_dir.iterdir())
-    uncommitted = sorted(set(uncommitted))
+    uncommitted = uncommitted_runs(out)
     if table.num_rows == 0:
         extra = f" ({len(uncommitted)} interrupted or unfinished)" if uncommitted else ""
         raise ResultsError(f"{out}: no committed runs{extra}; nothing to analyze")
@@ -303,20 +298,16 @@ def load(out_dir: str | Path) -> Results:
 
         label_keys = [c for c in varying if c in (REGIME_KEY, COMPACTION_KEY) or not by_regime(c)]
 
-    files = []
-    for run in runs:
-        path = _partition_dir(out, "samples", run.experiment, run.run_id) / PART_FILE
-        if not path.is_file():
-            raise ResultsError(f"missing results file {path} (committed run {run.experiment}/{run.run_id})")
+    files = committed_files(out, "samples")
+    for path in files:
         try:
             names = set(pq.read_schema(path).names)
         except Exception:
-            raise_for_unreadable(_partition_dir(out, "samples", r.experiment, r.run_id) / PART_FILE for r in runs)
+            raise_for_unreadable(files)
             raise
         missing = [c for c in REQUIRED_COLUMNS if c not in names]
         if missing:
             raise ResultsError(f"results file {path} lacks the samples columns {', '.join(missing)}")
-        files.append(path)
 
     con = duckdb.connect()
     try:
@@ -325,8 +316,8 @@ def load(out_dir: str | Path) -> Results:
             "hive_partitioning = true, hive_types_autocast = false, union_by_name = true)"
         )
     except duckdb.Error as exc:
-        res = Results(out, runs, varying, label_keys, files, uncommitted, con)
-        res.query("select 1")  # names the bad file if one does not read
+        con.close()
+        raise_for_unreadable(files)
         raise ResultsError(f"cannot read the samples of {out}: {_one_line(exc)}") from None
     return Results(out, runs, varying, label_keys, files, uncommitted, con)
 

@@ -121,29 +121,8 @@ def inspect(
         sys.stdout.write(files())
 
 
-def _spec_or_exit(path: str, sets: list[str], seed: int | None):
-    from .config import SpecError, load_spec
-
-    try:
-        return load_spec(path, sets or (), seed)
-    except SpecError as e:
-        raise UserError(str(e)) from None
-
-
-def _resolved_raw(path: str, sets: list[str], seed: int | None) -> dict:
-    from .config import apply_override, load_raw
-
-    raw = load_raw(path)
-    for assignment in sets or ():
-        apply_override(raw, assignment)
-    if seed is not None:
-        raw.setdefault("experiment", {})["seed"] = seed
-    raw.pop("sweep", None)
-    return raw
-
-
-@app.command()
-def run(
+@app.command("run")
+def run_command(
     spec_path: str = typer.Argument(..., metavar="SPEC.toml", help="Experiment spec."),
     out: str = typer.Option(..., "--out", help="Results folder (Parquet datasets + manifest.json)."),
     seed: int | None = typer.Option(None, help="Override the spec's seed."),
@@ -157,10 +136,15 @@ def run(
     if check:
         sets = [*sets, "experiment.check=true"]
     from . import engine
+    from .config import SpecError, build_spec, resolve_raw
     from .results import ResultsError, committed_runs, lock_out_dir, recover
 
-    spec = _spec_or_exit(spec_path, sets, seed)
-    raw = _resolved_raw(spec_path, sets, seed)
+    try:
+        raw = resolve_raw(spec_path, sets, seed)
+        spec = build_spec(raw)
+    except SpecError as e:
+        raise UserError(str(e)) from None
+    raw.pop("sweep", None)
     run_id = f"seed={spec.experiment.seed}"
     try:
         engine.parse_faults(faults, spec.experiment.duration_s)
@@ -206,14 +190,11 @@ def sweep(
     """Run every point of the spec's [sweep] grid times every seed; runs
     already in --out are skipped, so an interrupted sweep resumes."""
     from . import engine
-    from .config import SpecError, build_spec, load_raw, sweep_points, apply_override
+    from .config import SpecError, build_spec, resolve_raw, sweep_points
     from .results import ResultsError, committed_runs, lock_out_dir, recover
 
     try:
-        raw = load_raw(spec_path)
-        for assignment in sets:
-            apply_override(raw, assignment)
-        points = sweep_points(raw)
+        points = sweep_points(resolve_raw(spec_path, sets))
         specs = [(run_id, point, build_spec(point)) for run_id, point in points]
     except SpecError as e:
         raise UserError(str(e)) from None

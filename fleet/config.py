@@ -84,6 +84,15 @@ class Spec:
     guests: tuple
     sweep: dict
 
+    @property
+    def guests_per_host(self) -> int:
+        return sum(g.count for g in self.guests)
+
+    def fleet_index(self, host: int, guest: int) -> int:
+        """A guest's index across the fleet (which trace VM it follows, which
+        entry of a per-guest parameter list it takes)."""
+        return host * self.guests_per_host + guest
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["guests"] = [asdict(g) for g in self.guests]
@@ -189,7 +198,6 @@ def _validate(spec: Spec) -> None:
         raise SpecError("hosts.count: must be positive")
     if not spec.guests:
         raise SpecError("guests: at least one [[guests]] group is needed")
-    per_host = sum(g.count for g in spec.guests)
     offset = 0
     for i, g in enumerate(spec.guests):
         where = f"guests[{i}]"
@@ -199,7 +207,7 @@ def _validate(spec: Spec) -> None:
             raise SpecError(f"{where}.memory: must be at least 128MiB and a multiple of 2MiB")
         try:
             check_workload(g.workload, g.workload_params)
-            indices = [host * per_host + offset + j for host in range(h.count) for j in range(g.count)]
+            indices = [spec.fleet_index(host, offset + j) for host in range(h.count) for j in range(g.count)]
             sizes = {guest_memory(g, guest_params(g.workload_params, n)) for n in indices}
         except ValueError as e:
             raise SpecError(f"{where}.workload: {e}") from None
@@ -208,7 +216,7 @@ def _validate(spec: Spec) -> None:
         if g.balloon_min > min(sizes):
             raise SpecError(f"{where}.balloon_min: larger than the guest's memory")
         offset += g.count
-    if per_host > 255:
+    if spec.guests_per_host > 255:
         raise SpecError("guests: at most 255 guests per host")
 
 
@@ -220,7 +228,12 @@ def apply_override(raw: dict, assignment: str) -> None:
         value = tomllib.loads(f"v = {text.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = text.strip()  # a bare word: take it as a string
-    parts = key.strip().split(".")
+    set_key(raw, key.strip(), value)
+
+
+def set_key(raw: dict, key: str, value) -> None:
+    """Set the dotted `key` (`guests[0].count` indexes a list) of a raw spec."""
+    parts = key.split(".")
     node = raw
     for i, part in enumerate(parts[:-1]):
         m = re.fullmatch(r"(\w+)\[(\d+)\]", part)
@@ -272,14 +285,19 @@ def load_raw(path: str | Path) -> dict:
         raise SpecError(f"{path}: not valid TOML: {e}") from None
 
 
-def load_spec(path: str | Path, overrides=(), seed: int | None = None) -> Spec:
-    """Read, override and validate a spec file."""
+def resolve_raw(path: str | Path, overrides=(), seed: int | None = None) -> dict:
+    """Read a spec file and apply `--set` overrides and a seed to it."""
     raw = load_raw(path)
     for assignment in overrides:
         apply_override(raw, assignment)
     if seed is not None:
         raw.setdefault("experiment", {})["seed"] = seed
-    return build_spec(raw)
+    return raw
+
+
+def load_spec(path: str | Path, overrides=(), seed: int | None = None) -> Spec:
+    """Read, override and validate a spec file."""
+    return build_spec(resolve_raw(path, overrides, seed))
 
 
 def sweep_points(raw: dict) -> list[tuple[str, dict]]:
@@ -311,9 +329,9 @@ def sweep_points(raw: dict) -> list[tuple[str, dict]]:
                 point.pop("sweep", None)
                 name = [f"regime={regime}"] if regime else []
                 for key, value in sorted(overrides.items()):
-                    apply_override(point, f"{key}={_toml_value(value)}")
+                    set_key(point, key, copy.deepcopy(value))
                 for key, value in zip(keys, values):
-                    apply_override(point, f"{key}={_toml_value(value)}")
+                    set_key(point, key, copy.deepcopy(value))
                     name.append(f"{key.split('.')[-1]}={value}")
                 experiment = point.setdefault("experiment", {})
                 experiment["seed"] = seed
@@ -323,10 +341,3 @@ def sweep_points(raw: dict) -> list[tuple[str, dict]]:
                 points.append(("_".join(name).replace("/", "-").replace(" ", ""), point))
     return points
 
-
-def _toml_value(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return '"' + value.replace('"', '\\"') + '"'
-    return repr(value)

@@ -19,7 +19,7 @@ import ray
 
 from .config import Spec, build_spec
 from .guest import samples_schema
-from .results import RunWriter, package_versions
+from .results import RunWriter
 
 CHUNK_EPOCHS = 6  # policy epochs per driver round trip
 
@@ -42,13 +42,12 @@ def plan_actors(spec: Spec, cpus: int) -> dict[int, list[list[tuple[int, int, in
     """Per host, its guests (host, guest, group) packed into actors of
     `guests_per_actor`, raised so that the fleet has about as many actors as
     CPUs. Packs never span hosts, so a host can be rebuilt alone."""
-    per_host = [(i, g) for i, group in enumerate(spec.guests) for g in range(group.count)]
-    per_host = [(i, n) for n, (i, _) in enumerate(per_host)]
-    total = spec.hosts.count * len(per_host)
+    groups = [i for i, group in enumerate(spec.guests) for _ in range(group.count)]
+    total = spec.hosts.count * spec.guests_per_host
     per_actor = max(spec.experiment.guests_per_actor, math.ceil(total / max(1, cpus)))
     plan = {}
     for h in range(spec.hosts.count):
-        members = [(h, g, i) for i, g in per_host]
+        members = [(h, g, i) for g, i in enumerate(groups)]
         plan[h] = [members[i : i + per_actor] for i in range(0, len(members), per_actor)]
     return plan
 
@@ -182,20 +181,16 @@ def run_one(
                 "recoveries": recoveries,
                 "wall_s": wall,
                 "simulation_wall_s": now - ready,
-                "guest_seconds_per_wall_second": summary_guests(spec) * e.duration_s / wall,
+                "guest_seconds_per_wall_second": spec.hosts.count * spec.guests_per_host * e.duration_s / wall,
                 "guest_busy_s": sum(busy for busy, _ in usage),
                 "guest_actor_peak_rss_bytes": max(rss for _, rss in usage),
             }
-            entry = {"spec": spec.to_dict(), "seed": e.seed, "versions": package_versions(), "nodes": nodes}
+            entry = {"spec": spec.to_dict(), "seed": e.seed, "nodes": nodes}
             writer.commit(row, entry)
         return row
     finally:
         for crew in crews.values():
             crew.kill()
-
-
-def summary_guests(spec: Spec) -> int:
-    return spec.hosts.count * sum(g.count for g in spec.guests)
 
 
 def print_progress(label: str) -> Callable[[int, int], None]:

@@ -20,7 +20,6 @@ from .memory.zone import Zone
 from .records import GuestStats
 from .workload.base import make_composite, make_spec, make_workload
 
-BALLOON_BATCH = 256
 VM_COLUMNS = C.VM_NAMES
 
 
@@ -83,8 +82,7 @@ class Guest:
         self.spec = spec
         k = spec.kernel
         self.rng = new_rng(spec.experiment.seed, host_id, guest_id)
-        index = host_id * sum(g.count for g in spec.guests) + guest_id
-        params = guest_params(group.workload_params, index)
+        params = guest_params(group.workload_params, spec.fleet_index(host_id, guest_id))
         self.memory = guest_memory(group, params)
         nr_pages = self.memory // C.PAGE_SIZE
         self.zone = Zone(nr_pages, era=k.era, balloon_compaction=k.balloon_compaction, swap=k.swap, rng=self.rng)
@@ -106,7 +104,7 @@ class Guest:
         rows = []
         while self.t < until_s:
             self.workload.tick(self.t, e.tick_s)
-            self._balloon_work(self.balloon_rate_pages * e.tick_s)
+            self.zone.update_balloon_size(self.target_pages, self.balloon_rate_pages * e.tick_s)
             self.zone.run_daemons(kcompactd=k.kcompactd, proactiveness=k.proactiveness)
             if e.check:
                 self.zone.check()
@@ -116,23 +114,9 @@ class Guest:
             if self.t % e.sample_interval_s == 0:
                 self._sync_backing()
                 rows.append(self.sample())
-        self._sync_backing()
+        if self.t % e.sample_interval_s:  # else the last tick synced it
+            self._sync_backing()
         return self.stats(), rows
-
-    def _balloon_work(self, budget: int) -> None:
-        """update_balloon_size_func: fill or leak in batches of 256 until the
-        target is met, the budget of this tick is spent or the driver is out
-        of puff."""
-        zone = self.zone
-        while budget > 0:
-            diff = self.target_pages - zone.balloon_pages()
-            if diff == 0:
-                return
-            n = min(abs(diff), BALLOON_BATCH, budget)
-            done = zone.inflate(n) if diff > 0 else zone.deflate(n)
-            budget -= n
-            if done < n:
-                return
 
     def _sync_backing(self) -> None:
         self.backing.apply(self.zone.take_stream())

@@ -127,8 +127,9 @@ class GuestBacking:
         if not self.khugepaged:
             return
         grid = self.small.reshape(self.nr_regions, REGION_PAGES)
-        split = (self.region == SPLIT) & grid.any(axis=1)
-        self.collapses += int(split.sum())
+        split = np.flatnonzero(self.region == SPLIT)
+        split = split[grid[split].any(axis=1)]
+        self.collapses += len(split)
         self.region[split] = HUGE
         self.nr_small -= int(grid[split].sum())
         grid[split] = False

@@ -68,6 +68,7 @@ __all__ = [
     "ResultsError",
     "RunWriter",
     "code_fingerprint",
+    "committed_files",
     "committed_runs",
     "runs_from_other_code",
     "flatten",
@@ -75,6 +76,7 @@ __all__ = [
     "package_versions",
     "read_table",
     "recover",
+    "uncommitted_runs",
 ]
 
 MANIFEST_FORMAT = 1
@@ -218,13 +220,13 @@ def package_versions() -> dict[str, str]:
     return dict(_versions())
 
 
-def flatten(row: Mapping[str, Any], sep: str = ".") -> dict[str, Any]:
+def flatten(row: Mapping[str, Any]) -> dict[str, Any]:
     """Flatten nested mappings: {"a": {"b": 1}} -> {"a.b": 1}."""
     flat: dict[str, Any] = {}
     for key, value in row.items():
         if isinstance(value, Mapping):
-            for sub, v in flatten(value, sep).items():
-                flat[f"{key}{sep}{sub}"] = v
+            for sub, v in flatten(value).items():
+                flat[f"{key}.{sub}"] = v
         else:
             flat[str(key)] = value
     return flat
@@ -573,6 +575,34 @@ def committed_runs(out_dir: str | os.PathLike, experiment: str | None = None) ->
     return {f"{e}/{r}" for e, r in _committed(out)}
 
 
+def uncommitted_runs(out_dir: str | os.PathLike) -> list[str]:
+    """``"<experiment>/<run_id>"`` keys (sorted) of runs begun and not
+    committed: staged, or with a samples partition but no runs partition."""
+    out = Path(out_dir)
+    keys: set[str] = set()
+    staging = out / STAGING
+    if staging.is_dir():
+        for exp_dir in staging.iterdir():
+            if exp_dir.is_dir():
+                keys.update(f"{_decode(exp_dir.name)}/{_decode(r.name)}" for r in exp_dir.iterdir())
+    committed = set(_committed(out))
+    keys.update(f"{e}/{r}" for e, r, _ in _partitions(out, "samples") if (e, r) not in committed)
+    return sorted(keys)
+
+
+def committed_files(out_dir: str | os.PathLike, name: str) -> list[Path]:
+    """The ``name`` table's file of every committed run, in commit-marker
+    order; ResultsError if one is missing."""
+    out = Path(out_dir)
+    files = []
+    for e, r in _committed(out):
+        path = _partition_dir(out, name, e, r) / PART_FILE
+        if not path.is_file():
+            raise ResultsError(f"missing results file {path} (committed run {e}/{r})")
+        files.append(path)
+    return files
+
+
 def runs_from_other_code(out_dir: str | os.PathLike) -> list[str]:
     """Committed runs ("<experiment>/<run_id>") whose manifest entry names
     other simulator code than this one's (or none), sorted."""
@@ -599,21 +629,13 @@ def recover(out_dir: str | os.PathLike) -> list[str]:
     out = Path(out_dir)
     if not out.is_dir():
         return []
-    removed: set[str] = set()
     with _locked(out):
-        staging = out / STAGING
-        if staging.is_dir():
-            for exp_dir in staging.iterdir():
-                if exp_dir.is_dir():
-                    removed.update(
-                        f"{_decode(exp_dir.name)}/{_decode(r.name)}" for r in exp_dir.iterdir()
-                    )
-            shutil.rmtree(staging, ignore_errors=True)
+        removed = uncommitted_runs(out)
+        shutil.rmtree(out / STAGING, ignore_errors=True)
         committed = set(_committed(out))
         for e, r, d in list(_partitions(out, "samples")):
             if (e, r) not in committed:
                 shutil.rmtree(d, ignore_errors=True)
-                removed.add(f"{e}/{r}")
         for table in TABLES:
             base = out / table
             if base.is_dir():
@@ -638,7 +660,7 @@ def recover(out_dir: str | os.PathLike) -> list[str]:
                     raise ResultsError(f"cannot repair the manifest from {path}: {_one_line(exc)}") from None
             if missing or not (out / MANIFEST).exists():
                 _update_manifest(out, missing)
-    return sorted(removed)
+    return removed
 
 
 def read_table(out_dir: str | os.PathLike, name: str) -> pa.Table:
@@ -654,12 +676,7 @@ def read_table(out_dir: str | os.PathLike, name: str) -> pa.Table:
         raise ValueError(f"unknown results table {name!r}; expected one of {TABLES}")
     out = Path(out_dir)
     _read_manifest(out)
-    files = []
-    for e, r in _committed(out):
-        path = _partition_dir(out, name, e, r) / PART_FILE
-        if not path.is_file():
-            raise ResultsError(f"missing results file {path} (committed run {e}/{r})")
-        files.append(path)
+    files = committed_files(out, name)
 
     part_fields = list(_PARTITIONING.schema)
     if not files:

@@ -21,9 +21,9 @@ from .memory.page_reporting import PAGE_REPORTING_DELAY
 from .memory.rng import randbelow
 from .memory.zone import Zone
 from .units import parse_size
+from .workload.base import CHUNK_PAGES
 
 FILL_KINDS = ("anon", "file", "slab", "slab_reclaimable", "kernel")
-CHUNK_PAGES = 64  # a fill interleaves kinds in chunks of up to 64 pages
 
 
 class ScenarioError(ValueError):

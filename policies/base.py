@@ -28,7 +28,6 @@ from typing import ClassVar
 
 from fleet.records import GuestStats, HostState
 
-KiB = 1 << 10
 MiB = 1 << 20
 GiB = 1 << 30
 

@@ -33,7 +33,6 @@ from fleet.records import GuestStats, HostState
 
 from .base import MiB, Policy, clamp_target, current_memory, is_int, is_number, require
 
-DEFAULT_SHARES = 1000  # `$d->{shares} || 1000`
 COMFORTABLE_FRACTION = 0.25  # freemem > balloon_min * 0.25
 
 
@@ -46,10 +45,10 @@ class Vm:
     balloon_min: int
     maxmem: int
     freemem: int
-    shares: int = DEFAULT_SHARES
+    shares: int
 
 
-def compute_alg1(vms: list[Vm], goal: int, maxchange: int, deadband: int = 10 * MiB) -> dict[int, int]:
+def compute_alg1(vms: list[Vm], goal: int, maxchange: int, deadband: int) -> dict[int, int]:
     """Proxmox's PVE::AutoBalloon::compute_alg1: new balloon values (guest
     memory) by vmid, for the VMs it moves."""
     idlist: list[Vm] = []  # VMs with a working balloon driver and a floor set

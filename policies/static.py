@@ -43,14 +43,9 @@ class StaticPolicy(Policy):
         self._times = times
 
     @classmethod
-    def ramp(cls, inflate: int = 1 * GiB, chunk: int = 256 * MiB, period_s: float = 60.0,
-             start_s: float = 60.0, hold_s: float = 60.0) -> "StaticPolicy":
-        """Inflate `inflate` bytes in `chunk`-sized steps every `period_s` from
-        `start_s`, hold the full balloon for `hold_s`, then deflate in the same
-        chunks every `period_s`. The defaults give the seed series' benchmark:
-        0 B before 60 s, 256 MiB at 60 s, ... 1 GiB at 240 s, 768 MiB at 300 s,
-        ... 0 B from 480 s on."""
-        return cls(schedule=ramp_schedule(inflate, chunk, period_s, start_s, hold_s))
+    def ramp(cls, **steps) -> "StaticPolicy":
+        """The policy of `ramp_schedule(**steps)` (see there)."""
+        return cls(schedule=ramp_schedule(**steps))
 
     def balloon_at(self, time_s: float) -> int:
         """The scheduled balloon size at `time_s`."""
@@ -69,7 +64,11 @@ class StaticPolicy(Policy):
 
 def ramp_schedule(inflate: int = 1 * GiB, chunk: int = 256 * MiB, period_s: float = 60.0,
                   start_s: float = 60.0, hold_s: float = 60.0) -> list[tuple[float, int]]:
-    """The steps of StaticPolicy.ramp (see there)."""
+    """Inflate `inflate` bytes in `chunk`-sized steps every `period_s` from
+    `start_s`, hold the full balloon for `hold_s`, then deflate in the same
+    chunks every `period_s`. The defaults give the seed series' benchmark:
+    0 B before 60 s, 256 MiB at 60 s, ... 1 GiB at 240 s, 768 MiB at 300 s,
+    ... 0 B from 480 s on."""
     require(is_int(inflate) and inflate >= 0, "inflate", inflate, "an int of bytes >= 0")
     require(is_int(chunk) and chunk > 0, "chunk", chunk, "an int of bytes > 0")
     for param, value in (("period_s", period_s), ("start_s", start_s), ("hold_s", hold_s)):

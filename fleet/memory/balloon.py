@@ -21,7 +21,10 @@ from . import constants as C
 from .jit import kernel
 from .owner import owner_list_add, owner_list_del
 from .page_alloc import alloc_pages, free_pages
+from .vmscan import try_to_free_pages, wakeup_kswapd
 from .watermark import WMARK_MIN
+
+BALLOON_BATCH = 256  # VIRTIO_BALLOON_ARRAY_PFNS_MAX: pages per tell_host
 
 
 @kernel
@@ -63,6 +66,40 @@ def fill_balloon(z, nr_pages):
         z.vm[C.VM_BALLOON_INFLATE] += 1
         done += 1
     return done
+
+
+@kernel
+def fill_balloon_reclaiming(z, nr_pages, rng):
+    """One `fill_balloon` batch, with one round of direct reclaim if memory is
+    short (the allocation's __GFP_NORETRY slow path: kswapd woken,
+    try_to_free_pages once, no retry after it). Returns pages inflated."""
+    done = fill_balloon(z, nr_pages)
+    if done < nr_pages:
+        wakeup_kswapd(z, 0)
+        try_to_free_pages(z, rng)
+        done += fill_balloon(z, nr_pages - done)
+    return done
+
+
+@kernel
+def update_balloon_size(z, target, budget, rng):
+    """`update_balloon_size_func`: fill or leak batches of BALLOON_BATCH toward
+    `target` balloon pages until it is met, `budget` pages are spent or a
+    batch falls short ("Out of puff!"). Returns (budget left, done); done is
+    False when it stopped only because the host stream has no room for
+    another batch: drain the stream and call again."""
+    while budget > 0:
+        diff = target - balloon_pages(z)
+        if diff == 0:
+            break
+        if stream_room(z) < BALLOON_BATCH:
+            return budget, False
+        n = min(abs(diff), BALLOON_BATCH, budget)
+        got = fill_balloon_reclaiming(z, n, rng) if diff > 0 else leak_balloon(z, n)
+        budget -= n
+        if got < n:
+            break
+    return budget, True
 
 
 @kernel

@@ -29,7 +29,7 @@ from .balloon import balloon_page_isolate, stream_room
 from .jit import kernel
 from .migrate import isolate_lru_page, migrate_page, putback_movable_page
 from .page_alloc import free_one_page, del_page_from_free_list, can_steal_fallback_6x
-from .watermark import WMARK_LOW, WMARK_MIN, wmark_pages, zone_watermark_ok
+from .watermark import WMARK_LOW, wmark_pages, zone_watermark_ok
 
 COMPACT_CLUSTER_MAX = C.COMPACT_CLUSTER_MAX
 COMPACT_MAX_DEFER_SHIFT = 6
@@ -190,12 +190,6 @@ def reset_isolation_suitable(z):
 
 
 @kernel
-def _page_is_movable(z, pfn):
-    o = z.owner[pfn]
-    return z.own_mt[o] == C.MIGRATE_MOVABLE
-
-
-@kernel
 def isolate_migratepages(z, cc, migratepages):
     """`isolate_migratepages` + `isolate_migratepages_block`: from the migrate
     pfn, scan the first suitable pageblock and isolate up to
@@ -302,7 +296,7 @@ def isolate_free_page(z, pfn, order):
 
 
 @kernel
-def isolate_freepages(z, cc, freepages, nr_free, need):
+def isolate_freepages(z, cc, freepages, need):
     """`isolate_freepages`: from the free pfn down to the migrate scanner's
     block, isolate free buddies in suitable target blocks until `need` pages
     are held.
@@ -313,9 +307,10 @@ def isolate_freepages(z, cc, freepages, nr_free, need):
     needlessly"). 3.8's isolate_freepages_block takes every free page of a
     block it scans, skips a refused buddy and scans on, and restarts the next
     call at the highest block it isolated from (high_pfn). A block scanned
-    whole without a page isolated gets its skip bit. Returns the new count of
-    isolated free pages."""
+    whole without a page isolated gets its skip bit. Returns the number of
+    free pages isolated into `freepages`."""
     era38 = z.zs[C.ZS_ERA] == C.ERA_3_8
+    nr_free = 0
     low_block = (cc[CC_MIGRATE_PFN] >> C.PAGEBLOCK_ORDER) + 1
     pfn = cc[CC_FREE_PFN]
     block = pfn >> C.PAGEBLOCK_ORDER
@@ -451,7 +446,7 @@ def compact_zone(z):
         while done < nr:
             if head == nr_free:
                 head = 0
-                nr_free = isolate_freepages(z, cc, freepages, 0, nr - done)
+                nr_free = isolate_freepages(z, cc, freepages, nr - done)
                 if nr_free == 0:
                     break
             migrate_page(z, migratepages[done], freepages[head])

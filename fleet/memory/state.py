@@ -18,8 +18,9 @@ keeps for the same purpose:
 Per pageblock: the migratetype (`pb_mt`), the compaction skip bit
 (`pb_skip`) and `pb_dirty`, set when a page of the block is allocated (or
 migrated into) and cleared when the host model looks (not kernel state: it
-lets the host find the guest's new touches without scanning every page). Free lists are `fl_head`/`fl_tail`/`nr_free` per (order,
-migratetype), owner lists `own_head`/`own_tail` with page and allocation counts
+lets the host find the guest's new touches without scanning every page).
+Free lists are `fl_head`/`fl_tail`/`nr_free` per (order, migratetype), owner
+lists `own_head`/`own_tail` with page and allocation counts
 and `own_lo`/`own_hi`, bounds of the pfns the owner's list has held since it
 was last empty (so a random pick samples only that span).
 `stream` buffers what the guest tells the host (balloon inflate and deflate,

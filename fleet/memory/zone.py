@@ -174,20 +174,24 @@ class Zone:
     def inflate(self, nr_pages: int) -> int:
         """One `fill_balloon` batch (<= 256 pages), after one round of direct
         reclaim if memory is short (__GFP_NORETRY). Returns pages inflated."""
-        nr_pages = min(nr_pages, 256)
-        done = int(balloon.fill_balloon(self.a, nr_pages))
-        if done < nr_pages:
-            vmscan.wakeup_kswapd(self.a, 0)
-            vmscan.try_to_free_pages(self.a, self.rng)
-            done += int(balloon.fill_balloon(self.a, nr_pages - done))
+        done = int(balloon.fill_balloon_reclaiming(self.a, min(nr_pages, balloon.BALLOON_BATCH), self.rng))
         self.drain_stream()
         return done
 
     def deflate(self, nr_pages: int) -> int:
         """One `leak_balloon` batch (<= 256 pages). Returns pages deflated."""
-        done = int(balloon.leak_balloon(self.a, min(nr_pages, 256)))
+        done = int(balloon.leak_balloon(self.a, min(nr_pages, balloon.BALLOON_BATCH)))
         self.drain_stream()
         return done
+
+    def update_balloon_size(self, target_pages: int, budget: int) -> None:
+        """Move the balloon toward `target_pages` by at most `budget` pages, a
+        batch at a time, stopping at the first short batch
+        (balloon.update_balloon_size); the host stream is drained as it fills."""
+        done = False
+        while not done:
+            budget, done = balloon.update_balloon_size(self.a, target_pages, budget, self.rng)
+            self.drain_stream()
 
     def report_free_pages(self) -> int:
         """One free page reporting pass; returns blocks reported."""

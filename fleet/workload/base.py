@@ -186,9 +186,6 @@ class Workload:
         """Pages the named owners hold now."""
         return int(sum(self.zone.a.own_pages[self.owners[label]] for label in labels))
 
-    def ram_pages(self) -> int:
-        return self.zone.nr_pages
-
     def size_pages(self, nbytes: int | None, fraction: float) -> int:
         """Pages of `nbytes`, or of `fraction` of RAM when `nbytes` is None."""
         if nbytes is None:
@@ -207,18 +204,18 @@ class Workload:
     def rate_pages(self, key: str, bytes_per_s: int, dt: float) -> int:
         return self.quota(key, bytes_per_s * dt / C.PAGE_SIZE)
 
-    def alloc(self, o: int, order: int, count: int, gfp: int = C.GFP_USER) -> int:
-        """`count` blocks for owner `o` through the slow path; stops at the
-        first failure. Returns blocks allocated."""
+    def alloc(self, o: int, order: int, count: int) -> int:
+        """`count` blocks for owner `o` through the slow path (GFP_USER);
+        stops at the first failure. Returns blocks allocated."""
         if count <= 0:
             return 0
-        got = self.zone.alloc_gfp(o, order, count, gfp)
+        got = self.zone.alloc_gfp(o, order, count, C.GFP_USER)
         self.allocated_pages += got << order
         self.refused_pages += (count - got) << order
         return got
 
-    def alloc_mix(self, requests: list[tuple[int, int, int]], gfp: int = C.GFP_USER) -> np.ndarray:
-        """Allocate several (owner, order, blocks) requests interleaved in
+    def alloc_mix(self, requests: list[tuple[int, int, int]]) -> np.ndarray:
+        """Allocate several (owner, order, blocks) GFP_USER requests interleaved in
         random runs of up to CHUNK_PAGES pages, as concurrent faults and
         kernel allocations interleave in a running system. Each request stops
         at its first failure. Returns blocks allocated per request (in the
@@ -231,7 +228,7 @@ class Workload:
         orders = np.array([requests[i][1] for i in live], dtype=np.int64)
         counts = np.array([requests[i][2] for i in live], dtype=np.int64)
         done = np.zeros(len(live), dtype=np.int64)
-        refused = alloc_interleaved(self.zone.a, owners, orders, counts, done, gfp, CHUNK_PAGES,
+        refused = alloc_interleaved(self.zone.a, owners, orders, counts, done, C.GFP_USER, CHUNK_PAGES,
                                     self.rng, self.zone.rng)
         got[live] = done
         self.allocated_pages += int((done << orders).sum())

@@ -56,21 +56,33 @@ def _split_orders(pages: int, shares: tuple) -> list[tuple[int, int]]:
     return out
 
 
+def _check_slab_order_shares(spec) -> None:
+    if len(spec.slab_order_shares) != 4:
+        raise ValueError(f"parameter 'slab_order_shares' needs 4 shares (got {spec.slab_order_shares!r})")
+
+
 class _Helpers(Workload):
     """Shared steps: page tables that follow anon, THP faults, slab churn."""
 
     def slab_requests(self, o: int, pages: int, shares: tuple) -> list[tuple[int, int, int]]:
         return [(o, order, blocks) for order, blocks in _split_orders(pages, shares) if blocks > 0]
 
-    def sync_page_tables(self, pt: int, mapped_base_pages: int, extra: int = 0) -> list[tuple[int, int, int]]:
+    def sync_page_tables(self, pt: int, mapped_base_pages: int) -> list[tuple[int, int, int]]:
         """Free page tables above what `mapped_base_pages` need; return the
         allocation request for the pages missing."""
-        want = -(-mapped_base_pages // PTE_PAGES_PER) + extra
+        want = -(-mapped_base_pages // PTE_PAGES_PER)
         have = self.zone.owner_pages(pt)
         if have > want:
             self.free(pt, have - want, "newest")
             return []
         return [(pt, 0, want - have)]
+
+    def fault_thp_share(self, grow: int, fraction: float, defrag: str) -> int:
+        """Fault `fraction` of `grow` new anon pages as THP (whole PMDs, the
+        fraction of a PMD carried to the next tick); returns the base pages
+        still to allocate."""
+        nr = min(self.quota("thp", grow * fraction / THP_PAGES), grow // THP_PAGES)
+        return max(grow - self.thp_faults(self.thp, self.anon, nr, defrag), 0)
 
     def thp_faults(self, thp: int, anon: int, nr: int, defrag: str) -> int:
         """`nr` madvised PMD faults; returns the pages they produced (huge or
@@ -116,8 +128,7 @@ class ServerSpec(Spec):
     slab_order_shares: tuple[float, ...] = param(SLAB_ORDER_SHARES, _SLAB_HELP)
 
     def check(self):
-        if len(self.slab_order_shares) != 4:
-            raise ValueError(f"parameter 'slab_order_shares' needs 4 shares (got {self.slab_order_shares!r})")
+        _check_slab_order_shares(self)
 
 
 @register("server")
@@ -146,9 +157,7 @@ class Server(_Helpers):
         # anon: ramp toward the working set, part of the growth as THP faults
         target = self.size_pages(s.anon_bytes, s.anon_fraction)
         grow = min(max(target - self.pages("anon", "thp"), 0), self.rate_pages("anon", s.anon_rate, dt))
-        nr_thp = min(self.quota("thp", grow * s.thp_fraction / THP_PAGES), grow // THP_PAGES)
-        grow -= self.thp_faults(self.thp, self.anon, nr_thp, s.thp_defrag) if nr_thp else 0
-        grow = max(grow, 0)
+        grow = self.fault_thp_share(grow, s.thp_fraction, s.thp_defrag)
         churn = self.free(self.anon, self.rate_pages("anon_churn", s.anon_churn_rate, dt), "random")
         req.append((self.anon, 0, grow + churn))
         # page cache: reads toward the cap, then replacement of the oldest
@@ -259,8 +268,7 @@ class Batch(_Helpers):
         self.job_grown += grow
         read = max(int(self.size_pages(s.input_bytes, s.input_fraction) * frac) - self.job_read, 0)
         self.job_read += read
-        nr_thp = min(self.quota("thp", grow * s.thp_fraction / THP_PAGES), grow // THP_PAGES)
-        grow = max(grow - self.thp_faults(self.thp, self.anon, nr_thp, s.thp_defrag), 0)
+        grow = self.fault_thp_share(grow, s.thp_fraction, s.thp_defrag)
         req = [(self.anon, 0, grow), (self.file, 0, read)]
         req += self.sync_page_tables(self.pt, self.pages("anon") + grow)
         self.alloc_mix(req)
@@ -294,8 +302,7 @@ class BuildSpec(Spec):
     stop_s: float | None = param(None, "time the build ends (running processes still exit); None: never")
 
     def check(self):
-        if len(self.slab_order_shares) != 4:
-            raise ValueError(f"parameter 'slab_order_shares' needs 4 shares (got {self.slab_order_shares!r})")
+        _check_slab_order_shares(self)
 
 
 @register("build")
@@ -348,7 +355,7 @@ class Build(_Helpers):
         # new processes: anon, page tables (order-1 PGD with PTI, PTE pages), slab
         births = self.quota("procs", s.procs_per_s * dt)
         anon_pages = s.proc_anon_bytes // C.PAGE_SIZE
-        pte_pages = -(-anon_pages // 512) + 2  # PTEs plus a PUD and a PMD page
+        pte_pages = -(-anon_pages // PTE_PAGES_PER) + 2  # PTEs plus a PUD and a PMD page
         slab_pages = s.proc_slab_bytes // C.PAGE_SIZE
         exits = [t + dt * (i + 0.5) / births + s.proc_lifetime_s * (0.5 + random01(self.rng)) for i in range(births)]
         req = [(self.anon, 0, births * anon_pages), (self.pgd, 1, births), (self.pt, 0, births * pte_pages)]
@@ -369,7 +376,7 @@ class Build(_Helpers):
             self.free(self.slab_r, dover, "random")
         req += self.slab_requests(self.slab_r, dnew, s.slab_order_shares)
         churn = self.rate_pages("slab_churn", s.slab_churn_rate, dt)
-        held = sum(p[5] for p in self.live)  # per-process slab, freed at exit
+        held = len(self.live) * slab_pages  # per-process slab, freed at exit
         self.free(self.slab, min(churn, max(self.pages("slab") - held, 0)), "random")
         req += self.slab_requests(self.slab, churn, s.slab_order_shares)
         got = self.alloc_mix(req)

@@ -35,7 +35,6 @@ SLICES = {
 }
 VMS_FILE = DATA / "bitbrains-rnd-2013-07-vms.parquet"
 SLICE_LENGTH_S = 86400
-SAMPLE_S = 300
 
 
 @functools.lru_cache(maxsize=2)
