@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run smoke scenario test test-long bench clean
+.PHONY: setup run smoke scenario test test-long bench validate-setup validate clean
 
 setup: $(STAMP)
 
@@ -40,6 +40,22 @@ test-long: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/fleet bench
+
+# The real-kernel validation harness (README, "Validation"): Debian packages,
+# then two Linux 6.1 kernels cached under $$BALLOONFLEET_VALIDATE_DIR or
+# ~/.cache/balloonfleet/validate (about 10 min on 2 cores the first time).
+VALIDATE_APT := qemu-system-x86 qemu-utils busybox-static cpio e2fsprogs gcc libc6-dev make \
+	build-essential bc bison flex libelf-dev libssl-dev xz-utils linux-source-6.1
+
+validate-setup: $(STAMP)
+	@if ! dpkg -s $(VALIDATE_APT) >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(VALIDATE_APT); \
+	fi
+	$(BIN)/fleet validate setup
+
+validate: $(STAMP)
+	$(BIN)/fleet validate record
+	$(BIN)/fleet validate compare
 
 clean:
 	rm -rf $(VENV) .numba_cache .pytest_cache .hypothesis build *.egg-info

@@ -3,19 +3,33 @@ order against one guest's memory.
 
     fill KIND=SIZE[,KIND=SIZE...]   allocate, interleaved in small random chunks
     punch KIND FRACTION             free that fraction of KIND's pages at random
-    free KIND                       free all of KIND (a process exiting)
+    punch KIND every N              free every Nth page of KIND in allocation
+                                    order, oldest first (MADV_DONTNEED of
+                                    every Nth page of a mapping)
+    free KIND                       free all of KIND (a process exiting); KIND
+                                    may also be thp
     balloon SIZE                    set the balloon target and run to it
     compact                         echo 1 > /proc/sys/vm/compact_memory
     thp SIZE                        fault SIZE of MADV_HUGEPAGE anon memory
-    wait SECONDS                    let kswapd and kcompactd run (and, if on,
-                                    free page reporting every 2 s)
+                                    that stays mapped until `free thp`
+    wait SECONDS                    let the daemons run for that long (and, if
+                                    on, free page reporting every 2 s)
 
 KIND is anon, file, slab, slab_reclaimable or kernel. The whole scenario is
-parsed and checked before the first step runs.
+parsed and checked before the first step runs. The same text drives a real
+Linux guest in `fleet validate record` (fleet/validate/steps.py says what each
+verb does there).
+
+When the daemons run: in `fleet inspect` only in `wait` steps (one kswapd,
+kcompactd and proactive compaction round per second). With
+`daemons="always"`, as in a real kernel, kswapd and the kcompactd it wakes
+also run while a step runs (after every allocation chunk, balloon batch and
+THP fault batch), and each step ends with one proactive compaction check.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from .memory import balloon
 from .memory import constants as C
 from .memory.page_reporting import PAGE_REPORTING_DELAY
 from .memory.rng import randbelow
@@ -24,6 +38,9 @@ from .units import parse_size
 from .workload.base import CHUNK_PAGES
 
 FILL_KINDS = ("anon", "file", "slab", "slab_reclaimable", "kernel")
+FREE_KINDS = (*FILL_KINDS, "thp")
+DAEMON_MODES = ("wait", "always")
+THP_FAULT_BATCH = 16  # PMD faults between two daemon rounds in "always" mode
 
 
 class ScenarioError(ValueError):
@@ -34,9 +51,10 @@ class ScenarioError(ValueError):
 class Step:
     verb: str
     args: tuple
+    text: str = field(default="", compare=False)  # as written, spaces normalised
 
     def __str__(self) -> str:
-        return " ".join([self.verb, *map(str, self.args)])
+        return self.text or " ".join([self.verb, *map(str, self.args)])
 
 
 def _pages(text: str, step: str) -> int:
@@ -46,9 +64,9 @@ def _pages(text: str, step: str) -> int:
         raise ScenarioError(f"step '{step}': {e}") from None
 
 
-def _kind(text: str, step: str) -> str:
-    if text not in FILL_KINDS:
-        raise ScenarioError(f"step '{step}': unknown kind {text!r}; use one of {', '.join(FILL_KINDS)}")
+def _kind(text: str, step: str, kinds: tuple[str, ...] = FILL_KINDS) -> str:
+    if text not in kinds:
+        raise ScenarioError(f"step '{step}': unknown kind {text!r}; use one of {', '.join(kinds)}")
     return text
 
 
@@ -59,13 +77,18 @@ def parse_steps(text: str) -> list[Step]:
         step = raw.strip()
         if not step:
             continue
+        step = " ".join(step.split())
         verb, *words = step.split()
         if verb == "fill" and words:
             pairs = []
             for item in " ".join(words).split(","):
                 kind, _, size = item.strip().partition("=")
                 pairs.append((_kind(kind.strip(), step), _pages(size.strip(), step)))
-            steps.append(Step("fill", tuple(pairs)))
+            steps.append(Step("fill", tuple(pairs), step))
+        elif verb == "punch" and len(words) == 3 and words[1] == "every":
+            if not words[2].isdigit() or int(words[2]) < 1:
+                raise ScenarioError(f"step '{step}': N of 'every N' must be a whole number >= 1")
+            steps.append(Step("punch", (_kind(words[0], step), "every", int(words[2])), step))
         elif verb == "punch" and len(words) == 2:
             try:
                 fraction = float(words[1])
@@ -73,15 +96,15 @@ def parse_steps(text: str) -> list[Step]:
                 fraction = -1.0
             if not 0.0 <= fraction <= 1.0:
                 raise ScenarioError(f"step '{step}': FRACTION must be a number within 0..1")
-            steps.append(Step("punch", (_kind(words[0], step), fraction)))
+            steps.append(Step("punch", (_kind(words[0], step), fraction), step))
         elif verb == "free" and len(words) == 1:
-            steps.append(Step("free", (_kind(words[0], step),)))
+            steps.append(Step("free", (_kind(words[0], step, FREE_KINDS),), step))
         elif verb in ("balloon", "thp") and len(words) == 1:
-            steps.append(Step(verb, (_pages(words[0], step),)))
+            steps.append(Step(verb, (_pages(words[0], step),), step))
         elif verb == "compact" and not words:
-            steps.append(Step("compact", ()))
+            steps.append(Step("compact", (), step))
         elif verb == "wait" and len(words) == 1 and words[0].isdigit():
-            steps.append(Step("wait", (int(words[0]),)))
+            steps.append(Step("wait", (int(words[0]),), step))
         else:
             raise ScenarioError(f"step '{step}': not a step; use fill, punch, free, balloon, compact, thp or wait")
     if not steps:
@@ -89,57 +112,100 @@ def parse_steps(text: str) -> list[Step]:
     return steps
 
 
-class ScenarioRunner:
-    """Runs steps against one zone; owners are registered on first use."""
+def fill_interleaved(zone: Zone, want: dict[int, int], between=None) -> dict[int, int]:
+    """Allocate `want[o]` order-0 pages for each owner o through the slow path,
+    the owners interleaved in random runs of 1..CHUNK_PAGES pages; an owner
+    stops at its first failed allocation. `between` runs after every run.
+    Returns the pages each owner got."""
+    want = dict(want)
+    got = dict.fromkeys(want, 0)
+    while want:
+        owners = list(want)
+        o = owners[int(randbelow(zone.rng, len(owners)))]
+        n = min(want[o], 1 + int(randbelow(zone.rng, CHUNK_PAGES)))
+        done = zone.alloc_gfp(o, 0, n)
+        if between is not None:
+            between()
+        got[o] += done
+        want[o] -= n
+        if done < n or want[o] == 0:
+            del want[o]
+    return got
 
-    def __init__(self, zone: Zone, thp_defrag: str = "madvise", proactiveness: int = 0, reporting: bool = False):
+
+class ScenarioRunner:
+    """Runs steps against one zone; owners are registered on first use.
+
+    THP memory has two owners, as a process's MADV_HUGEPAGE mapping has two
+    kinds of pages: its huge pages ("thp") and the base pages of faults that
+    fell back ("thp_fallback", anon); `free thp` frees both.
+    """
+
+    def __init__(
+        self,
+        zone: Zone,
+        thp_defrag: str = "madvise",
+        proactiveness: int = 0,
+        reporting: bool = False,
+        daemons: str = "wait",
+    ):
+        if daemons not in DAEMON_MODES:
+            raise ValueError(f"daemons must be one of {', '.join(DAEMON_MODES)}")
         self.zone = zone
         self.thp_defrag = thp_defrag
         self.proactiveness = proactiveness
         self.reporting = reporting
+        self.always = daemons == "always"
         self.clock = 0  # simulated seconds waited so far
         self.owners: dict[str, int] = {}
 
-    def owner(self, kind: str) -> int:
-        if kind not in self.owners:
-            self.owners[kind] = self.zone.register_owner(kind, C.KIND_BY_NAME[kind])
-        return self.owners[kind]
+    def owner(self, name: str) -> int:
+        if name not in self.owners:
+            kind = C.KIND_ANON if name == "thp_fallback" else C.KIND_BY_NAME[name]
+            self.owners[name] = self.zone.register_owner(name, kind)
+        return self.owners[name]
 
     def run(self, step: Step) -> str:
         """Run one step; returns a one-line summary of what it did."""
-        return getattr(self, "_" + step.verb)(*step.args)
+        done = getattr(self, "_" + step.verb)(*step.args)
+        if self.always and step.verb != "wait":
+            self.zone.run_daemons(proactiveness=self.proactiveness)
+        return done
+
+    def _daemons_between(self) -> None:
+        """kswapd and the kcompactd it woke, between two pieces of a step."""
+        if self.always:
+            self.zone.run_daemons()
 
     def _fill(self, *pairs) -> str:
-        want = {self.owner(kind): pages for kind, pages in pairs}
-        got = dict.fromkeys(want, 0)
-        rng = self.zone.rng
-        while want:
-            owners = list(want)
-            o = owners[int(randbelow(rng, len(owners)))]
-            n = min(want[o], 1 + int(randbelow(rng, CHUNK_PAGES)))
-            done = self.zone.alloc_gfp(o, 0, n)
-            got[o] += done
-            want[o] -= n
-            if done < n or want[o] == 0:
-                del want[o]
+        got = fill_interleaved(self.zone, {self.owner(kind): pages for kind, pages in pairs}, self._daemons_between)
         return "filled " + ", ".join(f"{self.zone.owner_names[o]}={pages}" for o, pages in got.items()) + " pages"
 
-    def _punch(self, kind: str, fraction: float) -> str:
+    def _punch(self, kind: str, *how) -> str:
         o = self.owner(kind)
-        freed = self.zone.free_owner(o, int(self.zone.owner_pages(o) * fraction), self.zone.rng, "random")
+        if how[0] == "every":
+            freed = self.zone.free_owner_every(o, how[1])
+        else:
+            freed = self.zone.free_owner(o, int(self.zone.owner_pages(o) * how[0]), self.zone.rng, "random")
         return f"punched {freed} pages of {kind}"
 
     def _free(self, kind: str) -> str:
-        o = self.owner(kind)
-        freed = self.zone.free_owner(o, self.zone.owner_pages(o), self.zone.rng, "oldest")
+        freed = 0
+        for name in ("thp", "thp_fallback") if kind == "thp" else (kind,):
+            o = self.owner(name)
+            freed += self.zone.free_owner(o, self.zone.owner_pages(o), self.zone.rng, "oldest")
         return f"freed {freed} pages of {kind}"
 
     def _balloon(self, target: int) -> str:
+        """The fleet's entry point (Zone.update_balloon_size), one batch at a
+        time so that the daemons can run between batches; stops when a batch
+        moves nothing (the driver is out of puff)."""
         zone = self.zone
         while zone.balloon_pages() != target:
-            diff = target - zone.balloon_pages()
-            moved = zone.inflate(diff) if diff > 0 else zone.deflate(-diff)
-            if moved == 0:
+            before = zone.balloon_pages()
+            zone.update_balloon_size(target, balloon.BALLOON_BATCH)
+            self._daemons_between()
+            if zone.balloon_pages() == before:
                 break
         return f"balloon at {zone.balloon_pages()} pages (target {target})"
 
@@ -149,15 +215,16 @@ class ScenarioRunner:
         return f"compacted: {int(self.zone.a.vm[C.VM_PGMIGRATE_SUCCESS]) - before} pages migrated"
 
     def _thp(self, pages: int) -> str:
-        huge, fallback, missing = self.zone.thp_fault(
-            self.owner_thp(), self.owner("anon"), pages >> C.HPAGE_PMD_ORDER, self.thp_defrag
-        )
+        totals = [0, 0, 0]
+        left = pages >> C.HPAGE_PMD_ORDER
+        while left:
+            n = min(left, THP_FAULT_BATCH) if self.always else left
+            got = self.zone.thp_fault(self.owner("thp"), self.owner("thp_fallback"), n, self.thp_defrag)
+            totals = [t + g for t, g in zip(totals, got)]
+            left -= n
+            self._daemons_between()
+        huge, fallback, missing = totals
         return f"thp: {huge} huge, {fallback} fallback, {missing} base pages not allocated"
-
-    def owner_thp(self) -> int:
-        if "thp" not in self.owners:
-            self.owners["thp"] = self.zone.register_owner("thp", C.KIND_THP)
-        return self.owners["thp"]
 
     def _wait(self, seconds: int) -> str:
         reported = 0

@@ -32,7 +32,10 @@ class Zone:
     details, /proc texts). balloon_compaction: the seed's switch (balloon pages
     Movable and migratable) — off is the world before Linux 3.8. rng: the
     guest's one generator state (fleet.memory.rng.new_rng); reclaim draws from
-    it.
+    it. reserved: memblock-reserved (start pfn, pages) ranges, owned by
+    "reserved" and never freed to the buddy allocator (page_alloc.
+    memblock_reserve); managed pages and the watermarks exclude them, as
+    the kernel's zone->managed_pages does.
     """
 
     def __init__(
@@ -44,6 +47,7 @@ class Zone:
         deflate_on_oom: bool = False,
         swap: bool = False,
         rng: np.ndarray | None = None,
+        reserved: tuple[tuple[int, int], ...] = (),
     ):
         if era not in C.ERAS:
             raise ValueError(f"era must be one of {', '.join(C.ERAS)}, got {era!r}")
@@ -51,13 +55,22 @@ class Zone:
             raise ValueError("watermark_scale_factor must be within 1..3000")
         self.era = era
         self.a = empty_zone(nr_pages)
+        self.owner_names: list[str] = ["(free)"]
         zs = self.a.zs
+        managed = nr_pages
+        if reserved:
+            o = self.register_owner("reserved", C.KIND_KERNEL)
+            for start, pages in reserved:
+                if start < 0 or pages < 0 or start + pages > nr_pages:
+                    raise ValueError(f"reserved range {start}+{pages} lies outside the zone")
+                page_alloc.memblock_reserve(self.a, o, start, start + pages)
+            managed -= self.owner_pages(o)
         zs[C.ZS_NR_PAGES] = nr_pages
-        zs[C.ZS_MANAGED] = nr_pages
+        zs[C.ZS_MANAGED] = managed
         zs[C.ZS_ERA] = C.ERAS[era]
-        zs[C.ZS_MOBILITY_DISABLED] = int(nr_pages < C.PAGEBLOCK_NR_PAGES * _MIGRATE_TYPES_KERNEL)
-        zs[C.ZS_MIN_FREE_KBYTES] = min_free_kbytes(nr_pages, C.ERAS[era])
-        marks = zone_watermarks(nr_pages, C.ERAS[era], watermark_scale_factor)
+        zs[C.ZS_MOBILITY_DISABLED] = int(managed < C.PAGEBLOCK_NR_PAGES * _MIGRATE_TYPES_KERNEL)
+        zs[C.ZS_MIN_FREE_KBYTES] = min_free_kbytes(managed, C.ERAS[era])
+        marks = zone_watermarks(managed, C.ERAS[era], watermark_scale_factor)
         zs[C.ZS_WMARK_MIN : C.ZS_WMARK_PROMO + 1] = marks
         zs[C.ZS_EXTFRAG_THRESHOLD] = 500
         zs[C.ZS_SWAP] = int(swap)
@@ -65,7 +78,6 @@ class Zone:
         zs[C.ZS_BALLOON_COMPACTION] = int(balloon_compaction)
         page_alloc.boot_free_all(self.a)
         self.rng = new_rng(0, 0) if rng is None else rng
-        self.owner_names: list[str] = ["(free)"]
         # Balloon pages: GFP_HIGHUSER_MOVABLE with the seed, GFP_HIGHUSER before.
         mt = C.MIGRATE_MOVABLE if balloon_compaction else C.MIGRATE_UNMOVABLE
         zs[C.ZS_BALLOON_OWNER] = self.register_owner("balloon", C.KIND_BALLOON, mt)
@@ -124,6 +136,13 @@ class Zone:
     def free_owner(self, o: int, nr_pages: int, rng: np.ndarray, how: str = "random") -> int:
         """Free at least `nr_pages` of owner `o` (fewer if it has fewer)."""
         return int(page_alloc.free_owner_pages(self.a, o, nr_pages, PICKS[how], rng))
+
+    def free_owner_every(self, o: int, n: int) -> int:
+        """Free every `n`th allocation of owner `o`, oldest first
+        (page_alloc.free_every_nth); returns pages freed."""
+        if n < 1:
+            raise ValueError("n must be at least 1")
+        return int(page_alloc.free_every_nth(self.a, o, n))
 
     def alloc_gfp(self, o: int, order: int, count: int, gfp: int = C.GFP_USER) -> int:
         """`count` allocations through the slow path (reclaim, compaction);

@@ -1,0 +1,117 @@
+"""The scenario language's verbs that real-guest parity added: the strided
+punch, THP memory a process exit frees, and daemons that run during steps."""
+
+import numpy as np
+import pytest
+
+from fleet.memory import constants as C
+from fleet.memory.rng import new_rng
+from fleet.memory.zone import Zone
+from fleet.scenario import ScenarioError, ScenarioRunner, parse_steps
+
+PB = C.PAGEBLOCK_NR_PAGES
+
+
+def run(zone, text, **kw):
+    runner = ScenarioRunner(zone, **kw)
+    for step in parse_steps(text):
+        runner.run(step)
+    return runner
+
+
+def listed(zone, o):
+    out, pfn = [], int(zone.a.own_head[o])
+    while pfn >= 0:
+        out.append(pfn)
+        pfn = int(zone.a.lru_next[pfn])
+    return out
+
+
+@pytest.mark.parametrize("n", [2, 3, 7])
+def test_punch_every_n_frees_every_nth_page_in_allocation_order(n):
+    zone = Zone(16 * PB, rng=new_rng(1, 0))
+    runner = run(zone, "fill anon=8MiB")
+    o = runner.owners["anon"]
+    before = listed(zone, o)
+    runner.run(parse_steps(f"punch anon every {n}")[0])
+    after = listed(zone, o)
+    assert after == [p for i, p in enumerate(before) if i % n]
+    assert all(zone.a.owner[p] == C.OWNER_NONE for p in before[::n])
+    zone.check()
+
+
+def test_strided_holes_take_the_movable_balloon_in_place():
+    """Every other page of a sequential fill freed: a movable balloon of that
+    many pages lands in those holes (LIFO free lists), not in clean blocks."""
+    zone = Zone(32 * PB, rng=new_rng(2, 0), balloon_compaction=True)
+    runner = run(zone, "fill anon=32MiB; punch anon every 2")
+    holes = {p for p in range(8192) if zone.a.owner[p] == C.OWNER_NONE}
+    free_2mib = zone.free_2mib_blocks()
+    runner.run(parse_steps("balloon 4MiB")[0])
+    assert zone.free_2mib_blocks() == free_2mib
+    balloon = listed(zone, zone.balloon_owner)
+    assert len(balloon) == 1024 and set(balloon) <= holes
+
+
+def test_free_thp_frees_huge_pages_and_their_fallbacks():
+    zone = Zone(16 * PB, rng=new_rng(3, 0))
+    # leave room for 3 huge pages only, so most of the 8 faults fall back
+    runner = run(zone, "fill anon=22MiB; thp 16MiB", thp_defrag="never")
+    thp, fallback = runner.owners["thp"], runner.owners["thp_fallback"]
+    assert zone.owner_pages(thp) > 0 and zone.owner_pages(fallback) > 0
+    anon = zone.owner_pages(runner.owners["anon"])
+    runner.run(parse_steps("free thp")[0])
+    assert zone.owner_pages(thp) == zone.owner_pages(fallback) == 0
+    assert zone.owner_pages(runner.owners["anon"]) == anon
+    zone.check()
+
+
+def test_daemons_always_reclaim_during_a_fill_and_wait_mode_does_not():
+    def fill(daemons):
+        zone = Zone(16 * PB, rng=new_rng(4, 0))
+        run(zone, "fill file=28MiB; fill anon=4MiB", daemons=daemons)
+        return int(zone.a.vm[C.VM["pgscan_kswapd"]])
+
+    assert fill("wait") == 0
+    assert fill("always") > 0
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("punch anon every 0", "every N"),
+        ("punch anon every x", "every N"),
+        ("free bogus", "unknown kind"),
+        ("fill thp=2MiB", "unknown kind"),
+    ],
+)
+def test_bad_steps_name_the_step(text, words):
+    with pytest.raises(ScenarioError, match=words):
+        parse_steps(text)
+
+
+def test_step_text_is_kept():
+    assert [str(s) for s in parse_steps("fill  anon=1MiB ;punch anon every 2; free thp")] == [
+        "fill anon=1MiB", "punch anon every 2", "free thp"
+    ]
+
+
+def test_memblock_reserved_ranges_never_reach_the_buddy_allocator():
+    zone = Zone(16 * PB, rng=new_rng(5, 0), reserved=((0, 700), (16 * PB - 300, 300)))
+    assert zone.nr_free == 16 * PB - 1000
+    assert int(zone.a.zs[C.ZS_MANAGED]) == 16 * PB - 1000
+    assert np.all(zone.a.owner[:700] != C.OWNER_NONE) and np.all(zone.a.owner[-300:] != C.OWNER_NONE)
+    assert np.all(zone.a.pb_mt == C.MIGRATE_MOVABLE)  # memmap_init's type stays
+    zone.check()
+    # the free range 700..7892: the largest naturally aligned blocks that fit
+    want = np.zeros(C.NR_PAGE_ORDERS, dtype=np.int64)
+    pfn = 700
+    while pfn < 16 * PB - 300:
+        order = next(o for o in range(C.MAX_PAGE_ORDER, -1, -1) if pfn % (1 << o) == 0 and pfn + (1 << o) <= 16 * PB - 300)
+        want[order] += 1
+        pfn += 1 << order
+    assert list(zone.a.nr_free.sum(axis=1)) == list(want)
+    assert want[2] == 2 and want[10] == 6
+    run(zone, "fill anon=20MiB; compact; free anon")
+    zone.check()
+    assert np.all(zone.a.owner[:700] == zone.a.owner[0])
