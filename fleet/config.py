@@ -47,6 +47,11 @@ class KernelSpec:
     free_page_reporting: bool = _help("virtio-balloon free page reporting every 2 s", False)
     swap: bool = _help("anonymous memory may be swapped out", False)
     balloon_rate: int = _help("balloon inflate/deflate rate, bytes/s (HyperAlloc measured ~0.86 GiB/s)", 900 << 20)
+    balloon_isolation: str = _help(
+        "how compaction isolates balloon pages: seed (any it meets, the 2012 series), merged-3.8 (only after an "
+        "LRU page in the same scan, Linux 3.8-3.17), or era (merged-3.8 in era 3.8, seed in 6.x)",
+        "era",
+    )
 
 
 @dataclass(frozen=True)
@@ -176,7 +181,7 @@ def _build(cls, table: dict, path: str):
 
 def _validate(spec: Spec) -> None:
     from .guest import check_workload, guest_memory, guest_params
-    from .memory.constants import ERAS
+    from .memory.constants import BALLOON_ISOLATION, ERAS
     from .memory.huge_memory import DEFRAG_MODES
 
     e, k, h = spec.experiment, spec.kernel, spec.hosts
@@ -186,6 +191,8 @@ def _validate(spec: Spec) -> None:
         raise SpecError(f"kernel.thp_defrag: {k.thp_defrag!r} is not one of {', '.join(DEFRAG_MODES)}")
     if not 0 <= k.proactiveness <= 100:
         raise SpecError("kernel.proactiveness: must be within 0..100")
+    if k.balloon_isolation != "era" and k.balloon_isolation not in BALLOON_ISOLATION:
+        raise SpecError(f"kernel.balloon_isolation: {k.balloon_isolation!r} is not one of era, {', '.join(BALLOON_ISOLATION)}")
     for key in ("tick_s", "policy_interval_s", "sample_interval_s", "duration_s", "guests_per_actor"):
         if getattr(e, key) <= 0:
             raise SpecError(f"experiment.{key}: must be positive")

@@ -85,7 +85,14 @@ class Guest:
         params = guest_params(group.workload_params, spec.fleet_index(host_id, guest_id))
         self.memory = guest_memory(group, params)
         nr_pages = self.memory // C.PAGE_SIZE
-        self.zone = Zone(nr_pages, era=k.era, balloon_compaction=k.balloon_compaction, swap=k.swap, rng=self.rng)
+        self.zone = Zone(
+            nr_pages,
+            era=k.era,
+            balloon_compaction=k.balloon_compaction,
+            swap=k.swap,
+            rng=self.rng,
+            balloon_isolation=None if k.balloon_isolation == "era" else k.balloon_isolation,
+        )
         self.workload = build_workload(group.workload, self.zone, params, self.rng)
         self.backing = GuestBacking(nr_pages, khugepaged=spec.hosts.khugepaged)
         self.balloon_rate_pages = max(1, k.balloon_rate // C.PAGE_SIZE)

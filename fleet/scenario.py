@@ -29,7 +29,7 @@ THP fault batch), and each step ends with one proactive compaction check.
 
 from dataclasses import dataclass, field
 
-from .memory import balloon
+from .memory import virtio_balloon
 from .memory import constants as C
 from .memory.page_reporting import PAGE_REPORTING_DELAY
 from .memory.rng import randbelow
@@ -203,7 +203,7 @@ class ScenarioRunner:
         zone = self.zone
         while zone.balloon_pages() != target:
             before = zone.balloon_pages()
-            zone.update_balloon_size(target, balloon.BALLOON_BATCH)
+            zone.update_balloon_size(target, virtio_balloon.BALLOON_BATCH)
             self._daemons_between()
             if zone.balloon_pages() == before:
                 break

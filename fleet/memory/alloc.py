@@ -36,8 +36,12 @@ MAX_RECLAIM_RETRIES = 16
 
 @kernel
 def try_to_compact_pages(z, order, mode):
-    """`compact_zone_order` for direct compaction; returns the compact_result."""
-    if mode != MIGRATE_ASYNC and compaction_deferred(z, order):
+    """`try_to_compact_pages` / `compact_zone_order` for direct compaction;
+    returns the compact_result. Deferral is checked for every attempt the
+    model makes (async and sync-light): 6.x skips a deferred zone when
+    `prio > MIN_COMPACT_PRIORITY`, 3.8 checks `compaction_deferred` in
+    __alloc_pages_direct_compact before both the async and the sync attempt."""
+    if compaction_deferred(z, order):
         return COMPACT_DEFERRED
     if compaction_suitable(z, order) == COMPACT_SKIPPED:
         return COMPACT_SKIPPED
@@ -50,9 +54,13 @@ def try_to_compact_pages(z, order, mode):
 @kernel
 def alloc_pages_direct_compact(z, order, o, mode):
     """`__alloc_pages_direct_compact`: compact, then try to allocate; counts
-    compact_stall / compact_success / compact_fail and handles deferral."""
+    compact_stall / compact_success / compact_fail and handles deferral. In
+    6.x a deferred zone still counts a stall (try_to_compact_pages returns
+    COMPACT_DEFERRED, which is not COMPACT_SKIPPED) and the free lists are
+    tried; in 3.8 a deferred attempt returns before compact_stall is counted
+    (in try_to_compact_pages)."""
     result = try_to_compact_pages(z, order, mode)
-    if result == COMPACT_SKIPPED or result == COMPACT_DEFERRED:
+    if result == COMPACT_SKIPPED or (result == COMPACT_DEFERRED and z.zs[C.ZS_ERA] == C.ERA_3_8):
         return -1, result
     z.vm[C.VM_COMPACT_STALL] += 1
     pfn = alloc_pages(z, order, o, WMARK_MIN)
@@ -95,7 +103,7 @@ def alloc_pages_slowpath(z, order, o, gfp, rng):
             return -1
     retries = 0
     while True:
-        progress = try_to_free_pages(z, rng)
+        progress = try_to_free_pages(z, order, rng)
         pfn = alloc_pages(z, order, o, WMARK_MIN)
         if pfn >= 0:
             return pfn

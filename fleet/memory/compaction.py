@@ -199,9 +199,20 @@ def isolate_migratepages(z, cc, migratepages):
     pages of a free block or compound page it steps over (nr_scanned +=
     (1 << order) - 1); 3.8 visits every pfn one by one and counts it, except
     the tails of an LRU compound page (a THP), which it jumps without
-    counting."""
+    counting.
+
+    Balloon pages (with balloon compaction on) follow the zone's
+    balloon_isolation rule. "seed": the 2012 series isolates any balloon page
+    the scanner meets. "merged-3.8": Linux 3.8 to 3.17 isolate one only
+    `if (locked && balloon_page_isolate(page))`: the lru_lock is taken by the
+    first order-0 LRU page of the same isolate_migratepages_range call (one
+    pageblock or one cluster of it), so a balloon page before any LRU page in
+    that call is passed over; the 2014 fix (Cc stable v3.8) removed the
+    gate. The model never drops the lock within a call (no contention,
+    no need_resched)."""
     n = z.zs[C.ZS_NR_PAGES]
     low = cc[CC_MIGRATE_PFN]
+    lock_gate = z.zs[C.ZS_BALLOON_ISOLATION] == C.BALLOON_ISOLATION_MERGED_38
     era38 = z.zs[C.ZS_ERA] == C.ERA_3_8
     async_mode = cc[CC_MODE] == MIGRATE_ASYNC
     balloon_movable = z.zs[C.ZS_BALLOON_COMPACTION] != 0
@@ -222,6 +233,7 @@ def isolate_migratepages(z, cc, migratepages):
             continue
         start_low = low
         unscanned = 0
+        locked = False
         while low < end and nr < COMPACT_CLUSTER_MAX:
             flags = z.pflags[low]
             if flags & C.PF_BUDDY:
@@ -236,10 +248,11 @@ def isolate_migratepages(z, cc, migratepages):
                 continue
             if o != C.OWNER_NONE and not flags & C.PF_ISOLATED:
                 if o == balloon:
-                    if balloon_movable and balloon_page_isolate(z, low):
+                    if balloon_movable and (locked or not lock_gate) and balloon_page_isolate(z, low):
                         migratepages[nr] = low
                         nr += 1
                 elif z.own_mt[o] == C.MIGRATE_MOVABLE:
+                    locked = True
                     isolate_lru_page(z, low)
                     migratepages[nr] = low
                     nr += 1

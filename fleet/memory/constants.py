@@ -111,6 +111,8 @@ ZS_NAMES = (
     "compact_blockskip_flush",
     "extfrag_threshold",
     "kswapd_wake",  # kswapd has been woken (and for which order + 1)
+    "kcompactd_wake",  # kswapd asked kcompactd for this order + 1 (6.x)
+    "balloon_isolation",  # BALLOON_ISOLATION_* rule of the migrate scanner
     "swap",  # 1: anonymous memory may be swapped out
     "isolated_lru",  # LRU pages isolated for migration
 )
@@ -140,6 +142,14 @@ ZS_CACHED_FREE_PFN = ZS["compact_cached_free_pfn"]
 ZS_BLOCKSKIP_FLUSH = ZS["compact_blockskip_flush"]
 ZS_EXTFRAG_THRESHOLD = ZS["extfrag_threshold"]
 ZS_KSWAPD_WAKE = ZS["kswapd_wake"]
+ZS_KCOMPACTD_WAKE = ZS["kcompactd_wake"]
+ZS_BALLOON_ISOLATION = ZS["balloon_isolation"]
+
+# How the migrate scanner may isolate balloon pages (with balloon compaction on).
+BALLOON_ISOLATION_SEED = 0
+BALLOON_ISOLATION_MERGED_38 = 1
+BALLOON_ISOLATION = {"seed": BALLOON_ISOLATION_SEED, "merged-3.8": BALLOON_ISOLATION_MERGED_38}
+BALLOON_ISOLATION_DEFAULT = {"3.8": "merged-3.8", "6.x": "seed"}
 ZS_SWAP = ZS["swap"]
 ZS_ISOLATED_LRU = ZS["isolated_lru"]
 

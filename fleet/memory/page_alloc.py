@@ -185,18 +185,32 @@ def can_steal_fallback_6x(order, start_mt, mobility_disabled):
 
 
 @kernel
+def wakeup_kswapd(z, order):
+    """`wakeup_kswapd` (mm/vmscan.c): remember the highest order a sleeping
+    kswapd is asked for. Here because rmqueue wakes kswapd for a boosted
+    zone."""
+    if z.zs[C.ZS_KSWAPD_WAKE] < order + 1:
+        z.zs[C.ZS_KSWAPD_WAKE] = order + 1
+
+
+@kernel
 def steal_suitable_fallback_6x(z, pfn, current, start_mt, whole_block):
     """`steal_suitable_fallback` (6.5): claim the pageblock when its free pages
     plus the pages compatible with the request reach half a pageblock.
 
     The free pages move to the request's lists even when the block is not
-    claimed, as in 6.5 (6.10+ moves them only on claim)."""
+    claimed, as in 6.5 (6.10+ moves them only on claim). A steal below
+    pageblock order boosts the watermark, and the boosted zone wakes kswapd
+    (ZONE_BOOSTED_WATERMARK, tested in rmqueue; the model's requests all
+    carry __GFP_KSWAPD_RECLAIM except THP's, which only take whole
+    pageblocks and never boost)."""
     old_mt = z.pb_mt[pfn >> C.PAGEBLOCK_ORDER]
     if current >= C.PAGEBLOCK_ORDER:
         change_pageblock_range(z, pfn, current, start_mt)
         move_to_free_list(z, pfn, current, start_mt, True)
         return True
-    boost_watermark(z)
+    if boost_watermark(z):
+        wakeup_kswapd(z, 0)
     if not whole_block:
         move_to_free_list(z, pfn, current, start_mt, True)
         return False

@@ -8,13 +8,20 @@ arguments.
 
 import numpy as np
 
-from . import alloc, balloon, compaction, huge_memory, page_alloc, page_reporting, stats, vmscan
+from . import alloc, compaction, huge_memory, page_alloc, page_reporting, stats, virtio_balloon, vmscan
 from . import constants as C
 from .checker import check_zone
 from .owner import PICK_NEWEST, PICK_OLDEST, PICK_RANDOM
 from .rng import new_rng
 from .state import empty_zone, state_bytes
-from .watermark import WMARK_LOW, WMARK_MIN, min_free_kbytes, zone_watermarks
+from .watermark import (
+    WMARK_LOW,
+    WMARK_MIN,
+    guest_zones,
+    min_free_kbytes,
+    recommended_min_free_kbytes,
+    zone_watermarks,
+)
 
 PICKS = {"oldest": PICK_OLDEST, "newest": PICK_NEWEST, "random": PICK_RANDOM}
 
@@ -35,7 +42,14 @@ class Zone:
     it. reserved: memblock-reserved (start pfn, pages) ranges, owned by
     "reserved" and never freed to the buddy allocator (page_alloc.
     memblock_reserve); managed pages and the watermarks exclude them, as
-    the kernel's zone->managed_pages does.
+    the kernel's zone->managed_pages does. thp: THP is enabled (always or
+    madvise), so min_free_kbytes is raised as khugepaged does
+    (watermark.recommended_min_free_kbytes, for the zones a QEMU guest of
+    this size has). other_zone_pages: managed pages of guest zones the model
+    leaves out (the DMA zone in validation); they take their share of
+    min_free_kbytes. balloon_isolation: "seed" or "merged-3.8", how the
+    migrate scanner may isolate balloon pages (compaction.isolate_migratepages);
+    None picks the era's (constants.BALLOON_ISOLATION_DEFAULT).
     """
 
     def __init__(
@@ -48,9 +62,15 @@ class Zone:
         swap: bool = False,
         rng: np.ndarray | None = None,
         reserved: tuple[tuple[int, int], ...] = (),
+        thp: bool = True,
+        other_zone_pages: int = 0,
+        balloon_isolation: str | None = None,
     ):
         if era not in C.ERAS:
             raise ValueError(f"era must be one of {', '.join(C.ERAS)}, got {era!r}")
+        balloon_isolation = balloon_isolation or C.BALLOON_ISOLATION_DEFAULT[era]
+        if balloon_isolation not in C.BALLOON_ISOLATION:
+            raise ValueError(f"balloon_isolation must be one of {', '.join(C.BALLOON_ISOLATION)}")
         if not 1 <= watermark_scale_factor <= 3000:
             raise ValueError("watermark_scale_factor must be within 1..3000")
         self.era = era
@@ -69,13 +89,19 @@ class Zone:
         zs[C.ZS_MANAGED] = managed
         zs[C.ZS_ERA] = C.ERAS[era]
         zs[C.ZS_MOBILITY_DISABLED] = int(managed < C.PAGEBLOCK_NR_PAGES * _MIGRATE_TYPES_KERNEL)
-        zs[C.ZS_MIN_FREE_KBYTES] = min_free_kbytes(managed, C.ERAS[era])
-        marks = zone_watermarks(managed, C.ERAS[era], watermark_scale_factor)
+        lowmem = managed + other_zone_pages
+        if thp:
+            mfk = recommended_min_free_kbytes(lowmem, C.ERAS[era], guest_zones(nr_pages + other_zone_pages))
+        else:
+            mfk = min_free_kbytes(lowmem, C.ERAS[era])
+        zs[C.ZS_MIN_FREE_KBYTES] = mfk
+        marks = zone_watermarks(managed, C.ERAS[era], watermark_scale_factor, mfk, lowmem)
         zs[C.ZS_WMARK_MIN : C.ZS_WMARK_PROMO + 1] = marks
         zs[C.ZS_EXTFRAG_THRESHOLD] = 500
         zs[C.ZS_SWAP] = int(swap)
         zs[C.ZS_DEFLATE_ON_OOM] = int(deflate_on_oom)
         zs[C.ZS_BALLOON_COMPACTION] = int(balloon_compaction)
+        zs[C.ZS_BALLOON_ISOLATION] = C.BALLOON_ISOLATION[balloon_isolation]
         page_alloc.boot_free_all(self.a)
         self.rng = new_rng(0, 0) if rng is None else rng
         # Balloon pages: GFP_HIGHUSER_MOVABLE with the seed, GFP_HIGHUSER before.
@@ -166,9 +192,12 @@ class Zone:
 
     def run_daemons(self, kcompactd: bool = True, proactiveness: int = 0) -> None:
         """What runs between ticks: kswapd if woken; in 6.x kcompactd for the
-        order kswapd was woken for, and proactive compaction."""
+        order kswapd was woken for (pageblock order after a boosted kswapd
+        run), and proactive compaction."""
         woken = int(self.a.zs[C.ZS_KSWAPD_WAKE]) - 1
         vmscan.balance_pgdat(self.a, self.rng)
+        woken = max(woken, int(self.a.zs[C.ZS_KCOMPACTD_WAKE]) - 1)
+        self.a.zs[C.ZS_KCOMPACTD_WAKE] = 0
         if self.a.zs[C.ZS_BLOCKSKIP_FLUSH]:
             compaction.reset_isolation_suitable(self.a)
         if self.era != "6.x":
@@ -193,23 +222,23 @@ class Zone:
     def inflate(self, nr_pages: int) -> int:
         """One `fill_balloon` batch (<= 256 pages), after one round of direct
         reclaim if memory is short (__GFP_NORETRY). Returns pages inflated."""
-        done = int(balloon.fill_balloon_reclaiming(self.a, min(nr_pages, balloon.BALLOON_BATCH), self.rng))
+        done = int(virtio_balloon.fill_balloon_reclaiming(self.a, min(nr_pages, virtio_balloon.BALLOON_BATCH), self.rng))
         self.drain_stream()
         return done
 
     def deflate(self, nr_pages: int) -> int:
         """One `leak_balloon` batch (<= 256 pages). Returns pages deflated."""
-        done = int(balloon.leak_balloon(self.a, min(nr_pages, balloon.BALLOON_BATCH)))
+        done = int(virtio_balloon.leak_balloon(self.a, min(nr_pages, virtio_balloon.BALLOON_BATCH)))
         self.drain_stream()
         return done
 
     def update_balloon_size(self, target_pages: int, budget: int) -> None:
         """Move the balloon toward `target_pages` by at most `budget` pages, a
         batch at a time, stopping at the first short batch
-        (balloon.update_balloon_size); the host stream is drained as it fills."""
+        (virtio_balloon.update_balloon_size); the host stream is drained as it fills."""
         done = False
         while not done:
-            budget, done = balloon.update_balloon_size(self.a, target_pages, budget, self.rng)
+            budget, done = virtio_balloon.update_balloon_size(self.a, target_pages, budget, self.rng)
             self.drain_stream()
 
     def report_free_pages(self) -> int:

@@ -11,6 +11,8 @@ areas), reclaimable slab (dentries and inodes of the unpacked initramfs) and
 movable pages (the initramfs files in the tmpfs rootfs, swap-backed like
 anon). The amounts are measured, per reference, from its boot snapshots; where
 they land, and which pageblocks they claim, is left to the model's allocator.
+The DMA zone is not modelled, but its managed pages take their share of
+min_free_kbytes, as in __setup_per_zone_wmarks.
 """
 
 import statistics
@@ -31,6 +33,7 @@ class BootState:
     unmovable: int  # pages allocated at boot: unmovable kernel memory
     reclaimable: int  # reclaimable slab
     movable: int  # rootfs (tmpfs) and other user pages
+    other_zone_pages: int  # managed pages of the guest's other zones (DMA)
 
     def reserved_ranges(self, zone_pages: int) -> tuple[tuple[int, int], ...]:
         return ((0, self.reserved_low), (zone_pages - self.reserved_high, self.reserved_high))
@@ -51,7 +54,8 @@ def measured_boot_state(boot_snapshots: list[dict], zone: str, zone_pages: int, 
     used = mean(z["managed"] - z["nr_free_pages"] - z["pcp_count"] for z in zi)
     reclaimable = mean(m["SReclaimable"] for m in mi) // KB_PER_PAGE
     movable = mean(m["Cached"] + m["Buffers"] + m["AnonPages"] for m in mi) // KB_PER_PAGE
-    return BootState(reserved - high, high, max(used - reclaimable - movable, 0), reclaimable, movable)
+    other = mean(sum(z["managed"] for name, z in s["zoneinfo"].items() if name != zone) for s in boot_snapshots)
+    return BootState(reserved - high, high, max(used - reclaimable - movable, 0), reclaimable, movable, other)
 
 
 def boot_zone(state: BootState, zone_pages: int, **zone_args) -> Zone:
@@ -59,7 +63,9 @@ def boot_zone(state: BootState, zone_pages: int, **zone_args) -> Zone:
     allocations (init's unmovable memory first, then the rootfs files and
     their dentries as the initramfs is unpacked, interleaved), each through
     the allocator's slow path."""
-    zone = Zone(zone_pages, reserved=state.reserved_ranges(zone_pages), **zone_args)
+    zone = Zone(
+        zone_pages, reserved=state.reserved_ranges(zone_pages), other_zone_pages=state.other_zone_pages, **zone_args
+    )
     kernel = zone.register_owner("boot_kernel", C.KIND_KERNEL)
     rootfs = zone.register_owner("boot_rootfs", C.KIND_ANON)
     dentries = zone.register_owner("boot_dentries", C.KIND_SLAB_RECLAIMABLE)

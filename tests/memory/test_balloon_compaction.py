@@ -37,8 +37,14 @@ ERAS = ("6.x", "3.8")
 # --------------------------------------------------------------------- helpers
 
 
-def make_zone(era="6.x", on=True, nr_blocks=NR_BLOCKS, seed=1):
-    return Zone(nr_blocks * PB, era=era, balloon_compaction=on, rng=new_rng(seed, 0))
+def make_zone(era="6.x", on=True, nr_blocks=NR_BLOCKS, seed=1, balloon_isolation="seed"):
+    """A small zone for the seed's rules: the seed's isolation (no lru_lock
+    gate) unless asked, and the watermarks of calculate_min_free_kbytes alone
+    (thp=False), which the layouts below are sized for."""
+    return Zone(
+        nr_blocks * PB, era=era, balloon_compaction=on, rng=new_rng(seed, 0), thp=False,
+        balloon_isolation=balloon_isolation,
+    )
 
 
 def fill_with_anon(z):

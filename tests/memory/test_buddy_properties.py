@@ -653,10 +653,10 @@ def test_min_free_kbytes_clamps(pages, era, mfk):
 @pytest.mark.parametrize("era", ERAS)
 @pytest.mark.parametrize("pages", [32768, 262144])
 def test_zone_boots_with_hand_computed_watermarks(era, pages):
-    """Invariant 5: a booted Zone stores the same watermarks and
+    """Invariant 5: a booted Zone without THP stores the same watermarks and
     min_free_kbytes (zone scalars) as the table."""
     (mfk, marks) = next((m, w) for p, e, m, w in WATERMARK_TABLE if p == pages and e == C.ERAS[era])
-    z = Zone(pages, era)
+    z = Zone(pages, era, thp=False)
     assert int(z.a.zs[C.ZS_MIN_FREE_KBYTES]) == mfk
     assert tuple(int(x) for x in z.a.zs[C.ZS_WMARK_MIN : C.ZS_WMARK_PROMO + 1]) == marks
     assert (z.watermark(WMARK_MIN), z.watermark(WMARK_LOW), z.watermark(WMARK_HIGH)) == marks[:3]
