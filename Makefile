@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run smoke scenario test test-long bench validate-setup validate clean
+.PHONY: setup run smoke scenario test test-long fuzz bench validate-setup validate clean
 
 setup: $(STAMP)
 
@@ -37,6 +37,11 @@ test: $(STAMP)
 
 test-long: $(STAMP)
 	$(BIN)/pytest -m slow
+
+# Random exploration: the property tests with fresh examples, 20 times as many.
+FUZZ_TESTS := tests/test_bad_input.py tests/memory/test_buddy_properties.py tests/memory/test_balloon_compaction.py
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz BALLOONFLEET_FUZZ_FACTOR=20 $(BIN)/pytest -m "not slow" $(FUZZ_TESTS)
 
 bench: $(STAMP)
 	$(BIN)/fleet bench

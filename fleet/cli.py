@@ -83,13 +83,23 @@ def inspect(
     thp_defrag: str = typer.Option("madvise", help="THP defrag mode: always, defer, defer+madvise, madvise, never."),
     free_page_reporting: bool = typer.Option(False, help="During wait steps, report free order-9+ blocks every 2 s."),
 ) -> None:
-    """Boot one guest, run a seeded workload or a scenario, print its kernel files."""
+    """Boot one guest, run a seeded workload or a scenario, print its kernel files.
+
+    The kernel is a fleet guest's with the spec's defaults (kcompactd on,
+    proactiveness 20), so inspect and `fleet run` model the same kernel."""
     from .memory.huge_memory import DEFRAG_MODES
     from .memory.rng import new_rng
     from .memory.zone import Zone
     from .scenario import ScenarioError, ScenarioRunner, parse_steps, step_summary
     from .workload.random_mix import MixSpec, RandomMix
 
+    from .config import KernelSpec, SpecError, check_seed
+
+    kernel = KernelSpec()  # the daemons of a fleet guest with the spec's defaults
+    try:
+        check_seed(seed, "--seed")
+    except SpecError as e:
+        raise UserError(str(e)) from None
     if era not in C.ERAS:
         raise UserError(f"--era: {era!r} is not one of {', '.join(C.ERAS)}")
     if balloon_compaction not in ("on", "off"):
@@ -114,10 +124,10 @@ def inspect(
         load = RandomMix(zone, MixSpec(), rng)
         for _ in range(seconds):
             load.tick()
-            zone.run_daemons()
+            zone.run_daemons(kcompactd=kernel.kcompactd, proactiveness=kernel.proactiveness)
         sys.stdout.write(files())
         return
-    runner = ScenarioRunner(zone, thp_defrag=thp_defrag, reporting=free_page_reporting)
+    runner = ScenarioRunner(zone, thp_defrag=thp_defrag, proactiveness=kernel.proactiveness, reporting=free_page_reporting)
     for i, step in enumerate(scenario, 1):
         done = runner.run(step)
         if each or i == len(scenario):

@@ -185,6 +185,8 @@ def _validate(spec: Spec) -> None:
     from .memory.huge_memory import DEFRAG_MODES
 
     e, k, h = spec.experiment, spec.kernel, spec.hosts
+    check_seed(e.seed, "experiment.seed")
+    _check_policy(spec.policy)
     if k.era not in ERAS:
         raise SpecError(f"kernel.era: {k.era!r} is not one of {', '.join(ERAS)}")
     if k.thp_defrag not in DEFRAG_MODES:
@@ -225,6 +227,17 @@ def _validate(spec: Spec) -> None:
         offset += g.count
     if spec.guests_per_host > 255:
         raise SpecError("guests: at most 255 guests per host")
+
+
+def _check_policy(p: "PolicySpec") -> None:
+    """Build the policy once, as the host actor will, so that a bad name,
+    parameter or value is refused before Ray starts."""
+    from policies import make_policy
+
+    try:
+        make_policy(p.name, **(p.params or {}))
+    except (ValueError, TypeError) as e:
+        raise SpecError(f"policy: {e}") from None
 
 
 def apply_override(raw: dict, assignment: str) -> None:
@@ -288,8 +301,23 @@ def load_raw(path: str | Path) -> dict:
             return tomllib.load(f)
     except FileNotFoundError:
         raise SpecError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise SpecError(f"{path}: is a folder, not a spec file") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"{path}: not a UTF-8 text file") from None
     except tomllib.TOMLDecodeError as e:
         raise SpecError(f"{path}: not valid TOML: {e}") from None
+
+
+SEED_MAX = (1 << 63) - 1  # seeds are stored as int64 (manifest, Parquet)
+
+
+def check_seed(value, where: str) -> int:
+    """The one seed rule of specs, sweeps and every command: a whole number
+    within 0..2**63-1. Returns it; raises SpecError naming `where`."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= SEED_MAX:
+        raise SpecError(f"{where}: a seed must be a whole number within 0..{SEED_MAX}, got {value!r}")
+    return value
 
 
 def resolve_raw(path: str | Path, overrides=(), seed: int | None = None) -> dict:
@@ -324,6 +352,8 @@ def sweep_points(raw: dict) -> list[tuple[str, dict]]:
         raise SpecError("sweep.regimes: expected one table of overrides per regime")
     if not isinstance(seeds, list) or not seeds:
         raise SpecError("sweep.seeds: expected a non-empty list of seeds")
+    for seed in seeds:
+        check_seed(seed, "sweep.seeds")
     keys = sorted(sweep)
     for key in keys:
         if not isinstance(sweep[key], list) or not sweep[key]:

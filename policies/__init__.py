@@ -23,15 +23,15 @@ REGISTRY: dict[str, type[Policy]] = {
 }
 
 
-def make_policy(name: str, **params: object) -> Policy:
+def make_policy(name: str, /, **params: object) -> Policy:
     """A new policy of the registered `name` with `params` (keyword parameters of
     its class; the rest keep the modelled system's defaults).
 
     Raises ValueError for an unknown name, an unknown parameter, or a bad value,
     naming the culprit.
     """
-    if name not in REGISTRY:
-        raise ValueError(f"unknown policy {name!r}; choose from {', '.join(sorted(REGISTRY))}")
+    if not isinstance(name, str) or name not in REGISTRY:
+        raise ValueError(f"unknown policy {name!r}; choose from {', '.join(sorted(REGISTRY))} (lower case)")
     cls = REGISTRY[name]
     known = cls.parameters()
     for key in params:

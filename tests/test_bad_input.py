@@ -7,6 +7,8 @@ import sys
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.examples import examples
+
 from fleet.cli import main
 from fleet.config import SpecError, build_spec, sweep_points
 
@@ -39,7 +41,7 @@ specs = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(specs)
 def test_malformed_specs_are_refused_in_one_line(raw):
     for candidate in [raw]:
@@ -50,7 +52,7 @@ def test_malformed_specs_are_refused_in_one_line(raw):
             assert "\n" not in str(e) and str(e)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(st.lists(st.sampled_from(["--memory", "--seconds", "--era", "--show", "--steps", "--seed", "--thp-defrag",
                                  "--balloon-compaction", "x", "-1", "12XB", "1GiB", "fill anon=", "punch anon 2",
                                  "balloon 1ZiB", "3.8", "wait x", "--each", ""]), max_size=6))
@@ -65,3 +67,27 @@ def test_a_bad_spec_file_never_prints_a_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "fleet.cli", "run", str(bad), "--out", str(tmp_path / "o")],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_the_inputs_that_once_reached_a_traceback_get_one_line(tmp_path, capsys):
+    """Issue 14, defect 3: a policy name in the wrong case, a policy parameter
+    called `name`, a 20-digit seed, a spec that is not UTF-8, a negative
+    --seed; and defect 2: a policy parameter out of range. Each is one line
+    and exit 2, before Ray starts."""
+    spec = '[experiment]\nname = "x"\n{extra}\n[[guests]]\ncount = 1\nmemory = "256MiB"\n'
+    cases = {
+        "case.toml": spec.format(extra='[policy]\nname = "MOM"'),
+        "name.toml": spec.format(extra='[policy]\nname = "mom"\n[policy.params]\nname = 3'),
+        "range.toml": spec.format(extra='[policy]\nname = "mom"\n[policy.params]\npressure_threshold = 7'),
+        "seed.toml": spec.replace('name = "x"', 'name = "x"\nseed = 99999999999999999999').format(extra=""),
+    }
+    runs = [["run", str(tmp_path / name), "--out", str(tmp_path / "o")] for name in cases]
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "latin1.toml").write_bytes(b'[experiment]\nname = "\xe9"\n')
+    runs += [["run", str(tmp_path / "latin1.toml"), "--out", str(tmp_path / "o")], ["inspect", "--seed", "-1"]]
+    for argv in runs:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("fleet: error: ") and err.count("\n") == 1, (argv, err)
+    assert not (tmp_path / "o").exists()

@@ -22,6 +22,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from tests.examples import examples
+
 from fleet.memory import constants as C
 from fleet.memory.balloon import balloon_page_isolate, balloon_page_putback
 from fleet.memory.rng import new_rng
@@ -640,7 +642,7 @@ def compiled_scenarios():
 
 @pytest.mark.parametrize("era", ERAS)
 @pytest.mark.parametrize("on", [True, False])
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scenario=scenarios)
 # Balloon out of puff on fragmented memory, then compact_memory at the watermark.
 @example(scenario=(INITIAL_FILLS[1], ["punch anon 0.5", "balloon 64MiB", "compact"], 0))

@@ -17,6 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.examples import examples
+
 from fleet.memory import constants as C
 from fleet.memory.rng import new_rng
 from fleet.memory.state import copy_zone, zones_equal
@@ -410,7 +412,7 @@ def apply_op(d, op):
         d.free_owner(op[1], op[2], op[3])
 
 
-@settings(max_examples=100, **COMMON)
+@settings(max_examples=examples(100), **COMMON)
 @given(era=st.sampled_from(ERAS), nr_blocks=st.integers(2, 16), ops=ops_st)
 def test_op_list_keeps_invariants(era, nr_blocks, ops):
     """Invariants 1 and 4 on hypothesis-drawn (shrinkable) operation lists on
@@ -427,7 +429,7 @@ def test_op_list_keeps_invariants(era, nr_blocks, ops):
     d.verify()
 
 
-@settings(max_examples=50, **COMMON)
+@settings(max_examples=examples(50), **COMMON)
 @given(
     era=st.sampled_from(ERAS),
     nr_blocks=st.integers(2, 64),
@@ -457,7 +459,7 @@ bulk_op = st.one_of(
 )
 
 
-@settings(max_examples=20, **COMMON)
+@settings(max_examples=examples(20), **COMMON)
 @given(era=st.sampled_from(ERAS), ops=st.lists(bulk_op, min_size=5, max_size=40), seed=st.integers(0, 2**32 - 1))
 def test_large_zone_bulk_operations(era, ops, seed):
     """Invariants 1 and 4 on a 256 MiB zone (65536 pages) with bulk
@@ -489,7 +491,7 @@ def test_large_zone_bulk_operations(era, ops, seed):
 # ------------------------------------------------------------ 2. free all
 
 
-@settings(max_examples=30, **COMMON)
+@settings(max_examples=examples(30), **COMMON)
 @given(
     era=st.sampled_from(ERAS),
     nr_blocks=st.integers(2, 40),
@@ -536,7 +538,7 @@ def _run(era, nr_blocks, seed, steps):
     return d
 
 
-@settings(max_examples=20, **COMMON)
+@settings(max_examples=examples(20), **COMMON)
 @given(era=st.sampled_from(ERAS), nr_blocks=st.integers(2, 32), seed=st.integers(0, 2**32 - 1), steps=st.integers(1, 800))
 def test_same_seed_same_zone(era, nr_blocks, seed, steps):
     """Invariant 3: the same seed and operation sequence give identical zones
@@ -565,7 +567,7 @@ def test_eras_differ_in_boot_order():
 # --------------------------------------------------- 4. alignment, pb counts
 
 
-@settings(max_examples=40, **COMMON)
+@settings(max_examples=examples(40), **COMMON)
 @given(
     era=st.sampled_from(ERAS),
     nr_blocks=st.integers(2, 12),
