@@ -15,7 +15,9 @@ either side's on−off reaches ZERO_BAND.
 Each figure is also held to a band around the real kernels' values, in both
 worlds: a block figure within BLOCK_BAND_SHARE of the real mean (at least
 BLOCK_BAND_MIN blocks); thp_fault_fallback and compact_stall within the real
-min..max widened by half its width (a quarter on each side).
+min..max widened by half its width (a quarter on each side). A sign the
+real repetitions themselves disagree on (each repetition's on and off ran
+side by side) is marked `~`.
 """
 
 import json
@@ -70,6 +72,12 @@ class Row:
     real_min: tuple[float, float]  # (off, on) over repetitions
     real_max: tuple[float, float]
     signed: bool  # a block figure, held to sign agreement
+    real_rep_deltas: tuple[float, ...] = ()  # on − off of each repetition (on and off ran side by side)
+
+    @property
+    def real_sign_stable(self) -> bool:
+        """The repetitions agree on the sign of on − off (zero band included)."""
+        return len({_sign(d) for d in self.real_rep_deltas}) <= 1
 
     @property
     def real_delta(self) -> float:
@@ -143,6 +151,7 @@ def compare_scenario(sc: Scenario, seeds=SEEDS) -> list[Row]:
                 statistics.fmean(m["off"]), statistics.fmean(m["on"]),
                 (min(r["off"]), min(r["on"])), (max(r["off"]), max(r["on"])),
                 metric in BLOCK_METRICS,
+                tuple(on - off for off, on in zip(r["off"], r["on"])),
             ))
     return rows
 
@@ -158,6 +167,7 @@ class Summary:
     informative_median_relative_error: float
     banded: int  # figures held to a band (blocks, THP fallbacks, stalls)
     within_band: float  # share of them inside it
+    real_unstable: int  # signed figures whose real repetitions disagree on the sign
 
 
 def summarize(rows: list[Row]) -> Summary:
@@ -175,6 +185,7 @@ def summarize(rows: list[Row]) -> Summary:
         round(statistics.median(r.relative_error for r in informative), 4) if informative else 0.0,
         len(banded),
         round(sum(r.within_band for r in banded) / len(banded), 4),
+        sum(not r.real_sign_stable for r in signed),
     )
 
 
@@ -195,6 +206,8 @@ def render_text(rows: list[Row], summary: Summary) -> str:
             out += ["", f"== {scenario}", head]
         step = f"{r.index} {r.step}"[:30] if r.metric == next(iter(BLOCK_METRICS)) else ""
         mark = ("ok" if r.agrees else "DIFFERS") if r.signed else ""
+        if r.signed and not r.real_sign_stable:
+            mark += "~"
         band = ("in" if r.within_band else "OUT") if r.banded else ""
         out.append(
             f"{step:<30} {_label(r.metric):<24} {r.real_off:>9.1f} {r.real_on:>9.1f} {r.model_off:>9.1f} "
@@ -209,6 +222,7 @@ def render_text(rows: list[Row], summary: Summary) -> str:
         f"{summary.informative_sign_agreement:.1%}, median relative error {summary.informative_median_relative_error:.2f}",
         f"within band (blocks: {BLOCK_BAND_SHARE:.0%} or {BLOCK_BAND_MIN} of the real mean; THP fallbacks and "
         f"stalls: the real min..max widened by half): {summary.within_band:.1%} of {summary.banded}",
+        f"~: the real repetitions disagree on that sign ({summary.real_unstable} figures)",
     ]
     return "\n".join(out[1:])
 
@@ -221,6 +235,7 @@ def render_json(rows: list[Row], summary: Summary) -> str:
             "model_delta": r.model_delta,
             "agrees": r.agrees if r.signed else None,
             "within_band": r.within_band if r.banded else None,
+            "real_sign_stable": r.real_sign_stable if r.signed else None,
         }
         for r in rows
     ]

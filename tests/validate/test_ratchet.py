@@ -54,3 +54,12 @@ def test_the_comparison_can_fail(comparison):
     rows = [replace(r, model_off=r.model_on, model_on=r.model_off) for r in comparison[0]]
     informative = [r for r in rows if r.informative]
     assert sum(r.agrees for r in informative) < len(informative) / 2
+
+
+def test_a_sign_the_real_repetitions_disagree_on_is_marked(comparison):
+    rows, summary = comparison
+    row = next(r for r in rows if r.signed)
+    assert replace(row, real_rep_deltas=(12.0, 9.0, 30.0)).real_sign_stable
+    assert replace(row, real_rep_deltas=(-3.0, 5.0, 7.0)).real_sign_stable  # all inside the zero band
+    assert not replace(row, real_rep_deltas=(12.0, -9.0, 30.0)).real_sign_stable
+    assert summary.real_unstable == sum(not r.real_sign_stable for r in rows if r.signed)
