@@ -177,11 +177,39 @@ def run_command(
             row = engine.run_one(raw, run_id, out, engine.print_progress(f"{spec.experiment.name}/{run_id}"), faults)
     except ResultsError as e:
         raise UserError(str(e)) from None
+    except KeyboardInterrupt:
+        raise interrupted(
+            f"run {spec.experiment.name}/{run_id} was not committed (nothing of it is visible in {out}); "
+            f"the same command runs it again: {resume_command('run', spec_path, out, sets, seed)}"
+        ) from None
     print(
         f"{spec.experiment.name}/{run_id}: {row['guests']} guests x {spec.experiment.duration_s} s "
         f"in {row['wall_s']:.1f} s wall ({row['guest_seconds_per_wall_second']:.0f} guest-seconds per second); "
         f"results in {out}"
     )
+
+
+def interrupted(message: str) -> typer.Exit:
+    """After a Ctrl-C: stop Ray, say what was committed and how to resume,
+    and exit 130. A second Ctrl-C meanwhile exits at once."""
+    import os
+    import signal
+
+    signal.signal(signal.SIGINT, lambda *_: os._exit(130))
+    print(f"fleet: interrupted; {message}", file=sys.stderr, flush=True)
+    try:
+        import ray
+
+        if ray.is_initialized():
+            ray.shutdown()
+    except Exception:  # pragma: no cover - nothing more to do on the way out
+        pass
+    return typer.Exit(130)
+
+
+def resume_command(command: str, spec_path: str, out: str, sets: list[str], seed: int | None = None) -> str:
+    words = ["fleet", command, spec_path, "--out", out, *(f"--set {a}" for a in sets)]
+    return " ".join(words + ([f"--seed {seed}"] if seed is not None else []))
 
 
 def refuse_other_code(out: str) -> None:
@@ -235,6 +263,12 @@ def sweep(
                 )
     except ResultsError as e:
         raise UserError(str(e)) from None
+    except KeyboardInterrupt:
+        committed = len(set(committed_runs(out, name)) & {r for r, _, _ in specs})
+        raise interrupted(
+            f"{committed} of {len(specs)} runs committed in {out} (the interrupted run is not visible); "
+            f"the same command resumes: {resume_command('sweep', spec_path, out, sets)}"
+        ) from None
     print(f"{name}: {len(specs)} runs in {out}")
 
 
