@@ -180,7 +180,7 @@ def run_command(
     except KeyboardInterrupt:
         raise interrupted(
             f"run {spec.experiment.name}/{run_id} was not committed (nothing of it is visible in {out}); "
-            f"the same command runs it again: {resume_command('run', spec_path, out, sets, seed)}"
+            f"the same command runs it again: {this_command()}"
         ) from None
     print(
         f"{spec.experiment.name}/{run_id}: {row['guests']} guests x {spec.experiment.duration_s} s "
@@ -207,9 +207,11 @@ def interrupted(message: str) -> typer.Exit:
     return typer.Exit(130)
 
 
-def resume_command(command: str, spec_path: str, out: str, sets: list[str], seed: int | None = None) -> str:
-    words = ["fleet", command, spec_path, "--out", out, *(f"--set {a}" for a in sets)]
-    return " ".join(words + ([f"--seed {seed}"] if seed is not None else []))
+def this_command() -> str:
+    """The command line as the user typed it (for "the same command resumes")."""
+    import shlex
+
+    return " ".join(["fleet", *map(shlex.quote, sys.argv[1:])])
 
 
 def refuse_other_code(out: str) -> None:
@@ -267,7 +269,7 @@ def sweep(
         committed = len(set(committed_runs(out, name)) & {r for r, _, _ in specs})
         raise interrupted(
             f"{committed} of {len(specs)} runs committed in {out} (the interrupted run is not visible); "
-            f"the same command resumes: {resume_command('sweep', spec_path, out, sets)}"
+            f"the same command resumes: {this_command()}"
         ) from None
     print(f"{name}: {len(specs)} runs in {out}")
 

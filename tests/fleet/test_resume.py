@@ -63,12 +63,13 @@ def test_ctrl_c_says_what_was_committed_and_how_to_resume(tmp_path):
     spec.write_text(SPEC)
     out = tmp_path / "out"
     env = {**os.environ, "RAY_ADDRESS": ""}
-    before = ray_daemons()
     proc = subprocess.Popen(sweep_cmd(spec, out), env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 240
     while time.time() < deadline and not (out.exists() and committed_runs(str(out), "resume")):
         time.sleep(0.2)
+    ours = ray_daemons() & children(proc.pid)  # the embedded Ray this sweep started
+    assert ours
     os.killpg(proc.pid, signal.SIGINT)
     err = proc.communicate(timeout=60)[1]
     assert proc.returncode == 130, err[-2000:]
@@ -77,7 +78,11 @@ def test_ctrl_c_says_what_was_committed_and_how_to_resume(tmp_path):
     done = committed_runs(str(out), "resume")
     assert f"{len(done)} of 4 runs committed in {out}" in line
     assert f"the same command resumes: fleet sweep {spec} --out {out}" in line
-    assert ray_daemons() - before == set()
+    assert ray_daemons() & ours == set()
+
+
+def children(pid: int) -> set[str]:
+    return set(subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split())
 
 
 def ray_daemons() -> set[str]:
