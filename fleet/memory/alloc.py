@@ -1,13 +1,20 @@
 """The allocation entry point with its slow path: `__alloc_pages` and
-`__alloc_pages_slowpath` (mm/page_alloc.c), 6.x structure for both eras.
+`__alloc_pages_slowpath` (mm/page_alloc.c), each era with its own.
 
-Fast path at the low watermark; then wake kswapd (__GFP_KSWAPD_RECLAIM) and
-retry at min; then, for callers that may block (__GFP_DIRECT_RECLAIM): async
-direct compaction first for costly or non-movable high-order requests, direct
-reclaim, compaction at SYNC_LIGHT, and for non-costly requests without
+6.x: fast path at the low watermark; then wake kswapd (__GFP_KSWAPD_RECLAIM)
+and retry at min; then, for callers that may block (__GFP_DIRECT_RECLAIM):
+async direct compaction first for costly or non-movable high-order requests,
+direct reclaim, compaction at SYNC_LIGHT, and for non-costly requests without
 __GFP_NORETRY up to MAX_RECLAIM_RETRIES = 16 further reclaim rounds while
-reclaim makes progress. There is no OOM killer: a request that fails all of
-that returns -1.
+reclaim makes progress.
+
+3.8 (alloc_pages_slowpath_38): async compaction for every order > 0; a THP
+request (__GFP_NO_KSWAPD, here: no __GFP_KSWAPD_RECLAIM) whose compaction
+was deferred gives up before reclaim; then direct reclaim; should_alloc_retry
+loops non-costly requests without __GFP_NORETRY back to compaction, now
+sync; every other request compacts once more, sync, and gives up.
+
+There is no OOM killer: a request that fails all of that returns -1.
 """
 
 from . import constants as C
@@ -86,6 +93,8 @@ def alloc_pages_gfp(z, order, o, gfp, rng):
 
 @kernel
 def alloc_pages_slowpath(z, order, o, gfp, rng):
+    if z.zs[C.ZS_ERA] == C.ERA_3_8:
+        return alloc_pages_slowpath_38(z, order, o, gfp, rng)
     pfn = alloc_pages(z, order, o, WMARK_LOW)
     if pfn >= 0:
         return pfn
@@ -116,6 +125,45 @@ def alloc_pages_slowpath(z, order, o, gfp, rng):
         retries += 1
         if progress == 0 or retries >= MAX_RECLAIM_RETRIES:
             return -1
+
+
+@kernel
+def alloc_pages_slowpath_38(z, order, o, gfp, rng):
+    """`__alloc_pages_slowpath` of Linux 3.8 (the `rebalance` loop, with
+    should_alloc_retry: retry only non-costly requests without
+    __GFP_NORETRY, here while reclaim makes progress, at most
+    MAX_RECLAIM_RETRIES times)."""
+    pfn = alloc_pages(z, order, o, WMARK_LOW)
+    if pfn >= 0:
+        return pfn
+    if gfp & C.GFP_KSWAPD_RECLAIM:
+        wakeup_kswapd(z, order)
+    pfn = alloc_pages(z, order, o, WMARK_MIN)
+    if pfn >= 0 or not gfp & C.GFP_DIRECT_RECLAIM:
+        return pfn
+    mode = MIGRATE_ASYNC
+    retries = 0
+    while True:
+        if order > 0:
+            pfn, result = alloc_pages_direct_compact(z, order, o, mode)
+            if pfn >= 0:
+                return pfn
+            if mode == MIGRATE_ASYNC and result == COMPACT_DEFERRED and not gfp & C.GFP_KSWAPD_RECLAIM:
+                return -1
+        mode = MIGRATE_SYNC_LIGHT
+        progress = try_to_free_pages(z, order, rng)
+        pfn = alloc_pages(z, order, o, WMARK_MIN)
+        if pfn >= 0:
+            return pfn
+        retries += 1
+        if order <= C.PAGE_ALLOC_COSTLY_ORDER and not gfp & C.GFP_NORETRY:
+            if progress > 0 and retries < MAX_RECLAIM_RETRIES:
+                continue
+            return -1
+        if order == 0:
+            return -1
+        pfn, _ = alloc_pages_direct_compact(z, order, o, MIGRATE_SYNC_LIGHT)
+        return pfn
 
 
 @kernel

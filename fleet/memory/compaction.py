@@ -503,6 +503,27 @@ def kcompactd_do_work(z, order):
 
 
 @kernel
+def kswapd_compact_38(z, order):
+    """3.x kswapd's compaction after a higher-order balance_pgdat
+    (`compact_pgdat(pgdat, order)`, async): when no zone meets the low
+    watermark at `order`, compact unless deferred or unsuitable; async
+    compaction is never deferred, but a success raises compact_order_failed.
+    Counted in compact_migrate_scanned (3.8 has no compact_daemon_*
+    counters). Returns the compact_result or COMPACT_SKIPPED."""
+    if zone_watermark_ok(z, order, z.zs[C.ZS_WMARK_LOW]):
+        return COMPACT_SKIPPED
+    if compaction_deferred(z, order):
+        return COMPACT_DEFERRED
+    if compaction_suitable(z, order) == COMPACT_SKIPPED:
+        return COMPACT_SKIPPED
+    init_cc(z, order, MIGRATE_ASYNC, 0, 0, 0, 0)
+    result = compact_zone(z)
+    if zone_watermark_ok(z, order, z.zs[C.ZS_WMARK_LOW]) and order >= z.zs[C.ZS_COMPACT_ORDER_FAILED]:
+        z.zs[C.ZS_COMPACT_ORDER_FAILED] = order + 1
+    return result
+
+
+@kernel
 def proactive_compact(z, proactiveness):
     """Proactive compaction (5.9+, `proactive_compact_node`): when the score
     is above wmark_high = min(wmark_low + 10, 100), with wmark_low =

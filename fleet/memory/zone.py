@@ -193,7 +193,9 @@ class Zone:
     def run_daemons(self, kcompactd: bool = True, proactiveness: int = 0) -> None:
         """What runs between ticks: kswapd if woken; in 6.x kcompactd for the
         order kswapd was woken for (pageblock order after a boosted kswapd
-        run), and proactive compaction."""
+        run), and proactive compaction; in 3.8 kswapd's own async compaction
+        for that order (compaction.kswapd_compact_38), which no switch turns
+        off."""
         woken = int(self.a.zs[C.ZS_KSWAPD_WAKE]) - 1
         vmscan.balance_pgdat(self.a, self.rng)
         woken = max(woken, int(self.a.zs[C.ZS_KCOMPACTD_WAKE]) - 1)
@@ -201,6 +203,8 @@ class Zone:
         if self.a.zs[C.ZS_BLOCKSKIP_FLUSH]:
             compaction.reset_isolation_suitable(self.a)
         if self.era != "6.x":
+            if woken > 0 and compaction.kswapd_compact_38(self.a, woken) == compaction.COMPACT_SUSPENDED:
+                self._run_compaction()
             return
         if kcompactd and woken > 0:
             result = compaction.kcompactd_do_work(self.a, woken)
