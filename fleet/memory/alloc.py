@@ -8,7 +8,7 @@ direct reclaim, compaction at SYNC_LIGHT, and for non-costly requests without
 __GFP_NORETRY up to MAX_RECLAIM_RETRIES = 16 further reclaim rounds while
 reclaim makes progress.
 
-3.8 (alloc_pages_slowpath_38): async compaction for every order > 0; a THP
+3.8 (direct_reclaim_compact_38): async compaction for every order > 0; a THP
 request (__GFP_NO_KSWAPD, here: no __GFP_KSWAPD_RECLAIM) whose compaction
 was deferred gives up before reclaim; then direct reclaim; should_alloc_retry
 loops non-costly requests without __GFP_NORETRY back to compaction, now
@@ -93,8 +93,8 @@ def alloc_pages_gfp(z, order, o, gfp, rng):
 
 @kernel
 def alloc_pages_slowpath(z, order, o, gfp, rng):
-    if z.zs[C.ZS_ERA] == C.ERA_3_8:
-        return alloc_pages_slowpath_38(z, order, o, gfp, rng)
+    """Both eras: the fast path at low, kswapd woken, a try at min; then the
+    era's own reclaim and compaction for callers that may block."""
     pfn = alloc_pages(z, order, o, WMARK_LOW)
     if pfn >= 0:
         return pfn
@@ -103,6 +103,14 @@ def alloc_pages_slowpath(z, order, o, gfp, rng):
     pfn = alloc_pages(z, order, o, WMARK_MIN)
     if pfn >= 0 or not gfp & C.GFP_DIRECT_RECLAIM:
         return pfn
+    if z.zs[C.ZS_ERA] == C.ERA_3_8:
+        return direct_reclaim_compact_38(z, order, o, gfp, rng)
+    return direct_reclaim_compact_6x(z, order, o, gfp, rng)
+
+
+@kernel
+def direct_reclaim_compact_6x(z, order, o, gfp, rng):
+    """The blocking part of 6.x's `__alloc_pages_slowpath`."""
     costly = order > C.PAGE_ALLOC_COSTLY_ORDER
     if order > 0 and (costly or z.own_mt[o] != C.MIGRATE_MOVABLE):
         pfn, result = alloc_pages_direct_compact(z, order, o, MIGRATE_ASYNC)
@@ -128,19 +136,11 @@ def alloc_pages_slowpath(z, order, o, gfp, rng):
 
 
 @kernel
-def alloc_pages_slowpath_38(z, order, o, gfp, rng):
-    """`__alloc_pages_slowpath` of Linux 3.8 (the `rebalance` loop, with
-    should_alloc_retry: retry only non-costly requests without
-    __GFP_NORETRY, here while reclaim makes progress, at most
-    MAX_RECLAIM_RETRIES times)."""
-    pfn = alloc_pages(z, order, o, WMARK_LOW)
-    if pfn >= 0:
-        return pfn
-    if gfp & C.GFP_KSWAPD_RECLAIM:
-        wakeup_kswapd(z, order)
-    pfn = alloc_pages(z, order, o, WMARK_MIN)
-    if pfn >= 0 or not gfp & C.GFP_DIRECT_RECLAIM:
-        return pfn
+def direct_reclaim_compact_38(z, order, o, gfp, rng):
+    """The blocking part of Linux 3.8's `__alloc_pages_slowpath` (the
+    `rebalance` loop, with should_alloc_retry: retry only non-costly
+    requests without __GFP_NORETRY, here while reclaim makes progress, at
+    most MAX_RECLAIM_RETRIES times)."""
     mode = MIGRATE_ASYNC
     retries = 0
     while True:
