@@ -52,6 +52,11 @@ class KernelSpec:
         "LRU page in the same scan, Linux 3.8-3.17), or era (merged-3.8 in era 3.8, seed in 6.x)",
         "era",
     )
+    pcp_lists: bool = _help(
+        "per-cpu page lists of the era (6.1: up to the low watermark, orders 0-3 and THP; 3.8: order 0, "
+        "6 * batch); false frees every page straight to the buddy lists",
+        True,
+    )
 
 
 @dataclass(frozen=True)

@@ -165,12 +165,21 @@ class ScenarioRunner:
             self.owners[name] = self.zone.register_owner(name, kind)
         return self.owners[name]
 
-    def run(self, step: Step) -> str:
-        """Run one step; returns a one-line summary of what it did."""
+    def run(self, step: Step, settle: bool = True) -> str:
+        """Run one step; returns a one-line summary of what it did. With
+        `settle` False the step's closing daemon round (`settle`) is left to
+        the caller."""
         done = getattr(self, "_" + step.verb)(*step.args)
+        if settle:
+            self.settle(step)
+        return done
+
+    def settle(self, step: Step) -> None:
+        """The daemon round that ends a step in "always" mode: kswapd,
+        kcompactd and one proactive compaction check (whose 500 ms timer
+        fires after a short step has ended)."""
         if self.always and step.verb != "wait":
             self.zone.run_daemons(proactiveness=self.proactiveness)
-        return done
 
     def _daemons_between(self) -> None:
         """kswapd and the kcompactd it woke, between two pieces of a step."""

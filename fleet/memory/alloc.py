@@ -34,7 +34,7 @@ from .compaction import (
     reset_isolation_suitable,
 )
 from .jit import kernel
-from .page_alloc import alloc_pages
+from .page_alloc import alloc_pages, drain_pages_zone
 from .vmscan import try_to_free_pages, wakeup_kswapd
 from .watermark import WMARK_LOW, WMARK_MIN
 
@@ -65,11 +65,15 @@ def alloc_pages_direct_compact(z, order, o, mode):
     6.x a deferred zone still counts a stall (try_to_compact_pages returns
     COMPACT_DEFERRED, which is not COMPACT_SKIPPED) and the free lists are
     tried; in 3.8 a deferred attempt returns before compact_stall is counted
-    (in try_to_compact_pages)."""
+    (in try_to_compact_pages). 3.8 drains the per-cpu lists before it
+    tries the free lists; 6.x drains inside compact_zone instead."""
     result = try_to_compact_pages(z, order, mode)
-    if result == COMPACT_SKIPPED or (result == COMPACT_DEFERRED and z.zs[C.ZS_ERA] == C.ERA_3_8):
+    era38 = z.zs[C.ZS_ERA] == C.ERA_3_8
+    if result == COMPACT_SKIPPED or (result == COMPACT_DEFERRED and era38):
         return -1, result
     z.vm[C.VM_COMPACT_STALL] += 1
+    if era38:
+        drain_pages_zone(z)  # "Page migration frees to the PCP lists but we want merging"
     pfn = alloc_pages(z, order, o, WMARK_MIN)
     if pfn >= 0:
         z.vm[C.VM_COMPACT_SUCCESS] += 1
@@ -79,6 +83,22 @@ def alloc_pages_direct_compact(z, order, o, mode):
     if mode != MIGRATE_ASYNC and (result == COMPACT_COMPLETE or result == COMPACT_PARTIAL_SKIPPED):
         defer_compaction(z, order)
     return -1, result
+
+
+@kernel
+def alloc_pages_direct_reclaim(z, order, o, rng):
+    """`__alloc_pages_direct_reclaim` (3.8 and 6.x): reclaim; if that made
+    progress, try the free lists at min, and when that fails drain the
+    per-cpu lists (drain_all_pages) and try once more. Returns (pfn,
+    pages reclaimed)."""
+    progress = try_to_free_pages(z, order, rng)
+    if progress == 0:
+        return -1, progress
+    pfn = alloc_pages(z, order, o, WMARK_MIN)
+    if pfn < 0:
+        drain_pages_zone(z)
+        pfn = alloc_pages(z, order, o, WMARK_MIN)
+    return pfn, progress
 
 
 @kernel
@@ -120,8 +140,7 @@ def direct_reclaim_compact_6x(z, order, o, gfp, rng):
             return -1
     retries = 0
     while True:
-        progress = try_to_free_pages(z, order, rng)
-        pfn = alloc_pages(z, order, o, WMARK_MIN)
+        pfn, progress = alloc_pages_direct_reclaim(z, order, o, rng)
         if pfn >= 0:
             return pfn
         if order > 0:
@@ -151,8 +170,7 @@ def direct_reclaim_compact_38(z, order, o, gfp, rng):
             if mode == MIGRATE_ASYNC and result == COMPACT_DEFERRED and not gfp & C.GFP_KSWAPD_RECLAIM:
                 return -1
         mode = MIGRATE_SYNC_LIGHT
-        progress = try_to_free_pages(z, order, rng)
-        pfn = alloc_pages(z, order, o, WMARK_MIN)
+        pfn, progress = alloc_pages_direct_reclaim(z, order, o, rng)
         if pfn >= 0:
             return pfn
         retries += 1

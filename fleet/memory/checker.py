@@ -1,8 +1,9 @@
 """The memory invariant checker, the model's CONFIG_DEBUG_VM.
 
-`check_zone` walks every free list and every owner list and verifies:
-every page frame lies in exactly one free block or exactly one allocation (or
-is isolated for migration), list lengths equal their counters, free blocks are
+`check_zone` walks every free list, per-cpu list and owner list and verifies:
+every page frame lies in exactly one free block (on a buddy or a per-cpu
+list) or exactly one allocation (or is isolated for migration), list lengths
+equal their counters, free blocks are
 naturally aligned and carry the right flags, no two free buddies that
 `__free_one_page` would merge are left apart, and the free and owned page
 counts add up to the zone size.
@@ -27,6 +28,7 @@ _MESSAGES = {
     11: "free page is stamped with an owner",
     12: "isolated allocation is malformed",
     13: "listed allocation lies outside its owner's own_lo..own_hi span",
+    14: "per-cpu list link, block or count is broken",
 }
 
 
@@ -73,6 +75,38 @@ def _check(z, isolated):
                 return 4, prev
     if free_total != z.zs[C.ZS_NR_FREE]:
         return 10, -1
+    pcp_total = 0
+    era38 = z.zs[C.ZS_ERA] == C.ERA_3_8
+    for pindex in range(C.NR_PCP_LISTS):
+        prev = -1
+        pfn = z.pcp_head[pindex]
+        while pfn >= 0:
+            if pfn >= n or z.lru_prev[pfn] != prev or pcp_total > n:
+                return 14, pfn
+            flags = z.pflags[pfn]
+            order = flags & C.PF_ORDER_MASK
+            mt = (flags & C.PF_LIST_MT_MASK) >> C.PF_LIST_MT_SHIFT
+            size = 1 << order
+            if era38:
+                right_list = pindex == mt and order == 0
+            elif order > C.PAGE_ALLOC_COSTLY_ORDER:
+                right_list = order == C.PAGEBLOCK_ORDER and pindex == C.NR_LOWORDER_PCP_LISTS + (mt == C.MIGRATE_MOVABLE)
+            else:
+                right_list = pindex == C.NR_MIGRATETYPES * order + mt
+            if flags & ~(C.PF_ORDER_MASK | C.PF_LIST_MT_MASK) != C.PF_PCP or not right_list or pfn % size or pfn + size > n:
+                return 14, pfn
+            if not _mark(cover, pfn, size):
+                return 3, pfn
+            for i in range(pfn, pfn + size):
+                if z.owner[i] != C.OWNER_NONE or (i > pfn and z.pflags[i] != 0):
+                    return 11, i
+            pcp_total += size
+            prev = pfn
+            pfn = z.lru_next[pfn]
+        if z.pcp_tail[pindex] != prev:
+            return 14, prev
+    if pcp_total != z.zs[C.ZS_PCP_COUNT]:
+        return 14, -1
     owned_total = 0
     for o in range(1, C.MAX_OWNERS):
         pages = 0

@@ -28,7 +28,7 @@ from . import constants as C
 from .balloon import balloon_page_isolate, stream_room
 from .jit import kernel
 from .migrate import isolate_lru_page, migrate_page, putback_movable_page
-from .page_alloc import free_one_page, del_page_from_free_list, can_steal_fallback_6x
+from .page_alloc import can_steal_fallback_6x, del_page_from_free_list, drain_pages_zone, free_one_page
 from .watermark import WMARK_LOW, wmark_pages, zone_watermark_ok
 
 COMPACT_CLUSTER_MAX = C.COMPACT_CLUSTER_MAX
@@ -60,6 +60,7 @@ CC_FREE_PFN = 7
 CC_NR_MIGRATED = 8
 CC_NR_FAILED = 9
 CC_PROACTIVE = 10  # proactive compaction: run until the score is low enough
+CC_LAST_MIGRATED = 11  # last_migrated_pfn + 1 (0: nothing migrated since the last drain)
 NR_CC = C.NR_CC
 
 
@@ -436,6 +437,22 @@ def compact_finished(z, cc):
 
 
 @kernel
+def drain_after_block(z, cc):
+    """compact_zone's `check_drain` (6.x): once the migrate scanner has left
+    the cc->order aligned block it last migrated from, drain the per-cpu
+    lists (lru_add_drain_cpu_zone) so the freed pages merge and
+    compact_finished can see the free block. Not for order -1 runs
+    (compact_memory, proactive), nor in 3.8, which drains in
+    __alloc_pages_direct_compact instead."""
+    order = cc[CC_ORDER]
+    if order <= 0 or cc[CC_LAST_MIGRATED] == 0 or z.zs[C.ZS_ERA] != C.ERA_6_X:
+        return
+    if cc[CC_LAST_MIGRATED] - 1 < (cc[CC_MIGRATE_PFN] & ~((1 << order) - 1)):
+        drain_pages_zone(z)
+        cc[CC_LAST_MIGRATED] = 0
+
+
+@kernel
 def compact_zone(z):
     """`compact_zone` from the state in `cc` until finished, or until the host
     stream lacks room for another batch (COMPACT_SUSPENDED: drain and call
@@ -452,9 +469,12 @@ def compact_zone(z):
         if stream_room(z) < 2 * COMPACT_CLUSTER_MAX:
             result = COMPACT_SUSPENDED
             break
+        iteration_start = cc[CC_MIGRATE_PFN]
         nr = isolate_migratepages(z, cc, migratepages)
         if nr == 0:
+            drain_after_block(z, cc)
             continue
+        cc[CC_LAST_MIGRATED] = iteration_start + 1
         done = 0
         while done < nr:
             if head == nr_free:
@@ -474,6 +494,7 @@ def compact_zone(z):
             if not scanners_met(cc):
                 result = COMPACT_CONTENDED
                 break
+        drain_after_block(z, cc)
     release_freepages(z, freepages, nr_free, head)
     if result != COMPACT_SUSPENDED and not cc[CC_WHOLE_ZONE]:
         z.zs[C.ZS_CACHED_MIGRATE_PFN] = cc[CC_MIGRATE_PFN]
@@ -485,7 +506,8 @@ def compact_zone(z):
 def kcompactd_do_work(z, order):
     """`kcompactd_do_work` (6.x) for a wake-up at `order`: skip if deferred,
     if the order is already available above min, or if unsuitable; otherwise
-    compact at SYNC_LIGHT. Returns the compact_result or COMPACT_SKIPPED."""
+    start compacting at SYNC_LIGHT. Returns the compact_result (the caller
+    resumes a COMPACT_SUSPENDED run, then calls kcompactd_done)."""
     z.vm[C.VM_COMPACT_DAEMON_WAKE] += 1
     if compaction_deferred(z, order):
         return COMPACT_DEFERRED
@@ -494,12 +516,19 @@ def kcompactd_do_work(z, order):
     if compaction_suitable(z, order) == COMPACT_SKIPPED:
         return COMPACT_SKIPPED
     init_cc(z, order, MIGRATE_SYNC_LIGHT, 0, 0, 0, 1)
-    result = compact_zone(z)
+    return compact_zone(z)
+
+
+@kernel
+def kcompactd_done(z, order, result):
+    """The end of kcompactd_do_work's run: a success resets the deferral; a
+    run that ends without one drains the per-cpu lists ("buddy pages may
+    become stranded on pcps") and defers, as sync direct compaction does."""
     if result == COMPACT_SUCCESS:
         compaction_defer_reset(z, order, False)
     elif result == COMPACT_COMPLETE or result == COMPACT_PARTIAL_SKIPPED:
+        drain_pages_zone(z)
         defer_compaction(z, order)
-    return result
 
 
 @kernel

@@ -49,9 +49,12 @@ PF_ISOLATED = 0x0040  # taken off its owner list for migration (PageIsolated)
 PF_LOCKED = 0x0080  # PageLocked: a locked page is skipped by balloon isolation
 PF_REPORTED = 0x0100  # PageReported (free page reporting)
 # A free block's head also records which migratetype's list it is on (bits 9-10):
-# that list can differ from its pageblock's type after a fallback.
+# that list can differ from its pageblock's type after a fallback. A page on a
+# per-cpu list keeps there the type it returns to the buddy lists with
+# (get_pcppage_migratetype).
 PF_LIST_MT_SHIFT = 9
 PF_LIST_MT_MASK = 0x0600
+PF_PCP = 0x0800  # head of a free block on a per-cpu list (not PageBuddy)
 
 # Owner kinds: what an allocation is. The migratetype each kind allocates with
 # follows gfp_migratetype(): __GFP_MOVABLE -> MOVABLE, __GFP_RECLAIMABLE ->
@@ -115,6 +118,11 @@ ZS_NAMES = (
     "balloon_isolation",  # BALLOON_ISOLATION_* rule of the migrate scanner
     "swap",  # 1: anonymous memory may be swapped out
     "isolated_lru",  # LRU pages isolated for migration
+    "pcp_count",  # pages on the per-cpu lists (pcp->count)
+    "pcp_high",  # pcp->high; 0: no per-cpu lists
+    "pcp_batch",  # pcp->batch
+    "pcp_free_factor",  # pcp->free_factor (6.x)
+    "reclaim_active",  # ZONE_RECLAIM_ACTIVE: kswapd is balancing (6.x)
 )
 ZS = {name: i for i, name in enumerate(ZS_NAMES)}
 NR_ZS = len(ZS_NAMES)
@@ -152,6 +160,19 @@ BALLOON_ISOLATION = {"seed": BALLOON_ISOLATION_SEED, "merged-3.8": BALLOON_ISOLA
 BALLOON_ISOLATION_DEFAULT = {"3.8": "merged-3.8", "6.x": "seed"}
 ZS_SWAP = ZS["swap"]
 ZS_ISOLATED_LRU = ZS["isolated_lru"]
+ZS_PCP_COUNT = ZS["pcp_count"]
+ZS_PCP_HIGH = ZS["pcp_high"]
+ZS_PCP_BATCH = ZS["pcp_batch"]
+ZS_PCP_FREE_FACTOR = ZS["pcp_free_factor"]
+ZS_RECLAIM_ACTIVE = ZS["reclaim_active"]
+
+# Per-cpu page lists (include/linux/mmzone.h, 6.1 with THP): one list per
+# migratetype for each order up to PAGE_ALLOC_COSTLY_ORDER, then two
+# pageblock-order lists (unmovable/reclaimable, movable). 3.8 uses the first
+# MIGRATE_PCPTYPES lists only (order 0).
+NR_LOWORDER_PCP_LISTS = NR_MIGRATETYPES * (PAGE_ALLOC_COSTLY_ORDER + 1)
+NR_PCP_LISTS = NR_LOWORDER_PCP_LISTS + 2
+PCP_BATCH_SCALE_MAX = 5  # CONFIG_PCP_BATCH_SCALE_MAX default (6.1.192)
 
 # Event counters (int64 array `vm`), named as /proc/vmstat names them. The
 # extfrag and pageblock counters are the model's counts of trace events.
@@ -231,7 +252,7 @@ VM_BALLOON_INFLATE_FAIL = VM["balloon_inflate_fail"]
 VM_FREE_PAGE_REPORTS = VM["free_page_reports"]
 
 # Compaction scratch: compact_control fields and the private lists.
-NR_CC = 11
+NR_CC = 12
 COMPACT_CLUSTER_MAX = 32
 CC_FREE_CAPACITY = 2 * (1 << MAX_PAGE_ORDER) + COMPACT_CLUSTER_MAX
 

@@ -2,11 +2,13 @@
 `__rmqueue_smallest`, the fallback and pageblock-stealing rules of the 3.8 and
 6.x eras, `__free_one_page` with buddy merging, and the allocation entry point.
 
+The per-cpu page lists of each era sit between the buddy lists and every
+allocation and free that may use them (see "per-cpu lists" below).
+
 Compiled kernels over the zone's arrays (state.ZoneArrays). Simplifications,
-both eras: one zone, no per-cpu page lists (pages reach the buddy lists at
-once, as if every pcp list were drained), no CMA, no highatomic reserve and, in
-3.8, no MIGRATE_RESERVE blocks; ALLOC_NOFRAGMENT never applies (it needs a
-Normal zone above a DMA32 zone).
+both eras: one zone, no CMA, no highatomic reserve and, in 3.8, no
+MIGRATE_RESERVE blocks; ALLOC_NOFRAGMENT never applies (it needs a Normal
+zone above a DMA32 zone).
 """
 
 import numpy as np
@@ -307,6 +309,259 @@ def rmqueue(z, order, mt):
     return -1
 
 
+# ---------------------------------------------------------------- per-cpu lists
+#
+# One CPU's lists per zone. 6.x (6.1): orders 0..PAGE_ALLOC_COSTLY_ORDER and
+# pageblock order (THP) go through them; a free goes to the head of its list
+# and, once pcp->count reaches high, free_pcppages_bulk returns the oldest
+# pages (list tails) to the buddy lists; an empty list is refilled by
+# rmqueue_bulk with batch >> order blocks. 3.8: order 0 only, high = 6 *
+# batch, `batch` pages spilled at a time. Pages on the lists are not in
+# NR_FREE_PAGES nor in /proc/buddyinfo, and cannot merge with their buddies.
+# Simplification: a guest's vCPUs share one list whose high is the one-CPU
+# value, i.e. all the CPUs' lists together (6.1 splits the low watermark
+# between the CPUs); no vmstat expiry (it drains remote nodes only); 3.8's
+# cold frees (to the list tail) are freed hot.
+
+
+def zone_batchsize(era: int, managed: int, present: int) -> int:
+    """`zone_batchsize`: about 0.1% of the zone, at most 1 MiB (6.1: of the
+    managed pages; 3.8: of the present pages, at most 512 KiB), a quarter of
+    it rounded to 2**n - 1, at least 1 as both eras' callers make it
+    (pcp->batch)."""
+    if era == C.ERA_3_8:
+        batch = min(present // 1024, (512 * 1024) // C.PAGE_SIZE)
+    else:
+        batch = min(managed >> 10, (1 << 20) // C.PAGE_SIZE)
+    batch = max(batch // 4, 1)
+    batch += batch // 2
+    return max((1 << (batch.bit_length() - 1)) - 1, 1)
+
+
+def zone_highsize(era: int, batch: int, low_wmark: int) -> int:
+    """pcp->high: 6.1's `zone_highsize` (percpu_pagelist_high_fraction 0):
+    the low watermark split between the node's CPUs (here one list for all
+    of them), at least 4 * batch; 3.8's setup_pageset: 6 * batch."""
+    if era == C.ERA_3_8:
+        return 6 * batch
+    return max(low_wmark, batch << 2)
+
+
+@kernel
+def pcp_allowed_order(z, order):
+    """`pcp_allowed_order` (6.1 with THP: order <= PAGE_ALLOC_COSTLY_ORDER or
+    pageblock order; 3.8: order 0), and the zone has lists (high > 0)."""
+    if z.zs[C.ZS_PCP_HIGH] == 0:
+        return False
+    if z.zs[C.ZS_ERA] == C.ERA_3_8:
+        return order == 0
+    return order <= C.PAGE_ALLOC_COSTLY_ORDER or order == C.PAGEBLOCK_ORDER
+
+
+@kernel
+def order_to_pindex(mt, order):
+    """`order_to_pindex` (6.1): the list of a migratetype and order."""
+    if order > C.PAGE_ALLOC_COSTLY_ORDER:
+        return C.NR_LOWORDER_PCP_LISTS + (1 if mt == C.MIGRATE_MOVABLE else 0)
+    return C.NR_MIGRATETYPES * order + mt
+
+
+@kernel
+def pcp_list_add(z, pfn, order, mt, pindex, to_tail):
+    """Put the free block `pfn` on per-cpu list `pindex`, remembering the
+    migratetype it returns to the buddy lists with."""
+    z.pflags[pfn] = np.uint16(C.PF_PCP | order | (mt << C.PF_LIST_MT_SHIFT))
+    if to_tail:
+        tail = z.pcp_tail[pindex]
+        z.lru_prev[pfn] = tail
+        z.lru_next[pfn] = -1
+        if tail >= 0:
+            z.lru_next[tail] = pfn
+        else:
+            z.pcp_head[pindex] = pfn
+        z.pcp_tail[pindex] = pfn
+    else:
+        head = z.pcp_head[pindex]
+        z.lru_next[pfn] = head
+        z.lru_prev[pfn] = -1
+        if head >= 0:
+            z.lru_prev[head] = pfn
+        else:
+            z.pcp_tail[pindex] = pfn
+        z.pcp_head[pindex] = pfn
+    z.zs[C.ZS_PCP_COUNT] += 1 << order
+
+
+@kernel
+def pcp_list_del(z, pfn, pindex):
+    """Unlink `pfn` from per-cpu list `pindex`; returns its order."""
+    order = z.pflags[pfn] & C.PF_ORDER_MASK
+    prev = z.lru_prev[pfn]
+    nxt = z.lru_next[pfn]
+    if prev >= 0:
+        z.lru_next[prev] = nxt
+    else:
+        z.pcp_head[pindex] = nxt
+    if nxt >= 0:
+        z.lru_prev[nxt] = prev
+    else:
+        z.pcp_tail[pindex] = prev
+    z.lru_next[pfn] = -1
+    z.lru_prev[pfn] = -1
+    z.pflags[pfn] = 0
+    z.zs[C.ZS_PCP_COUNT] -= 1 << order
+    return order
+
+
+@kernel
+def pcp_free_tail(z, pindex):
+    """Give the oldest block of list `pindex` to the buddy lists, on the
+    migratetype it was listed with; returns its pages."""
+    pfn = z.pcp_tail[pindex]
+    mt = free_list_mt(z, pfn)
+    order = pcp_list_del(z, pfn, pindex)
+    free_one_page(z, pfn, order, mt, False)
+    z.zs[C.ZS_NR_FREE] += 1 << order
+    return 1 << order
+
+
+@kernel
+def free_pcppages_bulk(z, count, pindex):
+    """`free_pcppages_bulk`: return `count` pages from the list tails.
+    6.1 drains one list at a time, round robin from the list last freed to
+    (the caller puts it first); 3.8 takes one page per list and turn, more
+    (batch_free) from the fuller lists as it meets empty ones."""
+    count = min(count, z.zs[C.ZS_PCP_COUNT])
+    if z.zs[C.ZS_ERA] == C.ERA_3_8:
+        # 3.8's `++migratetype` from 0 in its own enum (UNMOVABLE,
+        # RECLAIMABLE, MOVABLE) visits Reclaimable, Movable, Unmovable.
+        mt = 0
+        batch_free = 0
+        while count > 0:
+            while True:
+                batch_free += 1
+                mt = (mt + 2) % C.NR_MIGRATETYPES
+                if z.pcp_head[mt] >= 0:
+                    break
+            if batch_free == C.NR_MIGRATETYPES:
+                batch_free = count
+            while True:
+                count -= pcp_free_tail(z, mt)
+                batch_free -= 1
+                if count <= 0 or batch_free == 0 or z.pcp_head[mt] < 0:
+                    break
+        return
+    pindex -= 1
+    while count > 0:
+        while True:
+            pindex = (pindex + 1) % C.NR_PCP_LISTS
+            if z.pcp_head[pindex] >= 0:
+                break
+        while count > 0 and z.pcp_head[pindex] >= 0:
+            count -= pcp_free_tail(z, pindex)
+
+
+@kernel
+def drain_pages_zone(z):
+    """`drain_pages_zone` (6.1: chunks of batch << CONFIG_PCP_BATCH_SCALE_MAX
+    from list 0; 3.8's drain_pages: all at once): every per-cpu page back
+    to the buddy lists."""
+    while z.zs[C.ZS_PCP_COUNT] > 0:
+        chunk = z.zs[C.ZS_PCP_COUNT]
+        if z.zs[C.ZS_ERA] == C.ERA_6_X:
+            chunk = min(chunk, z.zs[C.ZS_PCP_BATCH] << C.PCP_BATCH_SCALE_MAX)
+        free_pcppages_bulk(z, chunk, 0)
+
+
+@kernel
+def nr_pcp_high(z, free_high):
+    """`nr_pcp_high` (6.1): 0 when batch-freeing high-order pages; while
+    kswapd balances the zone (ZONE_RECLAIM_ACTIVE) at most 4 * batch."""
+    high = z.zs[C.ZS_PCP_HIGH]
+    if free_high:
+        return 0
+    if z.zs[C.ZS_RECLAIM_ACTIVE]:
+        return min(z.zs[C.ZS_PCP_BATCH] << 2, high)
+    return high
+
+
+@kernel
+def nr_pcp_free(z, high, free_high):
+    """`nr_pcp_free` (6.1): batch << free_factor, the factor growing with
+    each spill without an allocation in between, kept within [batch, high -
+    batch]; everything when batch-freeing high-order pages."""
+    batch = z.zs[C.ZS_PCP_BATCH]
+    if free_high:
+        return z.zs[C.ZS_PCP_COUNT]
+    if high < batch:
+        return 1
+    max_nr_free = high - batch
+    factor = z.zs[C.ZS_PCP_FREE_FACTOR]
+    n = batch << factor
+    if n < max_nr_free and factor < C.PCP_BATCH_SCALE_MAX:
+        z.zs[C.ZS_PCP_FREE_FACTOR] = factor + 1
+    return min(max(n, batch), max_nr_free)
+
+
+@kernel
+def free_unref_page(z, pfn, order, mt):
+    """`free_unref_page` + `free_unref_page_commit` (6.1) and
+    `free_hot_cold_page` (3.8, hot): the block goes to the head of its
+    per-cpu list; at pcp->high the lists spill to the buddy lists."""
+    if z.zs[C.ZS_ERA] == C.ERA_3_8:
+        pcp_list_add(z, pfn, order, mt, mt, False)
+        if z.zs[C.ZS_PCP_COUNT] >= z.zs[C.ZS_PCP_HIGH]:
+            free_pcppages_bulk(z, z.zs[C.ZS_PCP_BATCH], 0)
+        return
+    pindex = order_to_pindex(mt, order)
+    pcp_list_add(z, pfn, order, mt, pindex, False)
+    free_high = z.zs[C.ZS_PCP_FREE_FACTOR] > 0 and 0 < order <= C.PAGE_ALLOC_COSTLY_ORDER
+    high = nr_pcp_high(z, free_high)
+    if z.zs[C.ZS_PCP_COUNT] >= high:
+        free_pcppages_bulk(z, nr_pcp_free(z, high, free_high), pindex)
+
+
+@kernel
+def rmqueue_bulk(z, order, count, mt, pindex):
+    """`rmqueue_bulk`: refill list `pindex` with up to `count` blocks from
+    the buddy allocator, in the order __rmqueue returns them (physical order
+    within a split block); they leave NR_FREE_PAGES now. Returns blocks."""
+    for i in range(count):
+        pfn = rmqueue(z, order, mt)
+        if pfn < 0:
+            return i
+        z.zs[C.ZS_NR_FREE] -= 1 << order
+        pcp_list_add(z, pfn, order, mt, pindex, True)
+    return count
+
+
+@kernel
+def rmqueue_pcplist(z, order, mt):
+    """`rmqueue_pcplist` / `__rmqueue_pcplist` (6.1) and 3.8's order-0 part
+    of buffered_rmqueue: the head of the list, refilled when empty (6.1
+    with max(batch >> order, 2) blocks, 3.8 with batch pages). An
+    allocation halves 6.1's free_factor. Returns the pfn or -1."""
+    if z.zs[C.ZS_ERA] == C.ERA_3_8:
+        pindex = mt
+        batch = z.zs[C.ZS_PCP_BATCH]
+    else:
+        z.zs[C.ZS_PCP_FREE_FACTOR] >>= 1
+        pindex = order_to_pindex(mt, order)
+        batch = z.zs[C.ZS_PCP_BATCH]
+        if batch > 1:
+            batch = max(batch >> order, 2)
+    if z.pcp_head[pindex] < 0:
+        rmqueue_bulk(z, order, batch, mt, pindex)
+        if z.pcp_head[pindex] < 0:
+            return -1
+    pfn = z.pcp_head[pindex]
+    pcp_list_del(z, pfn, pindex)
+    return pfn
+
+
+# ---------------------------------------------------------------- entry points
+
+
 @kernel
 def prep_new_page(z, pfn, order, o):
     """Stamp an allocated block with its owner and order and list its head."""
@@ -319,22 +574,31 @@ def prep_new_page(z, pfn, order, o):
     owner_list_add(z, o, pfn)
     z.own_pages[o] += n
     z.own_allocs[o] += 1
-    z.zs[C.ZS_NR_FREE] -= n
     z.vm[C.VM_PGALLOC] += n
 
 
 @hot_kernel
 def alloc_pages(z, order, o, wmark):
-    """Allocate a block of `order` for owner `o` (get_page_from_freelist).
+    """Allocate a block of `order` for owner `o` (get_page_from_freelist and
+    rmqueue: the per-cpu lists for the orders they serve, else the buddy
+    lists).
 
     `wmark` is the watermark to respect (WMARK_MIN/LOW/HIGH) or
-    ALLOC_NO_WATERMARKS. The owner's migratetype selects the free lists.
-    Returns the head pfn, or -1 if the watermark check or the free lists
-    refuse (the caller's slow path decides about reclaim and compaction).
+    ALLOC_NO_WATERMARKS; it is checked against NR_FREE_PAGES, which leaves
+    out the per-cpu lists, as zone_watermark_fast does. The owner's
+    migratetype selects the lists. Returns the head pfn, or -1 if the
+    watermark check or the lists refuse (the caller's slow path decides
+    about reclaim and compaction).
     """
     if wmark != ALLOC_NO_WATERMARKS and not zone_watermark_ok(z, order, wmark_pages(z, wmark)):
         return -1
-    pfn = rmqueue(z, order, z.own_mt[o])
+    mt = z.own_mt[o]
+    if pcp_allowed_order(z, order):
+        pfn = rmqueue_pcplist(z, order, mt)
+    else:
+        pfn = rmqueue(z, order, mt)
+        if pfn >= 0:
+            z.zs[C.ZS_NR_FREE] -= 1 << order
     if pfn < 0:
         return -1
     prep_new_page(z, pfn, order, o)
@@ -370,8 +634,9 @@ def free_one_page(z, pfn, order, mt, to_tail):
 @hot_kernel
 def free_pages(z, pfn):
     """Free the allocation headed by `pfn` (`__free_pages`): unlist it from its
-    owner, clear its pages and give the block back to the buddy allocator on
-    its pageblock's list. Returns the number of pages freed."""
+    owner, clear its pages and give the block, typed by its pageblock, to
+    the per-cpu lists if its order may go there, else to the buddy lists.
+    Returns the number of pages freed."""
     flags = z.pflags[pfn]
     order = flags & C.PF_ORDER_MASK
     o = z.owner[pfn]
@@ -383,53 +648,14 @@ def free_pages(z, pfn):
     for i in range(n):
         z.pflags[pfn + i] = 0
         z.owner[pfn + i] = C.OWNER_NONE
-    free_one_page(z, pfn, order, z.pb_mt[pfn >> C.PAGEBLOCK_ORDER], False)
-    z.zs[C.ZS_NR_FREE] += n
     z.vm[C.VM_PGFREE] += n
+    mt = z.pb_mt[pfn >> C.PAGEBLOCK_ORDER]
+    if pcp_allowed_order(z, order):
+        free_unref_page(z, pfn, order, mt)
+    else:
+        free_one_page(z, pfn, order, mt, False)
+        z.zs[C.ZS_NR_FREE] += n
     return n
-
-
-@kernel
-def memblock_reserve(z, o, start, end):
-    """Pfns start..end-1 are memblock-reserved (the kernel image, the memmap):
-    they never reach the buddy allocator and stay in their pageblock, whose
-    type memmap_init leaves Movable. The model gives them to owner `o` as
-    order-0 pages (PageReserved; compaction cannot move them)."""
-    for pfn in range(start, end):
-        z.pflags[pfn] = np.uint16(C.PF_HEAD)
-        z.owner[pfn] = o
-        owner_list_add(z, o, pfn)
-    z.own_pages[o] += end - start
-    z.own_allocs[o] += end - start
-
-
-@kernel
-def boot_free_all(z):
-    """Give all memory that is not memblock-reserved to the buddy allocator, as
-    memblock_free_all() does at boot (__free_pages_memory): in ascending pfn
-    order, each free range as the largest naturally aligned blocks that fit
-    it, each added at the list tail in 6.x (FPI_TO_TAIL, 5.10+) and at the
-    head in 3.8, so 6.x allocates from the bottom of memory first and 3.8
-    from the top."""
-    n = z.pflags.shape[0]
-    to_tail = z.zs[C.ZS_ERA] == C.ERA_6_X
-    freed = 0
-    pfn = 0
-    while pfn < n:
-        if z.owner[pfn] != C.OWNER_NONE:
-            pfn += 1
-            continue
-        end = pfn
-        while end < n and z.owner[end] == C.OWNER_NONE:
-            end += 1
-        while pfn < end:
-            order = C.MAX_PAGE_ORDER
-            while pfn & ((1 << order) - 1) or pfn + (1 << order) > end:
-                order -= 1
-            free_one_page(z, pfn, order, z.pb_mt[pfn >> C.PAGEBLOCK_ORDER], to_tail)
-            pfn += 1 << order
-            freed += 1 << order
-    z.zs[C.ZS_NR_FREE] = freed
 
 
 # ---------------------------------------------------------------- batches

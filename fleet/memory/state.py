@@ -19,7 +19,8 @@ Per pageblock: the migratetype (`pb_mt`), the compaction skip bit
 (`pb_skip`) and `pb_dirty`, set when a page of the block is allocated (or
 migrated into) and cleared when the host model looks (not kernel state: it
 lets the host find the guest's new touches without scanning every page).
-Free lists are `fl_head`/`fl_tail`/`nr_free` per (order, migratetype), owner
+Free lists are `fl_head`/`fl_tail`/`nr_free` per (order, migratetype), the
+per-cpu lists `pcp_head`/`pcp_tail` (one CPU's, see page_alloc.py), owner
 lists `own_head`/`own_tail` with page and allocation counts
 and `own_lo`/`own_hi`, bounds of the pfns the owner's list has held since it
 was last empty (so a random pick samples only that span).
@@ -47,6 +48,8 @@ ZoneArrays = namedtuple(
         "fl_head",
         "fl_tail",
         "nr_free",
+        "pcp_head",
+        "pcp_tail",
         "own_head",
         "own_tail",
         "own_lo",
@@ -87,6 +90,8 @@ def empty_zone(nr_pages: int) -> ZoneArrays:
         fl_head=np.full(shape, -1, dtype=np.int32),
         fl_tail=np.full(shape, -1, dtype=np.int32),
         nr_free=np.zeros(shape, dtype=np.int64),
+        pcp_head=np.full(C.NR_PCP_LISTS, -1, dtype=np.int32),
+        pcp_tail=np.full(C.NR_PCP_LISTS, -1, dtype=np.int32),
         own_head=np.full(C.MAX_OWNERS, -1, dtype=np.int32),
         own_tail=np.full(C.MAX_OWNERS, -1, dtype=np.int32),
         own_lo=np.full(C.MAX_OWNERS, nr_pages, dtype=np.int64),

@@ -11,24 +11,29 @@ pages, their host stream and their migration are balloon.py
 from . import constants as C
 from .balloon import balloon_pages, stream_push, stream_room
 from .jit import kernel
-from .page_alloc import alloc_pages, free_pages
-from .vmscan import try_to_free_pages, wakeup_kswapd
-from .watermark import WMARK_MIN
+from .alloc import alloc_pages_gfp
+from .page_alloc import free_pages
 
 BALLOON_BATCH = 256  # VIRTIO_BALLOON_ARRAY_PFNS_MAX: pages per tell_host
 
 
+BALLOON_GFP = C.GFP_USER | C.GFP_NORETRY  # GFP_HIGHUSER[_MOVABLE] | __GFP_NORETRY | __GFP_NOMEMALLOC
+
+
 @kernel
-def fill_balloon(z, nr_pages):
-    """`fill_balloon`: allocate up to `nr_pages` (at most one batch of 256)
-    with __GFP_NORETRY | __GFP_NOMEMALLOC: the min watermark is respected and
-    there is no retry; the caller's slow path may reclaim once first. Each page
-    lowers managed pages unless DEFLATE_ON_OOM. Returns pages inflated; fewer
-    than asked is the driver's "Out of puff!"."""
+def fill_balloon(z, nr_pages, rng):
+    """`fill_balloon`: allocate up to `nr_pages` (at most one batch of 256),
+    each page through the allocator's slow path with __GFP_NORETRY (3.8 and
+    6.x): the fast path at low, kswapd woken, then at most one round of
+    direct reclaim with its per-cpu drain, never OOM (__GFP_NOMEMALLOC keeps
+    it above min). The first page that fails ends the batch, "Out of
+    puff!"; the driver's 200 ms sleep before it requeues is the caller's
+    next tick. Each page lowers managed pages unless DEFLATE_ON_OOM.
+    Returns pages inflated."""
     o = z.zs[C.ZS_BALLOON_OWNER]
     done = 0
     while done < nr_pages and stream_room(z) > 0:
-        pfn = alloc_pages(z, 0, o, WMARK_MIN)
+        pfn = alloc_pages_gfp(z, 0, o, BALLOON_GFP, rng)
         if pfn < 0:
             z.vm[C.VM_BALLOON_INFLATE_FAIL] += 1
             break
@@ -37,19 +42,6 @@ def fill_balloon(z, nr_pages):
             z.zs[C.ZS_MANAGED] -= 1
         z.vm[C.VM_BALLOON_INFLATE] += 1
         done += 1
-    return done
-
-
-@kernel
-def fill_balloon_reclaiming(z, nr_pages, rng):
-    """One `fill_balloon` batch, with one round of direct reclaim if memory is
-    short (the allocation's __GFP_NORETRY slow path: kswapd woken,
-    try_to_free_pages once, no retry after it). Returns pages inflated."""
-    done = fill_balloon(z, nr_pages)
-    if done < nr_pages:
-        wakeup_kswapd(z, 0)
-        try_to_free_pages(z, 0, rng)
-        done += fill_balloon(z, nr_pages - done)
     return done
 
 
@@ -67,7 +59,7 @@ def update_balloon_size(z, target, budget, rng):
         if stream_room(z) < BALLOON_BATCH:
             return budget, False
         n = min(abs(diff), BALLOON_BATCH, budget)
-        got = fill_balloon_reclaiming(z, n, rng) if diff > 0 else leak_balloon(z, n)
+        got = fill_balloon(z, n, rng) if diff > 0 else leak_balloon(z, n)
         budget -= n
         if got < n:
             break

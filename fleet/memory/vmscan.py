@@ -27,35 +27,36 @@ SWAP_CLUSTER_MAX = 32
 
 
 @kernel
-def _reclaimable(z, o):
+def _reclaimable(z, o, may_swap):
     kind = z.own_kind[o]
     if kind == C.KIND_FILE or kind == C.KIND_SLAB_RECLAIMABLE:
         return z.own_pages[o]
-    if kind == C.KIND_ANON and z.zs[C.ZS_SWAP]:
+    if kind == C.KIND_ANON and z.zs[C.ZS_SWAP] and may_swap:
         return z.own_pages[o]
     return 0
 
 
 @kernel
-def reclaimable_pages(z):
+def reclaimable_pages(z, may_swap=True):
     total = 0
     for o in range(1, C.MAX_OWNERS):
-        total += _reclaimable(z, o)
+        total += _reclaimable(z, o, may_swap)
     return total
 
 
 @kernel
-def shrink_zone(z, nr_to_reclaim, kswapd, rng):
-    """Reclaim about `nr_to_reclaim` pages; returns pages reclaimed."""
+def shrink_zone(z, nr_to_reclaim, kswapd, rng, may_swap=True):
+    """Reclaim about `nr_to_reclaim` pages (anonymous ones only when swap is
+    on and `may_swap`, scan_control's may_swap); returns pages reclaimed."""
     reclaimed = 0
     while reclaimed < nr_to_reclaim:
-        total = reclaimable_pages(z)
+        total = reclaimable_pages(z, may_swap)
         if total == 0:
             break
         r = randbelow(rng, total)
         o = 1
         while o < C.MAX_OWNERS:
-            r -= _reclaimable(z, o)
+            r -= _reclaimable(z, o, may_swap)
             if r < 0:
                 break
             o += 1
@@ -77,22 +78,36 @@ def shrink_zone(z, nr_to_reclaim, kswapd, rng):
 
 @kernel
 def balance_pgdat(z, rng):
-    """kswapd's run: reclaim until free pages exceed the high watermark (with
-    the boost), then reset the boost and go back to sleep. A boosted run
-    (6.x) ends with `wakeup_kcompactd(pgdat, pageblock_order)`, since
-    there is now likely space to defragment pageblocks: it asks kcompactd
-    (ZS_KCOMPACTD_WAKE) for that order. Returns pages reclaimed."""
+    """kswapd's run (`balance_pgdat`): reclaim until free pages exceed the
+    high watermark (with the boost), then reset the boost and go back to
+    sleep. A boosted run (6.x) first reclaims the boost itself, balanced or
+    not (nr_boost_reclaim; without swapping, may_swap = 0), and falls back
+    to ordinary reclaim if the zone is not balanced; it ends with
+    `wakeup_kcompactd(pgdat, pageblock_order)`, since there is now likely
+    space to defragment pageblocks: it asks kcompactd (ZS_KCOMPACTD_WAKE)
+    for that order. While it runs the zone is ZONE_RECLAIM_ACTIVE (6.x),
+    which caps the per-cpu lists at 4 * batch (page_alloc.nr_pcp_high).
+    Returns pages reclaimed."""
     if z.zs[C.ZS_KSWAPD_WAKE] == 0:
         return 0
     z.vm[C.VM_PAGEOUTRUN] += 1
-    if z.zs[C.ZS_WATERMARK_BOOST] > 0 and z.zs[C.ZS_KCOMPACTD_WAKE] < C.PAGEBLOCK_ORDER + 1:
+    nr_boost_reclaim = z.zs[C.ZS_WATERMARK_BOOST]
+    if nr_boost_reclaim > 0 and z.zs[C.ZS_KCOMPACTD_WAKE] < C.PAGEBLOCK_ORDER + 1:
         z.zs[C.ZS_KCOMPACTD_WAKE] = C.PAGEBLOCK_ORDER + 1
     reclaimed = 0
-    while z.zs[C.ZS_NR_FREE] <= wmark_pages(z, WMARK_HIGH):
-        got = shrink_zone(z, SWAP_CLUSTER_MAX, True, rng)
+    z.zs[C.ZS_RECLAIM_ACTIVE] = 1
+    while True:
+        balanced = z.zs[C.ZS_NR_FREE] > wmark_pages(z, WMARK_HIGH)
+        if not balanced and nr_boost_reclaim:
+            nr_boost_reclaim = 0  # `goto restart` as ordinary reclaim
+        if not nr_boost_reclaim and balanced:
+            break
+        got = shrink_zone(z, SWAP_CLUSTER_MAX, True, rng, nr_boost_reclaim == 0)
         if got == 0:
             break
         reclaimed += got
+        nr_boost_reclaim -= min(nr_boost_reclaim, got)
+    z.zs[C.ZS_RECLAIM_ACTIVE] = 0
     z.zs[C.ZS_WATERMARK_BOOST] = 0
     z.zs[C.ZS_KSWAPD_WAKE] = 0
     return reclaimed

@@ -8,12 +8,12 @@ arguments.
 
 import numpy as np
 
-from . import alloc, compaction, huge_memory, page_alloc, page_reporting, stats, virtio_balloon, vmscan
+from . import alloc, compaction, huge_memory, memblock, page_alloc, page_reporting, stats, virtio_balloon, vmscan
 from . import constants as C
 from .checker import check_zone
 from .owner import PICK_NEWEST, PICK_OLDEST, PICK_RANDOM
 from .rng import new_rng
-from .state import empty_zone, state_bytes
+from .state import copy_zone, empty_zone, state_bytes
 from .watermark import (
     WMARK_LOW,
     WMARK_MIN,
@@ -49,7 +49,9 @@ class Zone:
     leaves out (the DMA zone in validation); they take their share of
     min_free_kbytes. balloon_isolation: "seed" or "merged-3.8", how the
     migrate scanner may isolate balloon pages (compaction.isolate_migratepages);
-    None picks the era's (constants.BALLOON_ISOLATION_DEFAULT).
+    None picks the era's (constants.BALLOON_ISOLATION_DEFAULT). pcp: the
+    era's per-cpu page lists (page_alloc.zone_batchsize, zone_highsize);
+    False frees every page straight to the buddy lists.
     """
 
     def __init__(
@@ -65,6 +67,7 @@ class Zone:
         thp: bool = True,
         other_zone_pages: int = 0,
         balloon_isolation: str | None = None,
+        pcp: bool = True,
     ):
         if era not in C.ERAS:
             raise ValueError(f"era must be one of {', '.join(C.ERAS)}, got {era!r}")
@@ -83,7 +86,7 @@ class Zone:
             for start, pages in reserved:
                 if start < 0 or pages < 0 or start + pages > nr_pages:
                     raise ValueError(f"reserved range {start}+{pages} lies outside the zone")
-                page_alloc.memblock_reserve(self.a, o, start, start + pages)
+                memblock.memblock_reserve(self.a, o, start, start + pages)
             managed -= self.owner_pages(o)
         zs[C.ZS_NR_PAGES] = nr_pages
         zs[C.ZS_MANAGED] = managed
@@ -97,12 +100,15 @@ class Zone:
         zs[C.ZS_MIN_FREE_KBYTES] = mfk
         marks = zone_watermarks(managed, C.ERAS[era], watermark_scale_factor, mfk, lowmem)
         zs[C.ZS_WMARK_MIN : C.ZS_WMARK_PROMO + 1] = marks
+        batch = page_alloc.zone_batchsize(C.ERAS[era], managed, nr_pages)
+        zs[C.ZS_PCP_BATCH] = batch
+        zs[C.ZS_PCP_HIGH] = page_alloc.zone_highsize(C.ERAS[era], batch, int(zs[C.ZS_WMARK_LOW])) if pcp else 0
         zs[C.ZS_EXTFRAG_THRESHOLD] = 500
         zs[C.ZS_SWAP] = int(swap)
         zs[C.ZS_DEFLATE_ON_OOM] = int(deflate_on_oom)
         zs[C.ZS_BALLOON_COMPACTION] = int(balloon_compaction)
         zs[C.ZS_BALLOON_ISOLATION] = C.BALLOON_ISOLATION[balloon_isolation]
-        page_alloc.boot_free_all(self.a)
+        memblock.boot_free_all(self.a)
         self.rng = new_rng(0, 0) if rng is None else rng
         # Balloon pages: GFP_HIGHUSER_MOVABLE with the seed, GFP_HIGHUSER before.
         mt = C.MIGRATE_MOVABLE if balloon_compaction else C.MIGRATE_UNMOVABLE
@@ -211,6 +217,7 @@ class Zone:
             while result == compaction.COMPACT_SUSPENDED:
                 self.drain_stream()
                 result = compaction.compact_zone(self.a)
+            compaction.kcompactd_done(self.a, woken, result)
         if proactiveness and compaction.proactive_compact(self.a, proactiveness) == compaction.COMPACT_SUSPENDED:
             self._run_compaction()
 
@@ -224,9 +231,9 @@ class Zone:
         return int(self.a.own_pages[self.balloon_owner])
 
     def inflate(self, nr_pages: int) -> int:
-        """One `fill_balloon` batch (<= 256 pages), after one round of direct
-        reclaim if memory is short (__GFP_NORETRY). Returns pages inflated."""
-        done = int(virtio_balloon.fill_balloon_reclaiming(self.a, min(nr_pages, virtio_balloon.BALLOON_BATCH), self.rng))
+        """One `fill_balloon` batch (<= 256 pages), each page through the
+        __GFP_NORETRY slow path. Returns pages inflated."""
+        done = int(virtio_balloon.fill_balloon(self.a, min(nr_pages, virtio_balloon.BALLOON_BATCH), self.rng))
         self.drain_stream()
         return done
 
@@ -281,7 +288,24 @@ class Zone:
     # ------------------------------------------------------------ statistics
 
     def free_2mib_blocks(self) -> int:
+        """Free 2 MiB blocks as /proc/buddyinfo shows them (per-cpu lists left out)."""
         return stats.free_2mib_blocks(self.a.nr_free)
+
+    @property
+    def pcp_pages(self) -> int:
+        """Free pages on the per-cpu lists (zoneinfo's pagesets `count`)."""
+        return int(self.a.zs[C.ZS_PCP_COUNT])
+
+    def drain_pcp(self) -> None:
+        """Every per-cpu page back to the buddy lists (drain_all_pages)."""
+        page_alloc.drain_pages_zone(self.a)
+
+    def free_2mib_blocks_drained(self) -> int:
+        """Free 2 MiB blocks once the per-cpu lists were drained, measured on
+        a copy: the zone itself is left as it is."""
+        a = copy_zone(self.a)
+        page_alloc.drain_pages_zone(a)
+        return stats.free_2mib_blocks(a.nr_free)
 
     def pageblock_counts(self) -> np.ndarray:
         """Number of pageblocks per migratetype."""

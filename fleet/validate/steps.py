@@ -10,8 +10,9 @@ fleet/scenario.py). Each verb, as the guest does it:
                          POSIX_FADV_DONTNEED for file)
     punch KIND every N   every process of KIND frees every Nth present page in
                          address order
-    free KIND            the processes of KIND exit (file: their cache is
-                         dropped first); thp frees the THP processes
+    free KIND            the processes of KIND unmap their memory (file: drop
+                         their cache), answer, and exit; thp frees the THP
+                         processes
     balloon SIZE         QMP `balloon` to SIZE; waits until the balloon gets
                          there or stops moving for 3 s, then pins the target
                          to what it reached

@@ -41,11 +41,12 @@ ERAS = ("6.x", "3.8")
 
 def make_zone(era="6.x", on=True, nr_blocks=NR_BLOCKS, seed=1, balloon_isolation="seed"):
     """A small zone for the seed's rules: the seed's isolation (no lru_lock
-    gate) unless asked, and the watermarks of calculate_min_free_kbytes alone
-    (thp=False), which the layouts below are sized for."""
+    gate) unless asked, the watermarks of calculate_min_free_kbytes alone
+    (thp=False), which the layouts below are sized for, and no per-cpu lists,
+    so that a page the layout frees is where the balloon can take it."""
     return Zone(
         nr_blocks * PB, era=era, balloon_compaction=on, rng=new_rng(seed, 0), thp=False,
-        balloon_isolation=balloon_isolation,
+        balloon_isolation=balloon_isolation, pcp=False,
     )
 
 
@@ -598,7 +599,7 @@ class HostView:
 def check_scenario(era, on, text, seed):
     """Run the steps of `text` on a 64 MiB zone, checking the invariants after
     every step (see the test below)."""
-    z = Zone(32 * PB, era=era, balloon_compaction=on, rng=new_rng(seed, 0))
+    z = Zone(32 * PB, era=era, balloon_compaction=on, rng=new_rng(seed, 0), pcp=False)
     host = HostView(z)
     runner = ScenarioRunner(z)
     for step in parse_steps(text):

@@ -84,11 +84,35 @@ def watermark_ok_ref(a, order, wmark):
     return int(by_order[order:].sum()) > 0
 
 
-def alloc_should_succeed(a, order, wmark):
-    """An allocation succeeds iff the watermark allows it and some free block of
-    at least `order` exists on any list (the fallback tables of both eras reach
-    every modelled migratetype)."""
-    return watermark_ok_ref(a, order, wmark) and int(a.nr_free[order:].sum()) > 0
+def pcp_list_of(a, order, mt):
+    """The per-cpu list an allocation of `order` and `mt` takes from, or None
+    when the order bypasses the lists (6.1: orders 0-3 per migratetype and
+    two pageblock-order lists; 3.8: order 0 per migratetype)."""
+    if int(a.zs[C.ZS_PCP_HIGH]) == 0:
+        return None
+    if int(a.zs[C.ZS_ERA]) == C.ERA_3_8:
+        return mt if order == 0 else None
+    if order <= C.PAGE_ALLOC_COSTLY_ORDER:
+        return C.NR_MIGRATETYPES * order + mt
+    if order == C.PAGEBLOCK_ORDER:
+        return C.NR_LOWORDER_PCP_LISTS + (mt == C.MIGRATE_MOVABLE)
+    return None
+
+
+def alloc_should_succeed(a, order, wmark, mt):
+    """An allocation succeeds iff the watermark allows it and its per-cpu
+    list holds a block or some free block of at least `order` exists on any
+    buddy list (the fallback tables of both eras reach every modelled
+    migratetype; an empty per-cpu list refills from them)."""
+    if not watermark_ok_ref(a, order, wmark):
+        return False
+    pindex = pcp_list_of(a, order, mt)
+    return (pindex is not None and int(a.pcp_head[pindex]) >= 0) or int(a.nr_free[order:].sum()) > 0
+
+
+def free_pages_anywhere(a):
+    """Free pages on the buddy lists (NR_FREE_PAGES) plus the per-cpu lists."""
+    return int(a.zs[C.ZS_NR_FREE]) + int(a.zs[C.ZS_PCP_COUNT])
 
 
 def boot_blocks(nr_pages):
@@ -135,6 +159,32 @@ def walk_free_lists(a):
     return heads
 
 
+def walk_pcp_lists(a):
+    """Walk every per-cpu list; check the links, the heads' flags and the
+    list each block is on, and that the pages add up to pcp_count.
+    Returns {head pfn: (order, mt)}."""
+    nxt = a.lru_next.tolist()
+    prv = a.lru_prev.tolist()
+    heads = {}
+    pages = 0
+    for pindex in range(C.NR_PCP_LISTS):
+        prev, pfn = -1, int(a.pcp_head[pindex])
+        while pfn >= 0:
+            assert prv[pfn] == prev, f"pcp list {pindex}: lru_prev[{pfn}]={prv[pfn]}, expected {prev}"
+            flags = int(a.pflags[pfn])
+            assert flags & C.PF_PCP and not flags & C.PF_BUDDY, f"pcp head {pfn}: pflags {flags:#x}"
+            order = flags & C.PF_ORDER_MASK
+            mt = (flags & C.PF_LIST_MT_MASK) >> C.PF_LIST_MT_SHIFT
+            assert pcp_list_of(a, order, mt) == pindex, f"order-{order} type-{mt} block {pfn} on pcp list {pindex}"
+            assert pfn % (1 << order) == 0 and pfn not in heads
+            heads[pfn] = (order, mt)
+            pages += 1 << order
+            prev, pfn = pfn, nxt[pfn]
+        assert int(a.pcp_tail[pindex]) == prev, f"pcp_tail[{pindex}] is not the last list element"
+    assert pages == int(a.zs[C.ZS_PCP_COUNT]), f"pcp lists hold {pages} pages, pcp_count says {int(a.zs[C.ZS_PCP_COUNT])}"
+    return heads
+
+
 def _block_pages(heads, order):
     heads = np.asarray(heads, dtype=np.int64)
     return (heads[:, None] + np.arange(1 << order, dtype=np.int64)).ravel()
@@ -146,8 +196,8 @@ def _block_pages(heads, order):
 class Driver:
     """A Zone plus the test's own record of every live allocation."""
 
-    def __init__(self, nr_pages, era, seed=0):
-        self.z = Zone(nr_pages, era)
+    def __init__(self, nr_pages, era, seed=0, pcp=True):
+        self.z = Zone(nr_pages, era, pcp=pcp)
         self.n = nr_pages
         self.rng = new_rng(seed, 7)
         self.owners = [self.z.register_owner(f"o{i}", k) for i, k in enumerate(OWNER_KINDS)]
@@ -197,8 +247,8 @@ class Driver:
         z, a = self.z, self.z.a
         o = self.owners[oi % NR_OWNERS]
         order = self.order_for(o, order)
-        expect = alloc_should_succeed(a, order, wmark)
-        free_before = int(a.zs[C.ZS_NR_FREE])
+        expect = alloc_should_succeed(a, order, wmark, int(a.own_mt[o]))
+        free_before = free_pages_anywhere(a)
         pfn = z.alloc(o, order, wmark)
         self.results.append(pfn)
         assert (pfn >= 0) == expect, (
@@ -207,12 +257,12 @@ class Driver:
         size = 1 << order
         if pfn < 0:
             self.fails += 1
-            assert int(a.zs[C.ZS_NR_FREE]) == free_before
+            assert free_pages_anywhere(a) == free_before
             return pfn
         assert pfn % size == 0 and pfn + size <= self.n, f"order-{order} block at {pfn} misaligned"
         assert pfn not in self.live
         assert np.all(a.owner[pfn : pfn + size] == o), "allocated pages do not all carry the owner"
-        assert int(a.zs[C.ZS_NR_FREE]) == free_before - size
+        assert free_pages_anywhere(a) == free_before - size
         self._record(o, pfn, order)
         self._cheap_checks(o)
         return pfn
@@ -290,7 +340,9 @@ class Driver:
             self._record(o, head, order)
         if got < count:
             self.bulk_fails += 1
-            assert not alloc_should_succeed(a, order, wmark), "bulk allocation stopped although the next would succeed"
+            assert not alloc_should_succeed(a, order, wmark, int(a.own_mt[o])), (
+                "bulk allocation stopped although the next would succeed"
+            )
         self._cheap_checks(o)
         return got
 
@@ -308,7 +360,9 @@ class Driver:
         """Every invariant, from the raw arrays, then z.check()."""
         a, n = self.z.a, self.n
         heads = walk_free_lists(a)
-        # Each page is in exactly one free block or exactly one live allocation.
+        pcp = walk_pcp_lists(a)
+        # Each page is in exactly one free block (buddy or per-cpu list) or
+        # exactly one live allocation.
         diff = np.zeros(n + 1, dtype=np.int64)
         exp_flags = np.zeros(n, dtype=np.uint16)
         exp_owner = np.zeros(n, dtype=np.uint8)
@@ -316,6 +370,10 @@ class Driver:
             diff[pfn] += 1
             diff[pfn + (1 << order)] -= 1
             exp_flags[pfn] = C.PF_BUDDY | order | (mt << C.PF_LIST_MT_SHIFT)
+        for pfn, (order, mt) in pcp.items():
+            diff[pfn] += 1
+            diff[pfn + (1 << order)] -= 1
+            exp_flags[pfn] = C.PF_PCP | order | (mt << C.PF_LIST_MT_SHIFT)
         by_order = {}
         for pfn, (o, order) in self.live.items():
             diff[pfn] += 1
@@ -341,7 +399,7 @@ class Driver:
         free = int((a.nr_free.sum(axis=1) << np.arange(C.NR_PAGE_ORDERS)).sum())
         owned = sum(1 << order for _, order in self.live.values())
         assert free == int(a.zs[C.ZS_NR_FREE])
-        assert free + owned == n
+        assert free + int(a.zs[C.ZS_PCP_COUNT]) + owned == n
         assert int(a.vm[C.VM_PGALLOC] - a.vm[C.VM_PGFREE]) == owned
         # pgalloc_fail counts each short bulk; whether a refused single
         # alloc() counts too is the layer above's choice (it has changed).
@@ -499,13 +557,17 @@ def test_large_zone_bulk_operations(era, ops, seed):
     steps=st.integers(50, 1500),
 )
 def test_freeing_everything_merges_back_to_boot_blocks(era, nr_blocks, seed, steps):
-    """Invariant 2: after any sequence, freeing every allocation merges all
-    buddies fully, so the free blocks are exactly the largest aligned blocks
-    of boot (order 10, plus an order-9 block for an odd pageblock count)."""
+    """Invariant 2: after any sequence, freeing every allocation and draining
+    the per-cpu lists merges all buddies fully, so the free blocks are
+    exactly the largest aligned blocks of boot (order 10, plus an order-9
+    block for an odd pageblock count)."""
     n = nr_blocks * C.PAGEBLOCK_NR_PAGES
     d = Driver(n, era, seed)
     random_ops(d, np.random.default_rng(seed), steps, check_every=0)
     d.free_all(seed)
+    d.verify()
+    d.z.drain_pcp()
+    assert d.z.pcp_pages == 0
     heads = d.verify()
     assert {pfn: order for pfn, (order, _) in heads.items()} == boot_blocks(n)
     assert int(d.z.a.zs[C.ZS_NR_FREE]) == n
@@ -525,6 +587,7 @@ def test_free_owner_everything_merges_back(era):
         d.alloc(int(gen.integers(NR_OWNERS)), int(gen.integers(0, 4)), ALLOC_NO_WATERMARKS)
     for oi, how in zip(range(NR_OWNERS), HOWS * 3):
         d.free_owner(oi, n, how)
+    d.z.drain_pcp()
     heads = d.verify()
     assert {pfn: order for pfn, (order, _) in heads.items()} == boot_blocks(n)
 
@@ -677,9 +740,10 @@ def test_watermark_refuses_at_threshold(era, wmark, order):
 
     Setup (128 MiB): allocate every page at order 0 with ALLOC_NO_WATERMARKS,
     then free the top F pages, which merge into the binary decomposition of
-    F (so a block >= 2^k exists and 3.8's per-order loop passes)."""
+    F (so a block >= 2^k exists and 3.8's per-order loop passes). Without
+    per-cpu lists, so that every free reaches the buddy lists at once."""
     n = 32768
-    z = Zone(n, era)
+    z = Zone(n, era, pcp=False)
     o = z.register_owner("anon", C.KIND_ANON)
     assert z.alloc_bulk(o, 0, n, ALLOC_NO_WATERMARKS) == n
     mark = z.watermark(wmark)

@@ -15,8 +15,9 @@ FREE_RUN = 64  # an order-6 free block at the start of pageblock 1
 
 def thp_then_free_run(era):
     """Pageblock 0 holds one THP; pageblock 1 starts with a free order-6 block,
-    the rest of the zone is order-0 anon."""
-    z = Zone(8 * PB, era=era, rng=new_rng(1, 0))
+    the rest of the zone is order-0 anon (no per-cpu lists: the frees
+    build the layout)."""
+    z = Zone(8 * PB, era=era, rng=new_rng(1, 0), pcp=False)
     anon = z.register_owner("anon", C.KIND_ANON)
     thp = z.register_owner("thp", C.KIND_THP)
     assert z.alloc_bulk(anon, 0, z.nr_pages, ALLOC_NO_WATERMARKS) == z.nr_pages

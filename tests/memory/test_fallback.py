@@ -15,8 +15,9 @@ BLOCK = 5  # the pageblock the fallback lands in
 
 
 def full_zone(era):
-    """A zone whose every page is order-0 anon, so every pageblock is Movable."""
-    zone = Zone(NR_BLOCKS * C.PAGEBLOCK_NR_PAGES, era=era)
+    """A zone whose every page is order-0 anon, so every pageblock is Movable;
+    no per-cpu lists, so that the test's frees reach the buddy lists."""
+    zone = Zone(NR_BLOCKS * C.PAGEBLOCK_NR_PAGES, era=era, pcp=False)
     anon = zone.register_owner("anon", C.KIND_ANON)
     pfns = [zone.alloc(anon, 0, ALLOC_NO_WATERMARKS) for _ in range(zone.nr_pages)]
     assert min(pfns) >= 0 and zone.nr_free == 0
@@ -85,7 +86,7 @@ def test_alike_pages_count_toward_the_claim_only_in_6x(era, claimed):
 def test_fallback_from_a_whole_free_pageblock_retypes_it(era):
     """Stealing a free block of order >= pageblock_order retypes every pageblock
     it covers (change_pageblock_range), in both eras."""
-    zone = Zone(NR_BLOCKS * C.PAGEBLOCK_NR_PAGES, era=era)
+    zone = Zone(NR_BLOCKS * C.PAGEBLOCK_NR_PAGES, era=era, pcp=False)
     kernel = zone.register_owner("kernel", C.KIND_KERNEL)
     pfn = zone.alloc(kernel, 0, ALLOC_NO_WATERMARKS)
     block = pfn >> C.PAGEBLOCK_ORDER
@@ -100,7 +101,7 @@ def test_boot_order_differs_between_eras():
     the bottom of memory; 3.8 adds to the heads and allocates from the top."""
     firsts = {}
     for era in ("6.x", "3.8"):
-        zone = Zone(NR_BLOCKS * C.PAGEBLOCK_NR_PAGES, era=era)
+        zone = Zone(NR_BLOCKS * C.PAGEBLOCK_NR_PAGES, era=era, pcp=False)
         anon = zone.register_owner("anon", C.KIND_ANON)
         firsts[era] = zone.alloc(anon, 0)
     assert firsts["6.x"] == 0

@@ -15,6 +15,7 @@ from fleet.memory.compaction import MIGRATE_ASYNC
 from fleet.memory.rng import new_rng
 from fleet.memory.watermark import (
     ALLOC_NO_WATERMARKS,
+    WMARK_MIN,
     guest_zones,
     min_free_kbytes,
     recommended_min_free_kbytes,
@@ -64,8 +65,9 @@ def test_a_left_out_zone_takes_its_share_of_min():
 
 
 def cache_zone(era, free_pages):
-    """A 64 MiB zone full of page cache except `free_pages` free pages at the top."""
-    z = Zone(32 * PB, era=era, rng=new_rng(1, 0))
+    """A 64 MiB zone full of page cache except `free_pages` free pages at the
+    top; no per-cpu lists, so reclaimed pages count as free at once."""
+    z = Zone(32 * PB, era=era, rng=new_rng(1, 0), pcp=False)
     o = z.register_owner("file", C.KIND_FILE)
     assert z.alloc_bulk(o, 0, z.nr_pages - free_pages, ALLOC_NO_WATERMARKS) == z.nr_pages - free_pages
     return z
@@ -137,6 +139,34 @@ def test_a_boosting_steal_wakes_kswapd_and_boosted_kswapd_wakes_kcompactd_at_pag
     assert vm(z, "compact_daemon_wake") == 1 and int(z.a.zs[C.ZS_KCOMPACTD_WAKE]) == 0
 
 
+@pytest.mark.parametrize("swap", [False, True])
+def test_boosted_kswapd_reclaims_the_boost_although_the_zone_is_balanced(swap):
+    """6.x balance_pgdat: with a boost, kswapd reclaims nr_boost_reclaim
+    pages even when free memory is above high + boost, and without swapping
+    (may_swap = 0): page cache goes, anon stays."""
+    z = Zone(64 * PB, era="6.x", rng=new_rng(6, 0), swap=swap, pcp=False)
+    cache = z.register_owner("file", C.KIND_FILE)
+    anon = z.register_owner("anon", C.KIND_ANON)
+    assert z.alloc_bulk(cache, 0, 8 * PB, ALLOC_NO_WATERMARKS) == 8 * PB
+    assert z.alloc_bulk(anon, 0, 8 * PB, ALLOC_NO_WATERMARKS) == 8 * PB
+    boost = 2 * PB
+    z.a.zs[C.ZS_WATERMARK_BOOST] = boost
+    z.a.zs[C.ZS_KSWAPD_WAKE] = 1
+    assert z.nr_free > z.watermark(2) + boost  # balanced
+    got = vmscan.balance_pgdat(z.a, z.rng)
+    assert boost <= got < boost + vmscan.SWAP_CLUSTER_MAX
+    assert z.owner_pages(anon) == 8 * PB and z.owner_pages(cache) == 8 * PB - got
+    assert int(z.a.zs[C.ZS_WATERMARK_BOOST]) == 0
+
+
+def test_unboosted_kswapd_stops_at_a_balanced_zone():
+    z = Zone(64 * PB, era="6.x", rng=new_rng(6, 0), pcp=False)
+    cache = z.register_owner("file", C.KIND_FILE)
+    assert z.alloc_bulk(cache, 0, 8 * PB, ALLOC_NO_WATERMARKS) == 8 * PB
+    z.a.zs[C.ZS_KSWAPD_WAKE] = 1
+    assert vmscan.balance_pgdat(z.a, z.rng) == 0
+
+
 def test_3_8_never_boosts():
     z = Zone(16 * PB, era="3.8", rng=new_rng(2, 0))
     anon = z.register_owner("anon", C.KIND_ANON)
@@ -153,7 +183,7 @@ def test_3_8_never_boosts():
 def balloon_then_lru_block(isolation):
     """Block 0: 64 balloon pages, then 64 anon pages, the rest free; a free
     target block at the top; era 3.8 with balloon compaction on."""
-    z = Zone(8 * PB, era="3.8", rng=new_rng(3, 0), thp=False, balloon_isolation=isolation)
+    z = Zone(8 * PB, era="3.8", rng=new_rng(3, 0), thp=False, balloon_isolation=isolation, pcp=False)
     filler = z.register_owner("filler", C.KIND_ANON)
     assert z.alloc_bulk(filler, 0, z.nr_pages, ALLOC_NO_WATERMARKS) == z.nr_pages
     for pfn in range(PB):
@@ -185,7 +215,7 @@ def test_merged_3_8_isolates_balloon_pages_met_after_the_lock_was_taken(nr_ballo
     isolates the balloon pages behind them, up to COMPACT_CLUSTER_MAX (32)
     pages a call; the next call starts unlocked, at a balloon page, and
     passes it over."""
-    z = Zone(8 * PB, era="3.8", rng=new_rng(4, 0), thp=False, balloon_isolation="merged-3.8")
+    z = Zone(8 * PB, era="3.8", rng=new_rng(4, 0), thp=False, balloon_isolation="merged-3.8", pcp=False)
     filler = z.register_owner("filler", C.KIND_ANON)
     z.alloc_bulk(filler, 0, z.nr_pages, ALLOC_NO_WATERMARKS)
     z.free(0)  # one LRU page of the filler stays at pfn 1, before the balloon
@@ -263,3 +293,32 @@ def test_3_8_kswapd_compacts_for_its_wake_order():
         else:
             assert vm(z, "compact_daemon_wake") == 1 and vm(z, "compact_daemon_migrate_scanned") > 0
         z.check()
+
+
+# ------------------------------------------------ fill_balloon under pressure
+
+
+@pytest.mark.parametrize("era", ["3.8", "6.x"])
+def test_fill_balloon_reclaims_through_each_pages_slow_path(era):
+    """fill_balloon allocates every page with __GFP_NORETRY: in a zone full
+    of page cache with 100 pages above min, the batch completes: each page
+    below low wakes kswapd, and each page that min refuses reclaims one
+    round (SWAP_CLUSTER_MAX pages, an allocstall) and takes its page."""
+    mark = Zone(32 * PB, era=era).watermark(WMARK_MIN)
+    z = cache_zone(era, mark + 100)
+    assert z.inflate(256) == 256
+    stalls = vm(z, "allocstall_normal")
+    assert (256 - 100) // vmscan.SWAP_CLUSTER_MAX <= stalls <= (256 - 100) // vmscan.SWAP_CLUSTER_MAX + 1
+    assert int(z.a.zs[C.ZS_KSWAPD_WAKE]) > 0 and vm(z, "balloon_inflate_fail") == 0
+    z.check()
+
+
+@pytest.mark.parametrize("era", ["3.8", "6.x"])
+def test_fill_balloon_gives_up_at_the_first_page_reclaim_cannot_serve(era):
+    """Nothing reclaimable (anon, no swap): one reclaim round without
+    progress, no retry, and the batch ends ("Out of puff!")."""
+    z = Zone(32 * PB, era=era, rng=new_rng(1, 0), pcp=False)
+    anon = z.register_owner("anon", C.KIND_ANON)
+    assert z.alloc_bulk(anon, 0, z.nr_pages, ALLOC_NO_WATERMARKS) == z.nr_pages
+    assert z.inflate(256) == 0
+    assert vm(z, "balloon_inflate_fail") == 1 and vm(z, "allocstall_normal") == 1

@@ -27,14 +27,17 @@ def test_passes_on_an_idle_zone(make_zone):
     run_workload(zone, w, 60, t0=8)
     m = w.metrics()
     assert m["passes_done"] == 3
+    assert m["pass1_success_pct"] == 100.0  # nothing else runs
     for i in (1, 2, 3):
         assert m[f"pass{i}_attempts"] == share
-        assert m[f"pass{i}_success_pct"] == 100.0  # nothing else runs
+        # Freed order-9 blocks stay on the per-cpu list up to pcp->high, outside
+        # NR_FREE_PAGES: the watermark then refuses a later pass's last attempt.
+        assert m[f"pass{i}_allocated"] >= share - 1
     assert m["pass1_start_s"] == 5 and m["pass1_end_s"] == 21  # 121 attempts at 8/s
     assert m["pass2_start_s"] == 21  # its start time had passed: it follows pass 1
     assert m["pass3_start_s"] == m["pass2_end_s"]
     assert m["holding_pages"] == 0 and zone.owner_pages(w.o) == 0
-    assert zone.nr_free == zone.nr_pages
+    assert zone.nr_free + zone.pcp_pages == zone.nr_pages
     zone.check()
 
 
@@ -65,7 +68,7 @@ def test_beside_a_build_each_pass_reports_and_frees(make_zone):
     assert m["build.procs_started"] - m["build.procs_exited"] >= 4  # 4 MiB each, 16+ MiB of 256
     assert m["highalloc.pass1_success_pct"] < 100.0 and m["highalloc.pass2_success_pct"] < 100.0
     assert m["highalloc.allocated_pages"] == m["highalloc.freed_pages"]
-    assert zone.a.vm[C.VM_COMPACT_STALL] > 0
+    assert zone.a.vm[C.VM_ALLOCSTALL] > 0  # the probe's attempts went through direct reclaim
     zone.check()
 
 

@@ -11,7 +11,8 @@
  *   bfhelper ctl NAME punch random FRACTION SEED
  *   bfhelper ctl NAME punch every N      free every Nth present page in address
  *                                        order (MADV_DONTNEED / FADV_DONTNEED)
- *   bfhelper ctl NAME exit               free all (file: drop its cache) and exit
+ *   bfhelper ctl NAME exit               free all (unmap, or drop the file's
+ *                                        cache), answer, then exit
  *
  * `hold` returns once the memory is faulted; a child keeps it and serves
  * commands on /run/bf/NAME.cmd, answering on /run/bf/NAME.ack.
@@ -159,6 +160,10 @@ static void serve(const char *name)
 				held += present[i];
 			if (fd >= 0)
 				posix_fadvise(fd, offset * PAGE, npages * PAGE, POSIX_FADV_DONTNEED);
+			/* Unmap before the ack: exit_mmap() would free the pages
+			 * after the host has already read /proc. */
+			if (base && munmap(base, npages * PAGE))
+				die("munmap");
 			out = fopen(ack, "w");
 			fprintf(out, "%ld\n", held);
 			fclose(out);
