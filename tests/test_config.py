@@ -102,3 +102,13 @@ def test_memory_from_trace_is_checked_against_the_host_and_the_workload():
     raw = {"guests": [{"memory_from_trace": True, "workload": "server"}]}
     with pytest.raises(SpecError, match="memory_from_trace needs workload"):
         build_spec(raw)
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_kernel_pcp_lists_decides_whether_a_guest_has_per_cpu_lists(on):
+    from fleet.guest import Guest
+    from fleet.memory import constants as C
+
+    spec = build_spec({"kernel": {"pcp_lists": on}, "guests": [{"memory": "256MiB"}]})
+    guest = Guest(spec, 0, 0, spec.guests[0])
+    assert (int(guest.zone.a.zs[C.ZS_PCP_HIGH]) > 0) == on
