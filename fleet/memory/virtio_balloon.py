@@ -9,14 +9,12 @@ pages, their host stream and their migration are balloon.py
 """
 
 from . import constants as C
+from .alloc import alloc_pages_gfp
 from .balloon import balloon_pages, stream_push, stream_room
 from .jit import kernel
-from .alloc import alloc_pages_gfp
 from .page_alloc import free_pages
 
 BALLOON_BATCH = 256  # VIRTIO_BALLOON_ARRAY_PFNS_MAX: pages per tell_host
-
-
 BALLOON_GFP = C.GFP_USER | C.GFP_NORETRY  # GFP_HIGHUSER[_MOVABLE] | __GFP_NORETRY | __GFP_NOMEMALLOC
 
 
