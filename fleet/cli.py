@@ -115,7 +115,7 @@ def inspect(
     except ScenarioError as e:
         raise UserError(f"--steps: {e}") from None
     rng = new_rng(seed, 0)
-    zone = Zone(nr_pages, era=era, balloon_compaction=balloon_compaction == "on", rng=rng)
+    zone = Zone(nr_pages, era=era, balloon_compaction=balloon_compaction == "on", rng=rng, thp_defrag=thp_defrag)
 
     def files() -> str:
         return "\n".join(f"==> {KERNEL_FILES[name]} <==\n{zone.proc_text(name)}" for name in names)
@@ -127,7 +127,7 @@ def inspect(
             zone.run_daemons(kcompactd=kernel.kcompactd, proactiveness=kernel.proactiveness)
         sys.stdout.write(files())
         return
-    runner = ScenarioRunner(zone, thp_defrag=thp_defrag, proactiveness=kernel.proactiveness, reporting=free_page_reporting)
+    runner = ScenarioRunner(zone, proactiveness=kernel.proactiveness, reporting=free_page_reporting)
     for i, step in enumerate(scenario, 1):
         done = runner.run(step)
         if each or i == len(scenario):

@@ -41,7 +41,11 @@ class ExperimentSpec:
 class KernelSpec:
     era: str = _help("kernel rules: 3.8 or 6.x", "6.x")
     balloon_compaction: bool = _help("balloon pages movable (the seed, Linux 3.8+)", True)
-    thp_defrag: str = _help("THP defrag mode", "madvise")
+    thp_defrag: str = _help(
+        "/sys/kernel/mm/transparent_hugepage/defrag, system-wide: always, defer, defer+madvise, madvise, never; "
+        "every THP fault of every workload obeys it (their regions are madvised)",
+        "madvise",
+    )
     kcompactd: bool = _help("run kcompactd after kswapd (6.x)", True)
     proactiveness: int = _help("vm.compaction_proactiveness (6.x; the kernel's default 20, 0 = off)", 20)
     free_page_reporting: bool = _help("virtio-balloon free page reporting every 2 s", False)

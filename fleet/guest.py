@@ -93,6 +93,7 @@ class Guest:
             rng=self.rng,
             balloon_isolation=None if k.balloon_isolation == "era" else k.balloon_isolation,
             pcp=k.pcp_lists,
+            thp_defrag=k.thp_defrag,
         )
         self.workload = build_workload(group.workload, self.zone, params, self.rng)
         self.backing = GuestBacking(nr_pages, khugepaged=spec.hosts.khugepaged)

@@ -138,13 +138,13 @@ class ScenarioRunner:
 
     THP memory has two owners, as a process's MADV_HUGEPAGE mapping has two
     kinds of pages: its huge pages ("thp") and the base pages of faults that
-    fell back ("thp_fallback", anon); `free thp` frees both.
+    fell back ("thp_fallback", anon); `free thp` frees both. THP faults obey
+    the zone's defrag mode (Zone(thp_defrag=...)).
     """
 
     def __init__(
         self,
         zone: Zone,
-        thp_defrag: str = "madvise",
         proactiveness: int = 0,
         reporting: bool = False,
         daemons: str = "wait",
@@ -152,7 +152,6 @@ class ScenarioRunner:
         if daemons not in DAEMON_MODES:
             raise ValueError(f"daemons must be one of {', '.join(DAEMON_MODES)}")
         self.zone = zone
-        self.thp_defrag = thp_defrag
         self.proactiveness = proactiveness
         self.reporting = reporting
         self.always = daemons == "always"
@@ -228,7 +227,7 @@ class ScenarioRunner:
         left = pages >> C.HPAGE_PMD_ORDER
         while left:
             n = min(left, THP_FAULT_BATCH) if self.always else left
-            got = self.zone.thp_fault(self.owner("thp"), self.owner("thp_fallback"), n, self.thp_defrag)
+            got = self.zone.thp_fault(self.owner("thp"), self.owner("thp_fallback"), n)
             totals = [t + g for t, g in zip(totals, got)]
             left -= n
             self._daemons_between()

@@ -112,3 +112,30 @@ def test_kernel_pcp_lists_decides_whether_a_guest_has_per_cpu_lists(on):
     spec = build_spec({"kernel": {"pcp_lists": on}, "guests": [{"memory": "256MiB"}]})
     guest = Guest(spec, 0, 0, spec.guests[0])
     assert (int(guest.zone.a.zs[C.ZS_PCP_HIGH]) > 0) == on
+
+
+def test_kernel_thp_defrag_is_what_the_workloads_thp_faults_obey():
+    """Issue 14, defect 1: `kernel.thp_defrag` reaches every guest's THP
+    faults. In a guest whose free memory is all single-page holes (no
+    background compaction), `never` falls back at once, `madvise` compacts
+    for the workload's madvised regions."""
+    from fleet.guest import Guest
+    from fleet.memory import constants as C
+    from fleet.memory.watermark import WMARK_LOW
+
+    counts = {}
+    for mode in ("never", "madvise"):
+        spec = build_spec({"kernel": {"thp_defrag": mode, "proactiveness": 0, "kcompactd": False},
+                           "guests": [{"memory": "256MiB", "workload": "steady",
+                                       "workload_params": {"footprint_fraction": 0.1, "thp_share": 1.0, "slab_share": 0.0}}]})
+        guest = Guest(spec, 0, 0, spec.guests[0])
+        zone = guest.zone
+        assert zone.thp_defrag == mode
+        filler = zone.register_owner("filler", C.KIND_ANON)
+        zone.alloc_bulk(filler, 0, zone.nr_pages, WMARK_LOW)
+        zone.free_owner_every(filler, 2)
+        guest.advance(10, None)
+        counts[mode] = {name: int(zone.a.vm[C.VM[name]]) for name in ("thp_fault_fallback", "compact_stall")}
+    assert counts["never"]["compact_stall"] == 0 < counts["never"]["thp_fault_fallback"]
+    assert counts["madvise"]["compact_stall"] > 0
+    assert counts["madvise"]["thp_fault_fallback"] < counts["never"]["thp_fault_fallback"]

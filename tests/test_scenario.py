@@ -54,9 +54,9 @@ def test_strided_holes_take_the_movable_balloon_in_place():
 
 
 def test_free_thp_frees_huge_pages_and_their_fallbacks():
-    zone = Zone(16 * PB, rng=new_rng(3, 0))
+    zone = Zone(16 * PB, rng=new_rng(3, 0), thp_defrag="never")
     # leave room for 3 huge pages only, so most of the 8 faults fall back
-    runner = run(zone, "fill anon=22MiB; thp 16MiB", thp_defrag="never")
+    runner = run(zone, "fill anon=22MiB; thp 16MiB")
     thp, fallback = runner.owners["thp"], runner.owners["thp_fallback"]
     assert zone.owner_pages(thp) > 0 and zone.owner_pages(fallback) > 0
     anon = zone.owner_pages(runner.owners["anon"])

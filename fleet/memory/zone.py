@@ -49,7 +49,9 @@ class Zone:
     leaves out (the DMA zone in validation); they take their share of
     min_free_kbytes. balloon_isolation: "seed" or "merged-3.8", how the
     migrate scanner may isolate balloon pages (compaction.isolate_migratepages);
-    None picks the era's (constants.BALLOON_ISOLATION_DEFAULT). pcp: the
+    None picks the era's (constants.BALLOON_ISOLATION_DEFAULT). thp_defrag:
+    /sys/kernel/mm/transparent_hugepage/defrag, the one system-wide mode
+    every THP fault obeys (huge_memory.DEFRAG_MODES). pcp: the
     era's per-cpu page lists (page_alloc.zone_batchsize, zone_highsize);
     False frees every page straight to the buddy lists.
     """
@@ -68,12 +70,16 @@ class Zone:
         other_zone_pages: int = 0,
         balloon_isolation: str | None = None,
         pcp: bool = True,
+        thp_defrag: str = "madvise",
     ):
         if era not in C.ERAS:
             raise ValueError(f"era must be one of {', '.join(C.ERAS)}, got {era!r}")
         balloon_isolation = balloon_isolation or C.BALLOON_ISOLATION_DEFAULT[era]
         if balloon_isolation not in C.BALLOON_ISOLATION:
             raise ValueError(f"balloon_isolation must be one of {', '.join(C.BALLOON_ISOLATION)}")
+        if thp_defrag not in huge_memory.DEFRAG_MODES:
+            raise ValueError(f"thp_defrag must be one of {', '.join(huge_memory.DEFRAG_MODES)}")
+        self.thp_defrag = thp_defrag
         if not 1 <= watermark_scale_factor <= 3000:
             raise ValueError("watermark_scale_factor must be within 1..3000")
         self.era = era
@@ -280,9 +286,10 @@ class Zone:
 
     # ------------------------------------------------------------ THP
 
-    def thp_fault(self, thp_owner: int, anon_owner: int, nr_faults: int, defrag: str, madvised: bool = True):
-        """PMD faults in a region; returns (huge pages, fallbacks, base pages missing)."""
-        mode = huge_memory.DEFRAG_MODES.index(defrag)
+    def thp_fault(self, thp_owner: int, anon_owner: int, nr_faults: int, madvised: bool = True):
+        """PMD faults in a region (MADV_HUGEPAGE if `madvised`) under the
+        zone's defrag mode; returns (huge pages, fallbacks, base pages missing)."""
+        mode = huge_memory.DEFRAG_MODES.index(self.thp_defrag)
         return tuple(int(x) for x in huge_memory.thp_fault(self.a, thp_owner, anon_owner, nr_faults, mode, madvised, self.rng))
 
     # ------------------------------------------------------------ statistics

@@ -57,8 +57,10 @@ def run_step_process(zone: Zone, runner: ScenarioRunner, step, pgd_owner: int) -
 
 def run_model(sc: Scenario, boot: BootState, world: str, seed: int) -> list[dict]:
     """Boot and every step of the scenario; one snapshot each."""
-    zone = boot_zone(boot, sc.zone_pages, era="6.x", balloon_compaction=world == "on", rng=new_rng(seed, 0))
-    runner = ScenarioRunner(zone, thp_defrag=sc.thp_defrag, proactiveness=PROACTIVENESS, daemons="always")
+    zone = boot_zone(
+        boot, sc.zone_pages, era="6.x", balloon_compaction=world == "on", rng=new_rng(seed, 0), thp_defrag=sc.thp_defrag
+    )
+    runner = ScenarioRunner(zone, proactiveness=PROACTIVENESS, daemons="always")
     pgd_owner = zone.register_owner("shell pgd", C.KIND_PAGETABLE)
     snaps = [{**model_snapshot(zone), "free_2mib_drained": zone.free_2mib_blocks_drained()}]
     for step in sc.steps:

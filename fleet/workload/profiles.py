@@ -27,7 +27,6 @@ import math
 from dataclasses import dataclass
 
 from ..memory import constants as C
-from ..memory.huge_memory import DEFRAG_MODES
 from ..memory.rng import random01
 from .base import KIB, MIB, Spec, Workload, param, register
 
@@ -77,19 +76,19 @@ class _Helpers(Workload):
             return []
         return [(pt, 0, want - have)]
 
-    def fault_thp_share(self, grow: int, fraction: float, defrag: str) -> int:
+    def fault_thp_share(self, grow: int, fraction: float) -> int:
         """Fault `fraction` of `grow` new anon pages as THP (whole PMDs, the
         fraction of a PMD carried to the next tick); returns the base pages
         still to allocate."""
         nr = min(self.quota("thp", grow * fraction / THP_PAGES), grow // THP_PAGES)
-        return max(grow - self.thp_faults(self.thp, self.anon, nr, defrag), 0)
+        return max(grow - self.thp_faults(self.thp, self.anon, nr), 0)
 
-    def thp_faults(self, thp: int, anon: int, nr: int, defrag: str) -> int:
-        """`nr` madvised PMD faults; returns the pages they produced (huge or
-        fallback base pages)."""
+    def thp_faults(self, thp: int, anon: int, nr: int) -> int:
+        """`nr` madvised PMD faults under the kernel's defrag mode; returns
+        the pages they produced (huge or fallback base pages)."""
         if nr <= 0:
             return 0
-        huge, fallback, missing = self.zone.thp_fault(thp, anon, nr, defrag, True)
+        huge, fallback, missing = self.zone.thp_fault(thp, anon, nr, True)
         self.thp_alloc += huge
         self.thp_fallback += fallback
         made = nr * THP_PAGES - missing
@@ -115,7 +114,6 @@ class ServerSpec(Spec):
     anon_rate: int = param(128 * MIB, "bytes/s the anon working set grows by until it is reached")
     anon_churn_rate: int = param(1 * MIB, "bytes/s of anon freed at random and faulted again (heap churn)")
     thp_fraction: float = param(0.05, "share of the anon growth faulted in MADV_HUGEPAGE regions (THP)", max=1)
-    thp_defrag: str = param("madvise", "/sys/kernel/mm/transparent_hugepage/defrag mode", choices=DEFRAG_MODES)
     file_bytes: int | None = param(None, "page cache cap in bytes (the data set read); None: file_fraction of RAM")
     file_fraction: float = param(0.3, "page cache cap as a share of RAM (when file_bytes is None)", max=1)
     file_rate: int = param(16 * MIB, "bytes/s of file reads that miss the cache while below the cap")
@@ -157,7 +155,7 @@ class Server(_Helpers):
         # anon: ramp toward the working set, part of the growth as THP faults
         target = self.size_pages(s.anon_bytes, s.anon_fraction)
         grow = min(max(target - self.pages("anon", "thp"), 0), self.rate_pages("anon", s.anon_rate, dt))
-        grow = self.fault_thp_share(grow, s.thp_fraction, s.thp_defrag)
+        grow = self.fault_thp_share(grow, s.thp_fraction)
         churn = self.free(self.anon, self.rate_pages("anon_churn", s.anon_churn_rate, dt), "random")
         req.append((self.anon, 0, grow + churn))
         # page cache: reads toward the cap, then replacement of the oldest
@@ -205,7 +203,6 @@ class BatchSpec(Spec):
     input_bytes: int | None = param(None, "file data each job reads during its ramp; None: input_fraction of RAM")
     input_fraction: float = param(0.1, "input read per job as a share of RAM (when input_bytes is None)", max=1)
     thp_fraction: float = param(0.0, "share of the job's anon faulted in MADV_HUGEPAGE regions (THP)", max=1)
-    thp_defrag: str = param("madvise", "/sys/kernel/mm/transparent_hugepage/defrag mode", choices=DEFRAG_MODES)
 
     def check(self):
         if self.period_s < self.ramp_s + self.hold_s:
@@ -268,7 +265,7 @@ class Batch(_Helpers):
         self.job_grown += grow
         read = max(int(self.size_pages(s.input_bytes, s.input_fraction) * frac) - self.job_read, 0)
         self.job_read += read
-        grow = self.fault_thp_share(grow, s.thp_fraction, s.thp_defrag)
+        grow = self.fault_thp_share(grow, s.thp_fraction)
         req = [(self.anon, 0, grow), (self.file, 0, read)]
         req += self.sync_page_tables(self.pt, self.pages("anon") + grow)
         self.alloc_mix(req)

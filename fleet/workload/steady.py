@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..memory import constants as C
-from ..memory.huge_memory import DEFRAG_MODES
 from .base import MIB, Spec, param, register
 from .profiles import THP_PAGES, _Helpers
 
@@ -27,7 +26,6 @@ class SteadySpec(Spec):
     rate: int = param(16 * MIB, "bytes/s freed at random and allocated again once at the footprint")
     slab_share: float = param(0.1, "share of the traffic that is unmovable order-0 slab", max=1)
     thp_share: float = param(0.05, "share of the anon traffic faulted as THP (madvised regions)", max=1)
-    thp_defrag: str = param("madvise", "/sys/kernel/mm/transparent_hugepage/defrag mode", choices=DEFRAG_MODES)
 
 
 @register("steady")
@@ -59,5 +57,5 @@ class Steady(_Helpers):
             self.free(self.slab, slab, "random")
             freed_thp = self.free(self.thp, nr_thp * THP_PAGES, "random")
             self.free(self.anon, anon - freed_thp, "random")
-        made = self.thp_faults(self.thp, self.anon, nr_thp, s.thp_defrag)
+        made = self.thp_faults(self.thp, self.anon, nr_thp)
         self.alloc_mix([(self.anon, 0, max(anon - made, 0)), (self.slab, 0, slab)])

@@ -99,9 +99,9 @@ def test_batch_ramps_holds_and_frees_at_exit(make_zone):
 
 
 def test_batch_thp_share(make_zone):
-    zone, rng = make_zone()
+    zone, rng = make_zone(thp_defrag="always")
     w = make_workload("batch", zone, dict(peak_bytes=64 * MIB, ramp_s=4, hold_s=10, period_s=20, thp_fraction=0.5,
-                                          thp_defrag="always", input_bytes=0), rng)
+                                          input_bytes=0), rng)
     run_workload(zone, w, 6)
     m = w.metrics()
     assert m["thp_fault_alloc"] + m["thp_fault_fallback"] == 16  # half of 64 MiB in 2 MiB faults

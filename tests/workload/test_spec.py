@@ -41,7 +41,6 @@ def test_negative_sizes_and_rates_are_refused_by_name(name, key, value):
 
 @pytest.mark.parametrize("name,key,value,words", [
     ("server", "anon_fraction", 1.5, "<= 1"),
-    ("server", "thp_defrag", "sometimes", "one of"),
     ("server", "anon_bytes", "4GiB", "integer"),
     ("server", "anon_rate", 1.5, "whole"),
     ("server", "slab_order_shares", [1, 1], "4 shares"),
