@@ -3,7 +3,10 @@
 6.x eras, `__free_one_page` with buddy merging, and the allocation entry point.
 
 The per-cpu page lists of each era sit between the buddy lists and every
-allocation and free that may use them (see "per-cpu lists" below).
+allocation and free that may use them (see "per-cpu lists" below). The file
+is long (about 700 lines) for the reason mm/page_alloc.c is: the buddy
+lists, the per-cpu lists and the entry points call one another, and split
+into modules they would import one another.
 
 Compiled kernels over the zone's arrays (state.ZoneArrays). Simplifications,
 both eras: one zone, no CMA, no highatomic reserve and, in 3.8, no
