@@ -19,20 +19,14 @@ compaction has moved them.
 from .jit import kernel
 
 from . import constants as C
+from .lists import list_link, list_unlink
 from .rng import randbelow
 
 
 @kernel
 def owner_list_add(z, o, pfn):
     """Append the head page `pfn` at the young end of owner `o`'s list."""
-    tail = z.own_tail[o]
-    z.lru_prev[pfn] = tail
-    z.lru_next[pfn] = -1
-    if tail >= 0:
-        z.lru_next[tail] = pfn
-    else:
-        z.own_head[o] = pfn
-    z.own_tail[o] = pfn
+    list_link(z.lru_next, z.lru_prev, z.own_head, z.own_tail, o, pfn, True)
     if pfn < z.own_lo[o]:
         z.own_lo[o] = pfn
     if pfn > z.own_hi[o]:
@@ -42,18 +36,7 @@ def owner_list_add(z, o, pfn):
 @kernel
 def owner_list_del(z, o, pfn):
     """Unlink the head page `pfn` from owner `o`'s list."""
-    prev = z.lru_prev[pfn]
-    nxt = z.lru_next[pfn]
-    if prev >= 0:
-        z.lru_next[prev] = nxt
-    else:
-        z.own_head[o] = nxt
-    if nxt >= 0:
-        z.lru_prev[nxt] = prev
-    else:
-        z.own_tail[o] = prev
-    z.lru_next[pfn] = -1
-    z.lru_prev[pfn] = -1
+    list_unlink(z.lru_next, z.lru_prev, z.own_head, z.own_tail, o, pfn)
     if z.own_head[o] < 0:
         z.own_lo[o] = z.lru_next.shape[0]
         z.own_hi[o] = -1

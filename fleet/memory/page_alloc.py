@@ -18,6 +18,7 @@ import numpy as np
 from .jit import hot_kernel, kernel
 
 from . import constants as C
+from .lists import list_link, list_unlink
 from .owner import PICK_RANDOM, owner_is_sparse, owner_list_add, owner_list_del, pick_allocation
 from .rng import randbelow
 from .watermark import ALLOC_NO_WATERMARKS, boost_watermark, wmark_pages, zone_watermark_ok
@@ -31,24 +32,7 @@ _FALLBACKS = np.array(C.FALLBACKS_6X, dtype=np.int64)
 def add_to_free_list(z, pfn, order, mt, to_tail):
     """`add_to_free_list` / `add_to_free_list_tail`: make `pfn` a free buddy head."""
     z.pflags[pfn] = np.uint16(C.PF_BUDDY | order | (mt << C.PF_LIST_MT_SHIFT))
-    if to_tail:
-        tail = z.fl_tail[order, mt]
-        z.lru_prev[pfn] = tail
-        z.lru_next[pfn] = -1
-        if tail >= 0:
-            z.lru_next[tail] = pfn
-        else:
-            z.fl_head[order, mt] = pfn
-        z.fl_tail[order, mt] = pfn
-    else:
-        head = z.fl_head[order, mt]
-        z.lru_next[pfn] = head
-        z.lru_prev[pfn] = -1
-        if head >= 0:
-            z.lru_prev[head] = pfn
-        else:
-            z.fl_tail[order, mt] = pfn
-        z.fl_head[order, mt] = pfn
+    list_link(z.lru_next, z.lru_prev, z.fl_head[order], z.fl_tail[order], mt, pfn, to_tail)
     z.nr_free[order, mt] += 1
 
 
@@ -62,18 +46,7 @@ def free_list_mt(z, pfn):
 def del_page_from_free_list(z, pfn, order):
     """`del_page_from_free_list`: unlink a free buddy head and clear PageBuddy."""
     mt = free_list_mt(z, pfn)
-    prev = z.lru_prev[pfn]
-    nxt = z.lru_next[pfn]
-    if prev >= 0:
-        z.lru_next[prev] = nxt
-    else:
-        z.fl_head[order, mt] = nxt
-    if nxt >= 0:
-        z.lru_prev[nxt] = prev
-    else:
-        z.fl_tail[order, mt] = prev
-    z.lru_next[pfn] = -1
-    z.lru_prev[pfn] = -1
+    list_unlink(z.lru_next, z.lru_prev, z.fl_head[order], z.fl_tail[order], mt, pfn)
     z.nr_free[order, mt] -= 1
     z.pflags[pfn] = 0
 
@@ -374,24 +347,7 @@ def pcp_list_add(z, pfn, order, mt, pindex, to_tail):
     """Put the free block `pfn` on per-cpu list `pindex`, remembering the
     migratetype it returns to the buddy lists with."""
     z.pflags[pfn] = np.uint16(C.PF_PCP | order | (mt << C.PF_LIST_MT_SHIFT))
-    if to_tail:
-        tail = z.pcp_tail[pindex]
-        z.lru_prev[pfn] = tail
-        z.lru_next[pfn] = -1
-        if tail >= 0:
-            z.lru_next[tail] = pfn
-        else:
-            z.pcp_head[pindex] = pfn
-        z.pcp_tail[pindex] = pfn
-    else:
-        head = z.pcp_head[pindex]
-        z.lru_next[pfn] = head
-        z.lru_prev[pfn] = -1
-        if head >= 0:
-            z.lru_prev[head] = pfn
-        else:
-            z.pcp_tail[pindex] = pfn
-        z.pcp_head[pindex] = pfn
+    list_link(z.lru_next, z.lru_prev, z.pcp_head, z.pcp_tail, pindex, pfn, to_tail)
     z.zs[C.ZS_PCP_COUNT] += 1 << order
 
 
@@ -399,18 +355,7 @@ def pcp_list_add(z, pfn, order, mt, pindex, to_tail):
 def pcp_list_del(z, pfn, pindex):
     """Unlink `pfn` from per-cpu list `pindex`; returns its order."""
     order = z.pflags[pfn] & C.PF_ORDER_MASK
-    prev = z.lru_prev[pfn]
-    nxt = z.lru_next[pfn]
-    if prev >= 0:
-        z.lru_next[prev] = nxt
-    else:
-        z.pcp_head[pindex] = nxt
-    if nxt >= 0:
-        z.lru_prev[nxt] = prev
-    else:
-        z.pcp_tail[pindex] = prev
-    z.lru_next[pfn] = -1
-    z.lru_prev[pfn] = -1
+    list_unlink(z.lru_next, z.lru_prev, z.pcp_head, z.pcp_tail, pindex, pfn)
     z.pflags[pfn] = 0
     z.zs[C.ZS_PCP_COUNT] -= 1 << order
     return order
