@@ -8,6 +8,7 @@ from fleet.memory import constants as C
 from fleet.memory.rng import new_rng
 from fleet.memory.zone import Zone
 from fleet.scenario import ScenarioError, ScenarioRunner, parse_steps
+from tests.lists import walk
 
 PB = C.PAGEBLOCK_NR_PAGES
 
@@ -20,11 +21,7 @@ def run(zone, text, **kw):
 
 
 def listed(zone, o):
-    out, pfn = [], int(zone.a.own_head[o])
-    while pfn >= 0:
-        out.append(pfn)
-        pfn = int(zone.a.lru_next[pfn])
-    return out
+    return walk(zone, zone.a.own_head[o])
 
 
 @pytest.mark.parametrize("n", [2, 3, 7])

@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.examples import examples
+from tests.lists import walk
 
 from fleet.memory import constants as C
 from fleet.memory.balloon import balloon_page_isolate, balloon_page_putback
@@ -83,12 +84,7 @@ def balloon_pfns(z):
 def balloon_list(z):
     """The balloon's page list from its old end to its young end (the young end
     is the kernel's list head: insert and dequeue both work there)."""
-    out = []
-    pfn = int(z.a.own_head[z.balloon_owner])
-    while pfn >= 0:
-        out.append(pfn)
-        pfn = int(z.a.lru_next[pfn])
-    return out
+    return walk(z, z.a.own_head[z.balloon_owner])
 
 
 def decode(stream):

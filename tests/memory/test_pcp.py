@@ -9,6 +9,7 @@ from fleet.memory import constants as C
 from fleet.memory.rng import new_rng
 from fleet.memory.watermark import ALLOC_NO_WATERMARKS, WMARK_MIN
 from fleet.memory.zone import Zone
+from tests.lists import walk
 
 PB = C.PAGEBLOCK_NR_PAGES
 GIB = 1 << 18  # pages
@@ -19,11 +20,7 @@ def pcp(z):
 
 
 def list_pfns(z, pindex):
-    out, pfn = [], int(z.a.pcp_head[pindex])
-    while pfn >= 0:
-        out.append(pfn)
-        pfn = int(z.a.lru_next[pfn])
-    return out
+    return walk(z, z.a.pcp_head[pindex])
 
 
 def full_zone(era, nr_blocks=16, kind=C.KIND_ANON):
