@@ -10,7 +10,7 @@ import os
 
 import ray
 
-from .config import build_spec
+from .spec import build_spec
 from .pack import GuestPack, HostController
 
 

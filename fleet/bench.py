@@ -176,7 +176,7 @@ def guest_bench(seconds: int = 3000, warmup_s: int = 10) -> dict:
     idle), timed over `seconds` after `warmup_s` simulated seconds outside the
     clock (they reach the footprint and compile), and what the daemons did in
     the timed window: the deltas of DAEMON_COUNTERS, as guest_<counter>."""
-    from .config import build_spec
+    from .spec import build_spec
     from .guest import Guest
 
     spec = build_spec(GUEST_SPEC)
@@ -247,7 +247,7 @@ def fleet_bench(duration_s: int = 1800, repeats: int = 2) -> dict:
 def _compile_fleet_kernels() -> None:
     """Run what the fleet's actors run (a guest of fleet_spec under the MOM
     controller, its balloon inflated and deflated) into the numba cache."""
-    from .config import build_spec
+    from .spec import build_spec
     from .pack import GuestPack, HostController
 
     spec = build_spec(fleet_spec(40))

@@ -17,6 +17,7 @@ except ImportError:  # pragma: no cover - older typer on plain click
     from click import exceptions as click_errors
 
 from .memory import constants as C
+from .spec.guests import check_guest_bytes
 from .units import format_size, parse_size
 
 app = typer.Typer(
@@ -41,8 +42,6 @@ KERNEL_FILES = {
     "extfrag_index": "/sys/kernel/debug/extfrag/extfrag_index",
     "unusable_index": "/sys/kernel/debug/extfrag/unusable_index",
 }
-MIN_GUEST_BYTES = 128 << 20
-MAX_GUEST_BYTES = 1 << 40
 
 
 class UserError(Exception):
@@ -55,10 +54,9 @@ def guest_pages(text: str) -> int:
         nbytes = parse_size(text)
     except ValueError as e:
         raise UserError(f"--memory: {e}") from None
-    if not MIN_GUEST_BYTES <= nbytes <= MAX_GUEST_BYTES:
-        raise UserError(f"--memory: {format_size(nbytes)} is outside {format_size(MIN_GUEST_BYTES)}..{format_size(MAX_GUEST_BYTES)}")
-    if nbytes % (C.PAGEBLOCK_NR_PAGES * C.PAGE_SIZE):
-        raise UserError(f"--memory: {text} is not a multiple of the 2MiB pageblock")
+    why = check_guest_bytes(nbytes)
+    if why:
+        raise UserError(f"--memory: {format_size(nbytes)} {why}")
     return nbytes // C.PAGE_SIZE
 
 
@@ -93,7 +91,7 @@ def inspect(
     from .scenario import ScenarioError, ScenarioRunner, parse_steps, step_summary
     from .workload.random_mix import MixSpec, RandomMix
 
-    from .config import KernelSpec, SpecError, check_seed
+    from .spec import KernelSpec, SpecError, check_seed
 
     kernel = KernelSpec()  # the daemons of a fleet guest with the spec's defaults
     try:
@@ -153,7 +151,7 @@ def run_command(
     if check:
         sets = [*sets, "experiment.check=true"]
     from . import engine
-    from .config import SpecError, build_spec, resolve_raw
+    from .spec import SpecError, build_spec, resolve_raw
     from .results import ResultsError, committed_runs, lock_out_dir, recover
 
     try:
@@ -237,7 +235,7 @@ def sweep(
     """Run every point of the spec's [sweep] grid times every seed; runs
     already in --out are skipped, so an interrupted sweep resumes."""
     from . import engine
-    from .config import SpecError, build_spec, resolve_raw, sweep_points
+    from .spec import SpecError, build_spec, resolve_raw, sweep_points
     from .results import ResultsError, committed_runs, lock_out_dir, recover
 
     try:

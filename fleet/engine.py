@@ -17,7 +17,7 @@ from collections.abc import Callable
 import pyarrow as pa
 import ray
 
-from .config import Spec, build_spec
+from .spec import Spec, build_spec
 from .guest import samples_schema
 from .results import RunWriter
 

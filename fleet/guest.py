@@ -10,7 +10,8 @@ generator seeded from (experiment seed, host, guest).
 
 import pyarrow as pa
 
-from .config import GuestGroup, Spec
+from .spec import GuestGroup, Spec
+from .spec.guests import guest_memory, guest_params, workload_parts
 from .host import GuestBacking
 from .memory import constants as C
 from .memory import stats as S
@@ -18,55 +19,9 @@ from .memory.page_reporting import PAGE_REPORTING_DELAY
 from .memory.rng import new_rng
 from .memory.zone import Zone
 from .records import GuestStats
-from .workload.base import make_composite, make_spec, make_workload
+from .workload.base import make_composite, make_workload
 
 VM_COLUMNS = C.VM_NAMES
-
-
-def workload_parts(name: str, params: dict) -> list[tuple[str, dict]]:
-    """`a+b` runs workloads a and b side by side; their parameters are then
-    the tables params[a] and params[b]."""
-    if "+" not in name:
-        return [(name, dict(params))]
-    return [(part, dict(params.get(part, {}))) for part in name.split("+")]
-
-
-def guest_params(params: dict, index: int) -> dict:
-    """A group's workload parameters for its guest number `index` in the
-    fleet: `per_guest = {key = [v0, v1, ...]}` gives guest i the value
-    v[i mod n] (e.g. a different trace VM per guest)."""
-    per = params.get("per_guest")
-    if not per:
-        return dict(params)
-    if not isinstance(per, dict) or not all(isinstance(v, list) and v for v in per.values()):
-        raise ValueError("per_guest: expected a table of non-empty lists")
-    out = {k: v for k, v in params.items() if k != "per_guest"}
-    for key, values in per.items():
-        out[key] = values[index % len(values)]
-    return out
-
-
-def check_workload(name: str, params: dict) -> None:
-    """Validate a guest group's workload (raises ValueError naming the key)."""
-    per = params.get("per_guest") or {}
-    for i in range(max([len(v) for v in per.values() if isinstance(v, list)] or [1])):
-        for part, part_params in workload_parts(name, guest_params(params, i)):
-            make_spec(part, part_params)
-
-
-def guest_memory(group: GuestGroup, params: dict) -> int:
-    """A guest's memory in bytes: the group's, or with `memory_from_trace`
-    the most the Bitbrains trace provisioned the guest's VM in July 2013,
-    rounded up to a 2 MiB pageblock and at least 128 MiB."""
-    if not group.memory_from_trace:
-        return group.memory
-    if group.workload != "trace":
-        raise ValueError("memory_from_trace needs workload = \"trace\"")
-    from .workload.trace import provisioned_bytes
-
-    block = C.PAGEBLOCK_NR_PAGES * C.PAGE_SIZE
-    nbytes = -(-provisioned_bytes(int(params.get("vm", 1))) // block) * block
-    return max(nbytes, 128 << 20)
 
 
 def build_workload(name: str, zone: Zone, params: dict, rng):

@@ -7,7 +7,7 @@ host: its accounting and its balloon policy, one decision per policy epoch.
 import resource
 import time
 
-from .config import Spec
+from .spec import Spec
 from .guest import Guest
 from .host import Host
 from .records import GuestStats, HostState

@@ -5,8 +5,12 @@ every 10 s, as oVirt MOM and Proxmox pvestatd run) it sees its host's own
 accounting (HostState) and one stats record per guest (GuestStats), and says
 which guests should end up with how much memory. It never sees guest internals.
 
-    policy = make_policy("mom")               # or MomPolicy(pressure_threshold=0.2)
+    policy = make_policy("mom")               # or MomPolicy(MomParams(pressure_threshold=0.2))
     targets = policy.decide(host, guests)     # {guest_id: target guest memory, bytes}
+
+Each policy declares its parameters as a frozen `fleet.spec.params.Params`
+dataclass whose defaults are the modelled system's own constants; both the
+parameters and the policy class are registered by name in POLICIES.
 
 A target is the memory the guest keeps, i.e. `memory - balloon` (what libvirt's
 setMemory, MOM's balloon_target and Proxmox's `balloon` mean). Guests left out of
@@ -21,64 +25,37 @@ from __future__ import annotations
 
 import abc
 import copy
-import inspect
 import random
 from collections.abc import Callable
 from typing import ClassVar
 
 from fleet.records import GuestStats, HostState
+from fleet.spec.params import Params
+from fleet.spec.registry import Registry
 
 MiB = 1 << 20
 GiB = 1 << 30
 
 
 class Policy(abc.ABC):
-    """A host balloon policy. Subclasses set `name`, take their parameters as
-    typed keyword arguments whose defaults are the modelled system's own
-    constants, and implement `decide`."""
+    """A host balloon policy. Subclasses set `name` and `Params` (their frozen
+    parameters class), take an instance of it (None: the defaults) as
+    `self.params`, and implement `decide`."""
 
     name: ClassVar[str] = ""
+    Params: ClassVar[type[Params]]
+    params: Params
 
     @abc.abstractmethod
     def decide(self, host: HostState, guests: list[GuestStats]) -> dict[int, int]:
         """Targets (guest memory in bytes, balloon_min <= t <= memory) for the
         guests whose memory should change; guests left out keep their target."""
 
-    @classmethod
-    def parameters(cls) -> dict[str, object]:
-        """The constructor's parameters and their defaults."""
-        sig = inspect.signature(cls.__init__)
-        return {
-            p.name: p.default
-            for p in sig.parameters.values()
-            if p.name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
-        }
-
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={getattr(self, k, '?')!r}" for k in self.parameters())
-        return f"{type(self).__name__}({args})"
+        return f"{type(self).__name__}({self.params!r})"
 
 
-# --- parameter validation shared by the policies' constructors ---------------
-
-
-def require(ok: bool, param: str, value: object, what: str) -> None:
-    """Raise ValueError naming the parameter unless `ok`."""
-    if not ok:
-        raise ValueError(f"bad parameter {param}={value!r}: must be {what}")
-
-
-def is_number(x: object) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
-def is_int(x: object) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
-
-
-def fraction(param: str, value: object) -> float:
-    require(is_number(value) and 0 <= value <= 1, param, value, "a number between 0 and 1")
-    return float(value)
+POLICIES: Registry[type[Policy]] = Registry("policy")
 
 
 def current_memory(g: GuestStats) -> int:
@@ -92,6 +69,10 @@ def clamp_target(g: GuestStats, target: int) -> int:
 
 
 # --- the checker ---------------------------------------------------------------
+
+
+def is_int(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
 
 
 class PolicyCheckError(AssertionError):

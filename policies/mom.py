@@ -41,14 +41,42 @@ calls (100 s at the default 10 s interval rather than MOM's 50 s).
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 
 from fleet.records import GuestStats, HostState
+from fleet.spec.params import Params, param
 
-from .base import Policy, current_memory, fraction, is_int, require
+from .base import POLICIES, Policy, current_memory
 
 CRITICAL_GUEST_FREE_OFFSET = -0.05  # the literal `(+ -0.05 host_free_percent)` in 02-balloon.policy
 
 
+@POLICIES.parameters("mom")
+@dataclass(frozen=True)
+class MomParams(Params):
+    """02-balloon.policy's defvars (its "percents" are fractions in [0, 1]),
+    MOM's sample-history-length and vdsm's balloonEnabled."""
+
+    pressure_threshold: float = param(
+        0.20, "defvar pressure_threshold: host free share below which MOM shrinks guests",
+        max=1, positive=True)
+    pressure_critical: float = param(
+        0.05, "defvar pressure_critical: host free share at or below which guests are pushed to swap", max=1)
+    min_guest_free_percent: float = param(
+        0.20, "defvar min_guest_free_percent: guest free share kept, scaled by host free / pressure_threshold",
+        max=1)
+    max_balloon_change_percent: float = param(
+        0.05, "defvar max_balloon_change_percent: shrink cap and least grow per round, of current memory",
+        max=1)
+    min_balloon_change_percent: float = param(
+        0.0025, "defvar min_balloon_change_percent: changes up to this share of current memory are skipped",
+        max=1)
+    sample_history_length: int = param(
+        10, "MOM's sample-history-length: how many decide calls each StatAvg averages over", min=1)
+    balloon_enabled: bool = param(True, "vdsm's balloonEnabled: when off MOM only grows guests back")
+
+
+@POLICIES.implementation("mom")
 class MomPolicy(Policy):
     """oVirt MOM's 02-balloon.policy (vdsm): shrink every guest toward its used
     memory plus a pressure-scaled free margin when the host's free memory falls
@@ -61,35 +89,16 @@ class MomPolicy(Policy):
     """
 
     name = "mom"
+    Params = MomParams
 
-    def __init__(
-        self,
-        *,
-        pressure_threshold: float = 0.20,
-        pressure_critical: float = 0.05,
-        min_guest_free_percent: float = 0.20,
-        max_balloon_change_percent: float = 0.05,
-        min_balloon_change_percent: float = 0.0025,
-        sample_history_length: int = 10,
-        balloon_enabled: bool = True,
-    ) -> None:
-        self.pressure_threshold = fraction("pressure_threshold", pressure_threshold)
-        require(self.pressure_threshold > 0, "pressure_threshold", pressure_threshold, "> 0")
-        self.pressure_critical = fraction("pressure_critical", pressure_critical)
-        self.min_guest_free_percent = fraction("min_guest_free_percent", min_guest_free_percent)
-        self.max_balloon_change_percent = fraction("max_balloon_change_percent", max_balloon_change_percent)
-        self.min_balloon_change_percent = fraction("min_balloon_change_percent", min_balloon_change_percent)
-        require(is_int(sample_history_length) and sample_history_length >= 1,
-                "sample_history_length", sample_history_length, "an int >= 1")
-        self.sample_history_length = sample_history_length
-        require(isinstance(balloon_enabled, bool), "balloon_enabled", balloon_enabled, "True or False")
-        self.balloon_enabled = balloon_enabled
+    def __init__(self, params: MomParams | None = None) -> None:
+        self.params = MomParams() if params is None else params
         self._host_free: dict[int, deque[int]] = {}
         self._guest: dict[int, deque[tuple[int, int]]] = {}  # (balloon_cur, mem_unused)
 
     def _history(self, table: dict, key: int) -> deque:
         if key not in table:
-            table[key] = deque(maxlen=self.sample_history_length)
+            table[key] = deque(maxlen=self.params.sample_history_length)
         return table[key]
 
     def decide(self, host: HostState, guests: list[GuestStats]) -> dict[int, int]:
@@ -104,13 +113,14 @@ class MomPolicy(Policy):
         if host.capacity <= 0:
             return {}
 
+        p = self.params
         host_free_percent = (sum(host_free) / len(host_free)) / host.capacity
-        if host_free_percent <= self.pressure_critical:
+        if host_free_percent <= p.pressure_critical:
             # "Force guest to swap by making free memory negative"
             guest_free_percent = CRITICAL_GUEST_FREE_OFFSET + host_free_percent
         else:
-            guest_free_percent = self.min_guest_free_percent * (host_free_percent / self.pressure_threshold)
-        shrink = host_free_percent < self.pressure_threshold and self.balloon_enabled
+            guest_free_percent = p.min_guest_free_percent * (host_free_percent / p.pressure_threshold)
+        shrink = host_free_percent < p.pressure_threshold and p.balloon_enabled
 
         out: dict[int, int] = {}
         for g in guests:
@@ -119,13 +129,13 @@ class MomPolicy(Policy):
             used = sum(c for c, _ in hist) / len(hist) - sum(u for _, u in hist) / len(hist)
             floor = max(g.balloon_min, used + guest_free_percent * cur)
             if shrink:
-                size = cur * (1 - self.max_balloon_change_percent)
+                size = cur * (1 - p.max_balloon_change_percent)
                 if size < floor:
                     size = floor
                 if size <= cur and self._big_enough(cur, size):
                     out[g.guest_id] = int(size)
             elif cur < g.memory:  # only ballooned guests grow
-                size = cur * (1 + self.max_balloon_change_percent)
+                size = cur * (1 + p.max_balloon_change_percent)
                 if size < floor:
                     size = floor
                 if size > g.memory:
@@ -139,4 +149,4 @@ class MomPolicy(Policy):
 
     def _big_enough(self, cur: int, size: float) -> bool:
         """02-balloon.policy's change_big_enough."""
-        return abs(size - cur) > self.min_balloon_change_percent * cur
+        return abs(size - cur) > self.params.min_balloon_change_percent * cur

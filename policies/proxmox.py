@@ -30,8 +30,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fleet.records import GuestStats, HostState
+from fleet.spec.params import Params, param
 
-from .base import MiB, Policy, clamp_target, current_memory, is_int, is_number, require
+from .base import POLICIES, MiB, Policy, clamp_target, current_memory
 
 COMFORTABLE_FRACTION = 0.25  # freemem > balloon_min * 0.25
 
@@ -120,6 +121,21 @@ def _change(res: dict[int, int], idlist: list[Vm], nbytes: int, maxchange: int) 
     return rest
 
 
+@POLICIES.parameters("proxmox")
+@dataclass(frozen=True)
+class ProxmoxParams(Params):
+    """Proxmox VE's auto-ballooning constants (AutoBalloon.pm, pvestatd)."""
+
+    target_percent: float = param(
+        80.0, "node option ballooning-target: percent of host memory pvestatd aims to use",
+        max=100, positive=True)
+    max_change: int = param(
+        100 * MiB, "pvestatd's $maxchange: most bytes one VM's balloon moves per round", positive=True)
+    deadband: int = param(
+        10 * MiB, "AutoBalloon.pm's hard-coded deadband: |goal| bytes at or below which nothing moves")
+
+
+@POLICIES.implementation("proxmox")
 class ProxmoxPolicy(Policy):
     """Proxmox VE auto-ballooning (PVE/AutoBalloon.pm, pvestatd): keep the host
     at `target_percent` of its memory by moving every participating VM toward a
@@ -137,25 +153,19 @@ class ProxmoxPolicy(Policy):
     """
 
     name = "proxmox"
+    Params = ProxmoxParams
 
-    def __init__(self, *, target_percent: float = 80, max_change: int = 100 * MiB,
-                 deadband: int = 10 * MiB) -> None:
-        require(is_number(target_percent) and 0 < target_percent <= 100,
-                "target_percent", target_percent, "a number in (0, 100]")
-        require(is_int(max_change) and max_change > 0, "max_change", max_change, "an int of bytes > 0")
-        require(is_int(deadband) and deadband >= 0, "deadband", deadband, "an int of bytes >= 0")
-        self.target_percent = target_percent
-        self.max_change = max_change
-        self.deadband = deadband
+    def __init__(self, params: ProxmoxParams | None = None) -> None:
+        self.params = ProxmoxParams() if params is None else params
 
     def goal(self, host: HostState) -> int:
         """pvestatd's goal: bytes the host may hand out (> 0) or must take back (< 0)."""
-        return int(host.capacity * self.target_percent / 100 - host.used)
+        return int(host.capacity * self.params.target_percent / 100 - host.used)
 
     def decide(self, host: HostState, guests: list[GuestStats]) -> dict[int, int]:
         vms = [Vm(g.guest_id, current_memory(g), g.balloon_min, g.memory, g.mem_free, g.shares)
                for g in guests]
-        res = compute_alg1(vms, self.goal(host), self.max_change, self.deadband)
+        res = compute_alg1(vms, self.goal(host), self.params.max_change, self.params.deadband)
         by_id = {g.guest_id: g for g in guests}
         out = {}
         for vmid, balloon in res.items():

@@ -8,13 +8,47 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Sequence
+from dataclasses import dataclass
 
 from fleet.records import GuestStats, HostState
+from fleet.spec.params import Params, param
 
-from .base import MiB, GiB, Policy, clamp_target, current_memory, is_int, is_number, require
+from .base import POLICIES, GiB, MiB, Policy, clamp_target, current_memory
+
+Schedule = tuple[tuple[float, int], ...]
 
 
+@POLICIES.parameters("static")
+@dataclass(frozen=True)
+class StaticParams(Params):
+    """The schedule; its step times may be any finite number, its balloons are
+    ints of bytes >= 0, in order of time (checked in `check`)."""
+
+    schedule: Schedule | None = param(
+        None, "(time_s, balloon bytes) steps in order of time; None: the seed series' 1 GiB ramp", min=None)
+
+    def check(self) -> None:
+        if self.schedule is None:
+            return
+        if any(balloon < 0 for _, balloon in self.schedule):
+            raise ValueError(f"parameter 'schedule' must have balloon sizes >= 0 (got {self.schedule!r})")
+        times = [t for t, _ in self.schedule]
+        if times != sorted(times):
+            raise ValueError(f"parameter 'schedule' must be in order of time (got {self.schedule!r})")
+
+
+@dataclass(frozen=True)
+class RampParams(Params):
+    """The steps of `ramp_schedule`; the defaults are the seed series' benchmark."""
+
+    inflate: int = param(1 * GiB, "bytes the balloon grows to")
+    chunk: int = param(256 * MiB, "bytes it grows or shrinks by at each step", positive=True)
+    period_s: float = param(60.0, "seconds between steps")
+    start_s: float = param(60.0, "time of the first inflate step, seconds")
+    hold_s: float = param(60.0, "seconds the full balloon is held before the first deflate step")
+
+
+@POLICIES.implementation("static")
 class StaticPolicy(Policy):
     """Balloon size as a step function of time.
 
@@ -25,27 +59,17 @@ class StaticPolicy(Policy):
     """
 
     name = "static"
+    Params = StaticParams
 
-    def __init__(self, *, schedule: Sequence[tuple[float, int]] | None = None) -> None:
-        if schedule is None:
-            schedule = ramp_schedule()
-        require(isinstance(schedule, Sequence) and not isinstance(schedule, str),
-                "schedule", schedule, "a list of (time_s, balloon_bytes) steps")
-        steps = []
-        for step in schedule:
-            ok = (isinstance(step, Sequence) and len(step) == 2 and is_number(step[0])
-                  and is_int(step[1]) and step[1] >= 0)
-            require(ok, "schedule", step, "made of (time_s, balloon_bytes >= 0 as int) steps")
-            steps.append((float(step[0]), int(step[1])))
-        times = [t for t, _ in steps]
-        require(times == sorted(times), "schedule", schedule, "in order of time")
-        self.schedule = steps
-        self._times = times
+    def __init__(self, params: StaticParams | None = None) -> None:
+        self.params = StaticParams() if params is None else params
+        self.schedule: Schedule = ramp_schedule() if self.params.schedule is None else self.params.schedule
+        self._times = [t for t, _ in self.schedule]
 
     @classmethod
-    def ramp(cls, **steps) -> "StaticPolicy":
-        """The policy of `ramp_schedule(**steps)` (see there)."""
-        return cls(schedule=ramp_schedule(**steps))
+    def ramp(cls, **steps: float) -> StaticPolicy:
+        """The policy of `ramp_schedule(RampParams(**steps))` (see there)."""
+        return cls(StaticParams(schedule=ramp_schedule(RampParams(**steps))))
 
     def balloon_at(self, time_s: float) -> int:
         """The scheduled balloon size at `time_s`."""
@@ -62,22 +86,17 @@ class StaticPolicy(Policy):
         return out
 
 
-def ramp_schedule(inflate: int = 1 * GiB, chunk: int = 256 * MiB, period_s: float = 60.0,
-                  start_s: float = 60.0, hold_s: float = 60.0) -> list[tuple[float, int]]:
+def ramp_schedule(ramp: RampParams = RampParams()) -> Schedule:
     """Inflate `inflate` bytes in `chunk`-sized steps every `period_s` from
     `start_s`, hold the full balloon for `hold_s`, then deflate in the same
     chunks every `period_s`. The defaults give the seed series' benchmark:
     0 B before 60 s, 256 MiB at 60 s, ... 1 GiB at 240 s, 768 MiB at 300 s,
     ... 0 B from 480 s on."""
-    require(is_int(inflate) and inflate >= 0, "inflate", inflate, "an int of bytes >= 0")
-    require(is_int(chunk) and chunk > 0, "chunk", chunk, "an int of bytes > 0")
-    for param, value in (("period_s", period_s), ("start_s", start_s), ("hold_s", hold_s)):
-        require(is_number(value) and value >= 0, param, value, "a number of seconds >= 0")
-    n = math.ceil(inflate / chunk)
+    n = math.ceil(ramp.inflate / ramp.chunk)
     steps = [(0.0, 0)]
     for i in range(n):
-        steps.append((start_s + i * period_s, min((i + 1) * chunk, inflate)))
-    full_s = start_s + (n - 1) * period_s if n else start_s
+        steps.append((ramp.start_s + i * ramp.period_s, min((i + 1) * ramp.chunk, ramp.inflate)))
+    full_s = ramp.start_s + (n - 1) * ramp.period_s if n else ramp.start_s
     for j in range(n):
-        steps.append((full_s + hold_s + j * period_s, max(inflate - (j + 1) * chunk, 0)))
-    return steps
+        steps.append((full_s + ramp.hold_s + j * ramp.period_s, max(ramp.inflate - (j + 1) * ramp.chunk, 0)))
+    return tuple(steps)

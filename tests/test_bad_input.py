@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from tests.examples import examples
 
 from fleet.cli import main
-from fleet.config import SpecError, build_spec, sweep_points
+from fleet.spec import SpecError, build_spec, sweep_points
 
 KEYS = {
     "experiment": ["name", "seed", "duration_s", "tick_s", "policy_interval_s", "sample_interval_s", "guests_per_actor", "bogus"],

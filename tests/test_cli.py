@@ -53,7 +53,7 @@ def test_inspect_runs_the_fleet_guests_daemons():
     """Issue 14, defect 5: inspect's kernel is a fleet guest's with the spec's
     defaults; proactive compaction (proactiveness 20) runs in a wait step of
     a fragmented guest (its score, over the buddy lists alone, above 90)."""
-    from fleet.config import KernelSpec
+    from fleet.spec import KernelSpec
 
     assert KernelSpec().proactiveness == 20
     code, out, err = run_fleet("inspect", "--memory", "256MiB", "--show", "vmstat",

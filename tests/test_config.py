@@ -2,7 +2,7 @@
 
 import pytest
 
-from fleet.config import SpecError, build_spec, load_spec, sweep_points
+from fleet.spec import SpecError, build_spec, load_spec, sweep_points
 
 GOOD = {
     "experiment": {"name": "t", "duration_s": "2min"},
@@ -36,7 +36,7 @@ def test_good_spec_resolves_units():
         (("experiment", "bogus"), 1, "experiment.bogus: unknown key"),
         (("hosts", "memory"), "12XB", "hosts.memory: bad size"),
         (("guests", 0, "memory"), "2GiB", "larger than its host"),
-        (("guests", 0, "memory"), "100MiB", "at least 128MiB"),
+        (("guests", 0, "memory"), "100MiB", "within 128MiB"),
         (("kernel",), {"era": "2.6"}, "kernel.era"),
         (("kernel",), {"balloon_rate": -5}, "kernel.balloon_rate: must not be negative"),
         (("kernel",), {"swap": "yes"}, "kernel.swap: expected true or false"),
@@ -79,7 +79,7 @@ def test_sweep_grid_names_every_point():
 
 def test_memory_from_trace_sizes_each_guest_from_its_vm():
     from fleet.guest import Guest, guest_memory, guest_params
-    from fleet.workload.trace import provisioned_bytes
+    from fleet.bitbrains import provisioned_bytes
 
     raw = {"hosts": {"count": 2, "memory": "64GiB"},
            "guests": [{"count": 2, "memory_from_trace": True, "workload": "trace",

@@ -158,6 +158,7 @@ BALLOON_ISOLATION_SEED = 0
 BALLOON_ISOLATION_MERGED_38 = 1
 BALLOON_ISOLATION = {"seed": BALLOON_ISOLATION_SEED, "merged-3.8": BALLOON_ISOLATION_MERGED_38}
 BALLOON_ISOLATION_DEFAULT = {"3.8": "merged-3.8", "6.x": "seed"}
+
 ZS_SWAP = ZS["swap"]
 ZS_ISOLATED_LRU = ZS["isolated_lru"]
 ZS_PCP_COUNT = ZS["pcp_count"]
@@ -268,3 +269,6 @@ STREAM_CAPACITY = 1 << 16
 STREAM_INFLATE = 0  # balloon inflate (4 KiB discard on the host)
 STREAM_DEFLATE = 1  # balloon deflate (the guest will touch the page again)
 STREAM_REPORT = 2  # free page report of a block of 2**order pages
+
+# /sys/kernel/mm/transparent_hugepage/defrag, in the order huge_memory.py numbers them.
+DEFRAG_MODES = ("always", "defer", "defer+madvise", "madvise", "never")

@@ -12,7 +12,7 @@ from . import constants as C
 from .alloc import alloc_pages_gfp, alloc_pages_gfp_bulk
 from .jit import kernel
 
-DEFRAG_MODES = ("always", "defer", "defer+madvise", "madvise", "never")
+DEFRAG_MODES = C.DEFRAG_MODES
 DEFRAG_ALWAYS = 0
 DEFRAG_DEFER = 1
 DEFRAG_DEFER_MADVISE = 2

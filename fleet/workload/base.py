@@ -1,4 +1,4 @@
-"""The workload interface, its typed specs and the registry of workloads.
+"""The workload interface and how workloads are built.
 
 A workload is what runs inside one guest: bound to the guest's `Zone`, it
 registers its owners once and then turns each tick of simulated time into
@@ -8,133 +8,24 @@ compaction as in the kernel); the daemons (kswapd, kcompactd) are not the
 workload's business — the guest runs them between ticks (`run_workload` does
 it for scripts and tests).
 
-    WORKLOADS = {name: (SpecClass, WorkloadClass)}
     make_workload(name, zone, params, rng)   validate params, build the workload
     Composite([...])                          several workloads ticked in order
 
-Specs are frozen dataclasses whose fields carry a one-line help and bounds in
-their metadata (`param`). Sizes are bytes (ints; the caller parses "4GiB"),
-rates bytes per second, times seconds. Construction validates types and
-bounds and raises ValueError naming the offending field; `make_workload` also
-refuses unknown keys.
+Each workload's parameters are a frozen dataclass in fleet.spec.workloads,
+registered with its implementation in `WORKLOADS` (fleet.spec.registry).
 """
 
 from __future__ import annotations
-
-import math
-import numbers
-import types
-import typing
-from dataclasses import MISSING, dataclass, field, fields
 
 import numpy as np
 
 from ..memory import constants as C
 from ..memory.zone import Zone
+from ..spec.params import Params
+from ..spec.workloads import WORKLOADS
 from .kernels import alloc_interleaved
 
-MIB = 1 << 20
-KIB = 1 << 10
 CHUNK_PAGES = 64  # allocations of different kinds interleave in runs of up to 64 pages
-
-
-# ------------------------------------------------------------------ specs
-
-
-def param(default, help: str, *, min: float | None = 0, max: float | None = None,
-          positive: bool = False, choices: tuple | None = None):
-    """A spec field: its default, a one-line help and its bounds.
-
-    Numbers (and every element of a tuple of numbers) must be >= `min`
-    (default 0: sizes, rates and times are never negative) and <= `max`;
-    `positive` makes the bound strict (> min). Strings must be in `choices`.
-    """
-    meta = {"help": help, "min": min, "max": max, "positive": positive, "choices": choices}
-    return field(default=default, metadata=meta)
-
-
-def _fail(name: str, what: str, value) -> typing.NoReturn:
-    raise ValueError(f"parameter {name!r} {what} (got {value!r})")
-
-
-def _check_number(name: str, value, kind: type, meta: dict):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        _fail(name, f"must be {'an integer' if kind is int else 'a number'}", value)
-    if kind is int:
-        if not isinstance(value, numbers.Integral):
-            if float(value) != int(value):
-                _fail(name, "must be a whole number", value)
-        value = int(value)
-    else:
-        value = float(value)
-        if not math.isfinite(value):
-            _fail(name, "must be finite", value)
-    lo, hi = meta.get("min"), meta.get("max")
-    if lo is not None:
-        if meta.get("positive") and not value > lo:
-            _fail(name, f"must be > {lo:g}", value)
-        if value < lo:
-            _fail(name, "must not be negative" if lo == 0 else f"must be >= {lo:g}", value)
-    if hi is not None and value > hi:
-        _fail(name, f"must be <= {hi:g}", value)
-    return value
-
-
-def _check_value(name: str, value, hint, meta: dict):
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(hint)
-        if value is None and type(None) in args:
-            return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _check_value(name, value, inner, meta)
-    if origin is tuple:
-        elem = typing.get_args(hint)[0]
-        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, np.ndarray)):
-            _fail(name, "must be a list of numbers", value)
-        return tuple(_check_number(name, v, elem, meta) for v in value)
-    if hint is bool:
-        if not isinstance(value, (bool, np.bool_)):
-            _fail(name, "must be true or false", value)
-        return bool(value)
-    if hint is str:
-        if not isinstance(value, str):
-            _fail(name, "must be a string", value)
-        choices = meta.get("choices")
-        if choices and value not in choices:
-            _fail(name, f"must be one of {', '.join(choices)}", value)
-        return value
-    if hint in (int, float):
-        return _check_number(name, value, hint, meta)
-    raise TypeError(f"spec field {name!r}: unsupported type {hint!r}")
-
-
-@dataclass(frozen=True)
-class Spec:
-    """Base of the workload specs: validates (and normalises: lists become
-    tuples, ints in float fields become floats) every field on construction.
-    Subclasses add cross-field rules in `check()`."""
-
-    def __post_init__(self):
-        hints = typing.get_type_hints(type(self))
-        for f in fields(self):
-            value = _check_value(f.name, getattr(self, f.name), hints[f.name], f.metadata)
-            object.__setattr__(self, f.name, value)
-        self.check()
-
-    def check(self) -> None:
-        """Cross-field rules; raise ValueError naming the field."""
-
-
-def spec_help(spec_cls: type) -> list[tuple[str, str, object, str]]:
-    """(name, type, default, help) per field, for CLI help and docs."""
-    hints = typing.get_type_hints(spec_cls)
-    out = []
-    for f in fields(spec_cls):
-        default = None if f.default is MISSING else f.default
-        tname = getattr(hints[f.name], "__name__", None) or str(hints[f.name]).replace("typing.", "")
-        out.append((f.name, tname, default, f.metadata.get("help", "")))
-    return out
 
 
 # ------------------------------------------------------------------ workloads
@@ -143,18 +34,19 @@ def spec_help(spec_cls: type) -> list[tuple[str, str, object, str]]:
 class Workload:
     """One workload bound to one zone.
 
-    Subclasses set `Spec` (their spec class), call `super().__init__` and then
-    register their owners with `self.owner(...)`; they implement `tick` and
+    Subclasses are registered with `@register(name)` (which sets `name` and
+    `Params`, their class in fleet.spec.workloads), call `super().__init__`
+    and then register their owners with `self.owner(...)`; they implement `tick` and
     extend `metrics`. Helpers keep fractional page budgets between ticks
     (`quota`), allocate through the slow path (`alloc`, `alloc_mix`) and count
     what they allocated, freed and were refused.
     """
 
     name = "workload"
-    Spec: type = Spec
+    Params: type[Params] = Params
 
-    def __init__(self, zone: Zone, spec: Spec, rng: np.ndarray):
-        self.zone, self.spec, self.rng = zone, spec, rng
+    def __init__(self, zone: Zone, params: Params, rng: np.ndarray):
+        self.zone, self.params, self.rng = zone, params, rng
         self.owners: dict[str, int] = {}
         self._carry: dict[str, float] = {}
         self.allocated_pages = 0  # cumulative pages allocated
@@ -262,7 +154,7 @@ class Composite(Workload):
         zones = {id(p.zone) for p in parts}
         if len(zones) != 1:
             raise ValueError("the workloads of a composite must share one zone")
-        self.zone, self.spec, self.rng = parts[0].zone, None, parts[0].rng
+        self.zone, self.params, self.rng = parts[0].zone, None, parts[0].rng
         self.parts = list(parts)
         names = list(names) if names is not None else [p.name for p in parts]
         if len(names) != len(self.parts):
@@ -285,44 +177,28 @@ class Composite(Workload):
         return out
 
 
-# ------------------------------------------------------------------ registry
-
-WORKLOADS: dict[str, tuple[type, type]] = {}
+# ------------------------------------------------------------------ building
 
 
 def register(name: str):
-    """Class decorator: add a Workload subclass to WORKLOADS under `name`."""
+    """Class decorator: the implementation of workload `name`, whose
+    parameters class fleet.spec.workloads registered."""
 
     def deco(cls):
         cls.name = name
-        WORKLOADS[name] = (cls.Spec, cls)
-        return cls
+        cls.Params = WORKLOADS.params_class(name)
+        return WORKLOADS.implementation(name)(cls)
 
     return deco
-
-
-def make_spec(name: str, params: dict) -> Spec:
-    """The validated spec of workload `name` from a dict of parameters."""
-    if name not in WORKLOADS:
-        raise ValueError(f"unknown workload {name!r}; use one of {', '.join(sorted(WORKLOADS))}")
-    spec_cls, _ = WORKLOADS[name]
-    known = [f.name for f in fields(spec_cls)]
-    for key in params:
-        if key not in known:
-            raise ValueError(f"workload {name!r}: unknown parameter {key!r}; known: {', '.join(known)}")
-    try:
-        return spec_cls(**params)
-    except ValueError as e:
-        raise ValueError(f"workload {name!r}: {e}") from None
 
 
 def make_workload(name: str, zone: Zone, params: dict | None, rng: np.ndarray) -> Workload:
     """Build workload `name` on `zone` from `params` (validated: an unknown
     key or a bad value raises ValueError naming it)."""
-    spec = make_spec(name, dict(params or {}))
-    _, cls = WORKLOADS[name]
+    values = WORKLOADS.make_params(name, params)
+    cls = WORKLOADS.implementation_of(name)
     try:
-        return cls(zone, spec, rng)
+        return cls(zone, values, rng)
     except ValueError as e:
         raise ValueError(f"workload {name!r}: {e}") from None
 

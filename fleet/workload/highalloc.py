@@ -19,28 +19,16 @@ separate workload ticked beside the probe (base.Composite).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from ..memory import constants as C
-from .base import MIB, Spec, Workload, param, register
+from .base import Workload, register
+from ..spec.workloads import HighallocParams
 from .kernels import attempt_allocs
 
 HIGHALLOC_GFP = C.GFP_DIRECT_RECLAIM | C.GFP_KSWAPD_RECLAIM | C.GFP_NORETRY
 
 
-@dataclass(frozen=True)
-class HighallocSpec(Spec):
-    pass_starts_s: tuple[float, ...] = param((60.0, 180.0, 300.0), "start time of each pass (s), non-decreasing")
-    percent: float = param(95.0, "share of RAM each pass tries to allocate, in percent", max=100)
-    order: int = param(9, "order of the blocks attempted, 1..10 (9: 2 MiB)", min=1, max=C.MAX_PAGE_ORDER)
-    rate: int = param(16 * MIB, "bytes/s of attempts (16 MiB/s: eight order-9 attempts a second)", positive=True)
 
-    def check(self):
-        starts = self.pass_starts_s
-        if not starts:
-            raise ValueError("parameter 'pass_starts_s' needs at least one pass")
-        if any(b < a for a, b in zip(starts, starts[1:])):
-            raise ValueError(f"parameter 'pass_starts_s' must be non-decreasing (got {list(starts)!r})")
 
 
 @register("highalloc")
@@ -51,14 +39,13 @@ class Highalloc(Workload):
     then; end at the end of the tick of the last attempt); passes_done and
     holding_pages (blocks held now, in pages)."""
 
-    Spec = HighallocSpec
 
-    def __init__(self, zone, spec: HighallocSpec, rng):
-        super().__init__(zone, spec, rng)
+    def __init__(self, zone, params: HighallocParams, rng):
+        super().__init__(zone, params, rng)
         self.o = self.owner("blocks", C.KIND_KERNEL, C.MIGRATE_MOVABLE)
-        n = len(spec.pass_starts_s)
-        block_pages = 1 << spec.order
-        self.share = int(spec.percent / 100.0 * zone.nr_pages) // block_pages  # attempts per pass
+        n = len(params.pass_starts_s)
+        block_pages = 1 << params.order
+        self.share = int(params.percent / 100.0 * zone.nr_pages) // block_pages  # attempts per pass
         self.attempts = [0] * n
         self.allocated = [0] * n
         self.start = [float("nan")] * n
@@ -68,7 +55,7 @@ class Highalloc(Workload):
         self.free_at = float("-inf")  # end of the previous pass
 
     def tick(self, t: float, dt: float) -> None:
-        s: HighallocSpec = self.spec
+        s: HighallocParams = self.params
         te = t + dt
         block_bytes = C.PAGE_SIZE << s.order
         while self.cur < len(s.pass_starts_s):

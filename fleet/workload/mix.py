@@ -8,17 +8,14 @@ allocations and is counted in refused_pages.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
-from .base import MIB, Spec, Workload, param, register
+from .base import Workload, register
+from ..spec.workloads import MixParams
 from .random_mix import MixSpec, RandomMix
+from ..units import MIB
 
 
-@dataclass(frozen=True)
-class MixWorkloadSpec(Spec):
-    fill: float = param(0.80, "share of RAM the mix keeps allocated", max=1)
-    churn_rate: int = param(64 * MIB, "bytes/s freed at random and allocated again")
-    ramp_rate: int = param(1024 * MIB, "bytes/s allocated while filling up to `fill`")
+
 
 
 @register("mix")
@@ -26,11 +23,10 @@ class Mix(Workload):
     """RandomMix (default entries: anon, file, slab orders 0..3, kernel, page
     tables) ticked by the Workload interface."""
 
-    Spec = MixWorkloadSpec
 
-    def __init__(self, zone, spec: MixWorkloadSpec, rng):
-        super().__init__(zone, spec, rng)
-        mix_spec = MixSpec(fill=spec.fill, churn_mib_per_s=spec.churn_rate / MIB, ramp_mib_per_s=spec.ramp_rate / MIB)
+    def __init__(self, zone, params: MixParams, rng):
+        super().__init__(zone, params, rng)
+        mix_spec = MixSpec(fill=params.fill, churn_mib_per_s=params.churn_rate / MIB, ramp_mib_per_s=params.ramp_rate / MIB)
         self.mix = RandomMix(zone, mix_spec, rng)
         for o in self.mix.own_ids:
             self.owners[zone.owner_names[o]] = int(o)

@@ -24,16 +24,14 @@ from __future__ import annotations
 
 import heapq
 import math
-from dataclasses import dataclass
 
 from ..memory import constants as C
 from ..memory.rng import random01
-from .base import KIB, MIB, Spec, Workload, param, register
+from .base import Workload, register
+from ..spec.workloads import BatchParams, BuildParams, ServerParams
 
 PTE_PAGES_PER = 512  # base pages mapped by one page-table page
 THP_PAGES = 1 << C.HPAGE_PMD_ORDER
-SLAB_ORDER_SHARES = (0.55, 0.15, 0.10, 0.20)  # volume share of slab orders 0..3
-_SLAB_HELP = "volume shares of slab orders 0, 1, 2, 3 (SLUB uses orders up to 3)"
 
 
 def _split_orders(pages: int, shares: tuple) -> list[tuple[int, int]]:
@@ -53,11 +51,6 @@ def _split_orders(pages: int, shares: tuple) -> list[tuple[int, int]]:
             used += blocks << order
     out.insert(0, (0, pages - used))
     return out
-
-
-def _check_slab_order_shares(spec) -> None:
-    if len(spec.slab_order_shares) != 4:
-        raise ValueError(f"parameter 'slab_order_shares' needs 4 shares (got {spec.slab_order_shares!r})")
 
 
 class _Helpers(Workload):
@@ -107,26 +100,7 @@ class _Helpers(Workload):
 # ---------------------------------------------------------------- server
 
 
-@dataclass(frozen=True)
-class ServerSpec(Spec):
-    anon_bytes: int | None = param(None, "anonymous working set in bytes; None: anon_fraction of RAM")
-    anon_fraction: float = param(0.5, "anonymous working set as a share of RAM (when anon_bytes is None)", max=1)
-    anon_rate: int = param(128 * MIB, "bytes/s the anon working set grows by until it is reached")
-    anon_churn_rate: int = param(1 * MIB, "bytes/s of anon freed at random and faulted again (heap churn)")
-    thp_fraction: float = param(0.05, "share of the anon growth faulted in MADV_HUGEPAGE regions (THP)", max=1)
-    file_bytes: int | None = param(None, "page cache cap in bytes (the data set read); None: file_fraction of RAM")
-    file_fraction: float = param(0.3, "page cache cap as a share of RAM (when file_bytes is None)", max=1)
-    file_rate: int = param(16 * MIB, "bytes/s of file reads that miss the cache while below the cap")
-    file_churn_rate: int = param(1 * MIB, "bytes/s of cache replaced at the cap (oldest dropped, new read)")
-    slab_bytes: int | None = param(None, "slab footprint in bytes; None: slab_fraction of RAM")
-    slab_fraction: float = param(0.02, "slab footprint as a share of RAM (when slab_bytes is None)", max=1)
-    slab_reclaimable_share: float = param(0.5, "share of slab that is reclaimable (dentries, inodes)", max=1)
-    slab_rate: int = param(4 * MIB, "bytes/s the slab grows by until its footprint is reached")
-    slab_churn_rate: int = param(256 * KIB, "bytes/s of slab freed at random and allocated again")
-    slab_order_shares: tuple[float, ...] = param(SLAB_ORDER_SHARES, _SLAB_HELP)
 
-    def check(self):
-        _check_slab_order_shares(self)
 
 
 @register("server")
@@ -136,10 +110,9 @@ class Server(_Helpers):
     toward a cap from file reads and then slowly replaced; slab grown to a
     small footprint and churned; page tables following the anon mappings."""
 
-    Spec = ServerSpec
 
-    def __init__(self, zone, spec: ServerSpec, rng):
-        super().__init__(zone, spec, rng)
+    def __init__(self, zone, params: ServerParams, rng):
+        super().__init__(zone, params, rng)
         self.anon = self.owner("anon", C.KIND_ANON)
         self.thp = self.owner("thp", C.KIND_THP)
         self.file = self.owner("file", C.KIND_FILE)
@@ -150,7 +123,7 @@ class Server(_Helpers):
         self.file_read_pages = 0
 
     def tick(self, t: float, dt: float) -> None:
-        s: ServerSpec = self.spec
+        s: ServerParams = self.params
         req = []
         # anon: ramp toward the working set, part of the growth as THP faults
         target = self.size_pages(s.anon_bytes, s.anon_fraction)
@@ -171,7 +144,7 @@ class Server(_Helpers):
         req += self.sync_page_tables(self.pt, self.pages("anon") + grow + churn)
         self.alloc_mix(req)
 
-    def _slab(self, s: ServerSpec, dt: float) -> list:
+    def _slab(self, s: ServerParams, dt: float) -> list:
         footprint = self.size_pages(s.slab_bytes, s.slab_fraction)
         grow = min(max(footprint - self.pages("slab", "slab_reclaimable"), 0), self.rate_pages("slab", s.slab_rate, dt))
         churn = self.rate_pages("slab_churn", s.slab_churn_rate, dt)
@@ -192,23 +165,7 @@ class Server(_Helpers):
 # ---------------------------------------------------------------- batch
 
 
-@dataclass(frozen=True)
-class BatchSpec(Spec):
-    peak_bytes: int | None = param(None, "anon each job reaches at its peak in bytes; None: peak_fraction of RAM")
-    peak_fraction: float = param(0.6, "anon peak as a share of RAM (when peak_bytes is None)", max=1)
-    ramp_s: float = param(60.0, "seconds a job takes to ramp its anon from 0 to the peak")
-    hold_s: float = param(120.0, "seconds a job holds its peak before it exits (freeing all its memory)")
-    period_s: float = param(300.0, "seconds between job starts (>= ramp_s + hold_s)", positive=True)
-    start_s: float = param(0.0, "time of the first job start")
-    input_bytes: int | None = param(None, "file data each job reads during its ramp; None: input_fraction of RAM")
-    input_fraction: float = param(0.1, "input read per job as a share of RAM (when input_bytes is None)", max=1)
-    thp_fraction: float = param(0.0, "share of the job's anon faulted in MADV_HUGEPAGE regions (THP)", max=1)
 
-    def check(self):
-        if self.period_s < self.ramp_s + self.hold_s:
-            raise ValueError(
-                f"parameter 'period_s' must be >= ramp_s + hold_s = {self.ramp_s + self.hold_s:g} (got {self.period_s:g})"
-            )
 
 
 @register("batch")
@@ -218,10 +175,9 @@ class Batch(_Helpers):
     meanwhile), holds it for `hold_s`, then exits and frees its anon and page
     tables at once. The page cache it read stays until reclaim takes it."""
 
-    Spec = BatchSpec
 
-    def __init__(self, zone, spec: BatchSpec, rng):
-        super().__init__(zone, spec, rng)
+    def __init__(self, zone, params: BatchParams, rng):
+        super().__init__(zone, params, rng)
         self.anon = self.owner("anon", C.KIND_ANON)
         self.thp = self.owner("thp", C.KIND_THP)
         self.file = self.owner("file", C.KIND_FILE)
@@ -236,7 +192,7 @@ class Batch(_Helpers):
         self.peak_reached = 0
 
     def _job_start(self, k: int) -> float:
-        return self.spec.start_s + k * self.spec.period_s
+        return self.params.start_s + k * self.params.period_s
 
     def _exit(self) -> None:
         for o in (self.anon, self.thp, self.pt):
@@ -245,7 +201,7 @@ class Batch(_Helpers):
         self.jobs_exited += 1
 
     def tick(self, t: float, dt: float) -> None:
-        s: BatchSpec = self.spec
+        s: BatchParams = self.params
         te = t + dt
         if self.job >= 0 and te >= self._job_start(self.job) + s.ramp_s + s.hold_s:
             self._exit()
@@ -282,24 +238,7 @@ class Batch(_Helpers):
 # ---------------------------------------------------------------- build
 
 
-@dataclass(frozen=True)
-class BuildSpec(Spec):
-    procs_per_s: float = param(8.0, "short-lived processes (compiler runs) started per second")
-    proc_lifetime_s: float = param(2.0, "mean process lifetime in seconds (each lives 0.5..1.5 times it)")
-    proc_anon_bytes: int = param(16 * MIB, "anon bytes each process faults (heap, stack)")
-    proc_slab_bytes: int = param(64 * KIB, "unmovable slab bytes per process (task, mm, vmas, files), freed at exit")
-    file_bytes: int | None = param(None, "page cache cap in bytes; None: file_fraction of RAM")
-    file_fraction: float = param(0.4, "page cache cap as a share of RAM (when file_bytes is None)", max=1)
-    file_rate: int = param(32 * MIB, "bytes/s of sources read and objects written (new page cache)")
-    dentry_rate: int = param(1 * MIB, "bytes/s of reclaimable slab (dentries, inodes) allocated")
-    dentry_bytes: int | None = param(None, "reclaimable slab cap in bytes; None: dentry_fraction of RAM")
-    dentry_fraction: float = param(0.05, "reclaimable slab cap as a share of RAM (when dentry_bytes is None)", max=1)
-    slab_churn_rate: int = param(512 * KIB, "bytes/s of unmovable slab (kmalloc buffers) allocated and freed")
-    slab_order_shares: tuple[float, ...] = param(SLAB_ORDER_SHARES, _SLAB_HELP)
-    stop_s: float | None = param(None, "time the build ends (running processes still exit); None: never")
 
-    def check(self):
-        _check_slab_order_shares(self)
 
 
 @register("build")
@@ -313,10 +252,9 @@ class Build(_Helpers):
     it got: the oldest anon and page tables of the build (processes live
     about equally long) and random unmovable slab."""
 
-    Spec = BuildSpec
 
-    def __init__(self, zone, spec: BuildSpec, rng):
-        super().__init__(zone, spec, rng)
+    def __init__(self, zone, params: BuildParams, rng):
+        super().__init__(zone, params, rng)
         self.anon = self.owner("anon", C.KIND_ANON)
         self.file = self.owner("file", C.KIND_FILE)
         self.slab = self.owner("slab", C.KIND_SLAB)
@@ -344,7 +282,7 @@ class Build(_Helpers):
             self.exited += 1
 
     def tick(self, t: float, dt: float) -> None:
-        s: BuildSpec = self.spec
+        s: BuildParams = self.params
         te = t + dt
         self._exits(te)
         if s.stop_s is not None and t >= s.stop_s:

@@ -12,20 +12,14 @@ and the guest's daemons see a steady stream of order-0 traffic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from ..memory import constants as C
-from .base import MIB, Spec, param, register
+from .base import register
+from ..spec.workloads import SteadyParams
 from .profiles import THP_PAGES, _Helpers
 
 
-@dataclass(frozen=True)
-class SteadySpec(Spec):
-    footprint_fraction: float = param(0.6, "memory held (anon + slab) as a share of RAM", max=1)
-    ramp_rate: int = param(1024 * MIB, "bytes/s allocated until the footprint is reached")
-    rate: int = param(16 * MIB, "bytes/s freed at random and allocated again once at the footprint")
-    slab_share: float = param(0.1, "share of the traffic that is unmovable order-0 slab", max=1)
-    thp_share: float = param(0.05, "share of the anon traffic faulted as THP (madvised regions)", max=1)
+
 
 
 @register("steady")
@@ -33,17 +27,16 @@ class Steady(_Helpers):
     """Constant footprint, constant churn. metrics(): the common counters
     plus thp_fault_alloc and thp_fault_fallback."""
 
-    Spec = SteadySpec
 
-    def __init__(self, zone, spec: SteadySpec, rng):
-        super().__init__(zone, spec, rng)
+    def __init__(self, zone, params: SteadyParams, rng):
+        super().__init__(zone, params, rng)
         self.anon = self.owner("anon", C.KIND_ANON)
         self.thp = self.owner("thp", C.KIND_THP)
         self.slab = self.owner("slab", C.KIND_SLAB)
         self.thp_alloc = self.thp_fallback = 0
 
     def tick(self, t: float, dt: float) -> None:
-        s: SteadySpec = self.spec
+        s: SteadyParams = self.params
         held = self.pages("anon", "thp", "slab")
         target = self.size_pages(None, s.footprint_fraction)
         if held < target:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fleet.cli import main
-from fleet.config import load_raw
+from fleet.spec import load_raw
 from fleet.results import committed_runs, read_table
 
 TINY = """
@@ -110,7 +110,7 @@ def test_duckdb_reads_the_samples_directly(ray_session, tmp_path):
 def test_check_mode_changes_nothing_but_checks(ray_session, tmp_path):
     """--check runs the invariant checker after every tick; the rows stay the same."""
     from fleet import engine
-    from fleet.config import apply_override
+    from fleet.spec import apply_override
 
     spec = write_spec(tmp_path, 1)
     raw = load_raw(spec)

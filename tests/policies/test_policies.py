@@ -1,21 +1,26 @@
 """Host balloon policies: the interface checker, hand-computed oVirt MOM and
 Proxmox VE decisions, a port of Proxmox's own balloontest.pl, the static ramp
-and the registry's errors.
+and the registry: its parameters classes and errors.
 
 Sizes are bytes; a "target" is the memory the guest keeps (memory - balloon).
 """
 
 import copy
+import dataclasses
 
 import pytest
 
 from fleet.records import GuestStats, HostState
+from fleet.spec.params import params_help
 from policies import (
-    REGISTRY,
+    POLICIES,
+    MomParams,
     MomPolicy,
     Policy,
     PolicyCheckError,
+    ProxmoxParams,
     ProxmoxPolicy,
+    StaticParams,
     StaticPolicy,
     check_policy,
     make_policy,
@@ -41,13 +46,14 @@ def host(capacity=100 * GiB, free=None, used=None, t=0.0):
 # --- the checker ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", sorted(REGISTRY))
+@pytest.mark.parametrize("name", POLICIES.names())
 def test_check_policy_passes_for_every_registered_policy(name):
-    check_policy(REGISTRY[name])
+    check_policy(POLICIES.implementation_of(name))  # the class: default params
+    check_policy(lambda: make_policy(name))
 
 
 def test_check_policy_takes_an_instance_and_leaves_it_unused():
-    policy = MomPolicy(pressure_threshold=0.3)
+    policy = MomPolicy(MomParams(pressure_threshold=0.3))
     before = copy.deepcopy(policy.__dict__)
     check_policy(policy, rounds=20)
     assert repr(policy.__dict__) == repr(before)
@@ -146,7 +152,7 @@ def test_mom_deadband():
     free = int(0.8 * GiB) + 10 * MiB
     assert MomPolicy().decide(host(free=10 * GiB), [guest(free=free)]) == {}
     # with the deadband off the same shrink happens
-    out = MomPolicy(min_balloon_change_percent=0.0).decide(host(free=10 * GiB), [guest(free=free)])
+    out = MomPolicy(MomParams(min_balloon_change_percent=0.0)).decide(host(free=10 * GiB), [guest(free=free)])
     assert 8 * GiB - 11 * MiB < out[1] < 8 * GiB - 9 * MiB
 
 
@@ -177,7 +183,7 @@ def test_mom_averages_host_free_memory_over_rounds():
 def test_mom_with_ballooning_disabled_only_grows():
     # vdsm's balloonEnabled off: under pressure the grow rule runs instead
     # 10 % free: gfp 0.10; holding 4 GiB, 3 GiB free: floor' = 1 + 0.4 = 1.4 GiB; 4.2 GiB
-    out = MomPolicy(balloon_enabled=False).decide(host(free=10 * GiB), [guest(cur=4 * GiB, free=3 * GiB)])
+    out = MomPolicy(MomParams(balloon_enabled=False)).decide(host(free=10 * GiB), [guest(cur=4 * GiB, free=3 * GiB)])
     assert out == {1: 4509715660}
 
 
@@ -207,7 +213,7 @@ def test_proxmox_caps_each_vm_at_100_mib_per_round():
     out = ProxmoxPolicy().decide(px_host(600 * MiB), two_vms())
     assert out == {1: GiB + 100 * MiB, 2: GiB + 100 * MiB}
     # a larger max_change lets the shares through
-    out = ProxmoxPolicy(max_change=GiB).decide(px_host(600 * MiB), two_vms())
+    out = ProxmoxPolicy(ProxmoxParams(max_change=GiB)).decide(px_host(600 * MiB), two_vms())
     assert out == {1: GiB + 400 * MiB, 2: GiB + 200 * MiB}
 
 
@@ -276,7 +282,7 @@ def ab_round(vmstatus, goal):
     guests = [guest(vmid, memory=d["maxmem"], cur=d["balloon"], floor=d["balloon_min"],
                     free=d["freemem"], shares=d["shares"]) for vmid, d in vmstatus.items()]
     # capacity 10^12: 10^12 * 80 / 100 is exact, so pvestatd's goal is `goal` itself
-    return ProxmoxPolicy(max_change=100 * MB).decide(host(capacity=10**12, used=8 * 10**11 - goal), guests)
+    return ProxmoxPolicy(ProxmoxParams(max_change=100 * MB)).decide(host(capacity=10**12, used=8 * 10**11 - goal), guests)
 
 
 def absim(vmstatus, goal):
@@ -356,36 +362,96 @@ def test_static_ramp_parameters_and_clamping():
     assert ramp.decide(host(free=GiB, t=25), [g]) == {1: 800 * MiB}
 
 
+def test_static_schedule_from_lists():
+    # a spec gives lists (TOML arrays): they become (float, int) steps
+    static = make_policy("static", schedule=[[0, 0], [60, 256 * MiB]])
+    assert static.schedule == ((0.0, 0), (60.0, 256 * MiB))
+    assert static.balloon_at(59) == 0 and static.balloon_at(60) == 256 * MiB
+
+
 def test_static_schedule_errors():
-    with pytest.raises(ValueError, match="schedule"):
-        StaticPolicy(schedule=[(60, 1 * MiB), (0, 0)])
-    with pytest.raises(ValueError, match="schedule"):
-        StaticPolicy(schedule=[(0, -1)])
-    with pytest.raises(ValueError, match="chunk"):
+    with pytest.raises(ValueError, match="'schedule' must be in order of time"):
+        StaticPolicy(StaticParams(schedule=[(60, 1 * MiB), (0, 0)]))
+    with pytest.raises(ValueError, match="'schedule' must have balloon sizes >= 0"):
+        StaticPolicy(StaticParams(schedule=[(0, -1)]))
+    with pytest.raises(ValueError, match="'schedule' must be a whole number"):
+        StaticParams(schedule=[(0, 0.5)])
+    with pytest.raises(ValueError, match="'schedule' must be a list of 2 values"):
+        StaticParams(schedule=[(0,)])
+    with pytest.raises(ValueError, match="'chunk' must be > 0"):
         StaticPolicy.ramp(chunk=0)
 
 
 # --- registry -------------------------------------------------------------------------
 
 
+def test_registry_names_and_classes():
+    assert POLICIES.names() == ["mom", "none", "proxmox", "static"]
+    for name in POLICIES.names():
+        cls = POLICIES.implementation_of(name)
+        assert issubclass(cls, Policy) and cls.name == name
+        assert cls.Params is POLICIES.params_class(name)
+
+
+@pytest.mark.parametrize("name", POLICIES.names())
+def test_params_are_frozen_documented_and_build_by_default(name):
+    cls = POLICIES.params_class(name)
+    assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen
+    params = POLICIES.make_params(name)
+    assert params == cls()
+    for field in dataclasses.fields(cls):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(params, field.name, getattr(params, field.name))
+    for field, _type, default, help in params_help(cls):
+        assert help and "\n" not in help, field
+        assert getattr(params, field) == default
+    policy = POLICIES.implementation_of(name)()  # None: the defaults
+    assert policy.params == params and repr(params) in repr(policy)
+
+
 def test_make_policy():
-    assert isinstance(make_policy("none"), REGISTRY["none"])
+    assert isinstance(make_policy("none"), POLICIES.implementation_of("none"))
     mom = make_policy("mom", pressure_threshold=0.3)
-    assert isinstance(mom, MomPolicy) and mom.pressure_threshold == 0.3
-    assert make_policy("proxmox").max_change == 100 * MiB
-    assert all(REGISTRY[n].name == n for n in REGISTRY)
+    assert isinstance(mom, MomPolicy) and mom.params.pressure_threshold == 0.3
+    assert mom.params == MomParams(pressure_threshold=0.3)
+    assert make_policy("proxmox").params.max_change == 100 * MiB
+    assert make_policy("proxmox", target_percent=75).params.target_percent == 75.0
 
 
 def test_make_policy_errors():
-    with pytest.raises(ValueError, match=r"unknown policy 'x'; choose from mom, none, proxmox, static"):
+    with pytest.raises(ValueError, match=r"unknown policy 'x'; choose from mom, none, proxmox, static \(lower case\)"):
         make_policy("x")
+    with pytest.raises(ValueError, match=r"unknown policy 'MOM'; .*\(lower case\)"):
+        make_policy("MOM")
     with pytest.raises(ValueError, match=r"policy 'mom' has no parameter 'threshold'"):
         make_policy("mom", threshold=0.2)
-    with pytest.raises(ValueError, match=r"pressure_threshold=1.5"):
-        make_policy("mom", pressure_threshold=1.5)
-    with pytest.raises(ValueError, match=r"max_change='100MiB'"):
-        make_policy("proxmox", max_change="100MiB")
-    with pytest.raises(ValueError, match=r"target_percent=0"):
-        make_policy("proxmox", target_percent=0)
-    with pytest.raises(ValueError, match=r"policy 'none' has no parameter 'x'"):
+    with pytest.raises(ValueError, match=r"policy 'mom' has no parameter 'name'"):
+        make_policy("mom", name=3)
+    with pytest.raises(ValueError, match=r"policy 'none' has no parameter 'x'; its parameters: none"):
         make_policy("none", x=1)
+    with pytest.raises(ValueError, match=r"policy 'proxmox': parameter 'max_change' must be an integer \(got '100MiB'\)"):
+        make_policy("proxmox", max_change="100MiB")
+
+
+@pytest.mark.parametrize("name, params, message", [
+    ("mom", dict(pressure_threshold=7), "'pressure_threshold' must be <= 1"),
+    ("mom", dict(pressure_threshold=1.5), "'pressure_threshold' must be <= 1"),
+    ("mom", dict(pressure_threshold=0), "'pressure_threshold' must be > 0"),
+    ("mom", dict(pressure_critical=-0.1), "'pressure_critical' must not be negative"),
+    ("mom", dict(min_guest_free_percent=2), "'min_guest_free_percent' must be <= 1"),
+    ("mom", dict(max_balloon_change_percent=1.1), "'max_balloon_change_percent' must be <= 1"),
+    ("mom", dict(min_balloon_change_percent=-1), "'min_balloon_change_percent' must not be negative"),
+    ("mom", dict(sample_history_length=0), "'sample_history_length' must be >= 1"),
+    ("mom", dict(sample_history_length=2.5), "'sample_history_length' must be a whole number"),
+    ("mom", dict(balloon_enabled=1), "'balloon_enabled' must be true or false"),
+    ("proxmox", dict(target_percent=0), "'target_percent' must be > 0"),
+    ("proxmox", dict(target_percent=101), "'target_percent' must be <= 100"),
+    ("proxmox", dict(max_change=0), "'max_change' must be > 0"),
+    ("proxmox", dict(deadband=-1), "'deadband' must not be negative"),
+    ("static", dict(schedule=[(60, MiB), (0, 0)]), "'schedule' must be in order of time"),
+    ("static", dict(schedule="60:1MiB"), "'schedule' must be a list"),
+])
+def test_make_policy_bad_values_name_the_parameter(name, params, message):
+    with pytest.raises(ValueError, match=f"^policy '{name}': parameter {message}") as e:
+        make_policy(name, **params)
+    assert "\n" not in str(e.value)

@@ -6,7 +6,8 @@ import math
 import pytest
 
 from fleet.memory import constants as C
-from fleet.workload import WORKLOADS, Composite, make_composite, make_workload, run_workload
+from fleet.spec.workloads import WORKLOADS
+from fleet.workload import Composite, make_composite, make_workload, run_workload
 
 MIB = 1 << 20
 PAGES_PER_MIB = MIB // C.PAGE_SIZE
@@ -28,7 +29,7 @@ def owner_pages(zone, w, label):
 
 
 def test_every_workload_is_registered_and_covered():
-    assert set(WORKLOADS) == set(SMALL)
+    assert set(WORKLOADS.names()) == set(SMALL)
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))

@@ -7,6 +7,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+import fleet.bitbrains as bb
 import fleet.workload.trace as tr
 from fleet.memory import constants as C
 from fleet.workload import make_workload, run_workload
@@ -82,7 +83,7 @@ def test_target_capped_and_empty_vms(make_zone):
     ts, _, used = samples(2)
     assert used[0] == 0 and used[5] > 0
     assert w.target_pages(0) == 0 and w.target_pages(ts[5]) == int(0.25 * zone.nr_pages)
-    zero = [v for v in tr.trace_vms() if not tr.load_slice()[v][1].any()]
+    zero = [v for v in bb.trace_vms() if not bb.load_slice()[v][1].any()]
     assert len(zero) == 15
     w = make_workload("trace", zone, dict(vm=zero[0]), rng)
     run_workload(zone, w, 5)
@@ -91,7 +92,7 @@ def test_target_capped_and_empty_vms(make_zone):
 
 def test_vm_outside_the_slice(make_zone):
     zone, rng = make_zone()
-    assert 14 not in tr.trace_vms()
+    assert 14 not in bb.trace_vms()
     with pytest.raises(ValueError, match="'vm'.*14"):
         make_workload("trace", zone, dict(vm=14), rng)
 
@@ -100,7 +101,7 @@ def test_first24h_slice_has_every_vm_from_its_own_first_sample():
     table = pq.read_table(DATA / "bitbrains-rnd-2013-07-first24h.parquet")
     assert table.column_names == ["vm", "timestamp_s", "mem_provisioned_kb", "mem_usage_kb"]
     assert table.num_rows == 141970
-    data = tr.load_slice("first24h")
+    data = bb.load_slice("first24h")
     assert sorted(data) == list(range(1, 501))
     for ts, _, _ in data.values():
         assert ts[0] == 0 and ts[-1] < 86400 and (np.diff(ts) > 0).all()
@@ -109,11 +110,11 @@ def test_first24h_slice_has_every_vm_from_its_own_first_sample():
 
 
 def test_provisioned_bytes_is_the_month_maximum():
-    month = sum(tr.provisioned_bytes(v) for v in range(1, 501))
+    month = sum(bb.provisioned_bytes(v) for v in range(1, 501))
     assert round(month / (1 << 40), 2) == 4.29
-    assert tr.provisioned_bytes(27) == max(tr.provisioned_bytes(v) for v in range(1, 501))
-    day = tr.load_slice("first24h")[5][1].max() * 1024
-    assert tr.provisioned_bytes(5) >= day
+    assert bb.provisioned_bytes(27) == max(bb.provisioned_bytes(v) for v in range(1, 501))
+    day = bb.load_slice("first24h")[5][1].max() * 1024
+    assert bb.provisioned_bytes(5) >= day
 
 
 def test_first24h_slice_accepts_a_vm_that_starts_late(make_zone):

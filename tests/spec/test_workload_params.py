@@ -1,23 +1,29 @@
-"""Spec validation and the registry: typed frozen specs with help, bad
-parameters refused with their name."""
+"""Workload parameters and their registry: typed frozen dataclasses with
+help, bad parameters refused with their name."""
 
 import dataclasses
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from fleet.workload import WORKLOADS, make_spec, make_workload, spec_help
-from fleet.workload.base import Spec
+from fleet.spec.params import Params, params_help
+from fleet.spec.workloads import WORKLOADS
+import fleet.workload  # noqa: F401  (registers the implementations)
+
+make_spec = WORKLOADS.make_params
 
 
-@pytest.mark.parametrize("name", sorted(WORKLOADS))
-def test_specs_are_frozen_typed_and_documented(name):
-    spec_cls, cls = WORKLOADS[name]
-    assert issubclass(spec_cls, Spec) and cls.Spec is spec_cls and cls.name == name
-    spec = spec_cls()  # every field has a default
+@pytest.mark.parametrize("name", WORKLOADS.names())
+def test_params_are_frozen_typed_and_documented(name):
+    params_cls, cls = WORKLOADS.params_class(name), WORKLOADS.implementation_of(name)
+    assert issubclass(params_cls, Params) and cls.Params is params_cls and cls.name == name
+    spec = params_cls()  # every field has a default
     f = dataclasses.fields(spec)[0]
     with pytest.raises(dataclasses.FrozenInstanceError):
         setattr(spec, f.name, getattr(spec, f.name))
-    for field_name, type_name, _default, help_text in spec_help(spec_cls):
+    for field_name, type_name, _default, help_text in params_help(params_cls):
         assert help_text and "\n" not in help_text, field_name
         assert type_name != "None"
 
@@ -58,18 +64,24 @@ def test_bad_values_name_the_key(name, key, value, words):
         make_spec(name, {key: value})
 
 
-def test_unknown_key_and_unknown_workload(make_zone):
-    zone, rng = make_zone()
-    with pytest.raises(ValueError, match="'anon_size'"):
-        make_workload("server", zone, {"anon_size": 1 << 30}, rng)
-    with pytest.raises(ValueError, match="unknown workload 'sever'"):
-        make_workload("sever", zone, {}, rng)
-    assert len(zone.owner_names) == 2  # nothing registered: (free), balloon
-
-
 def test_values_are_normalised():
     spec = make_spec("highalloc", {"pass_starts_s": [1, 2], "percent": 50})
     assert spec.pass_starts_s == (1.0, 2.0) and isinstance(spec.percent, float)
     assert make_spec("server", {"anon_rate": 2.0 * 4096}).anon_rate == 8192
     assert make_spec("server", {"anon_bytes": None}).anon_bytes is None
     assert hash(spec)  # frozen and hashable
+
+
+def test_checking_a_spec_imports_neither_numba_nor_pyarrow():
+    code = ("import sys; from fleet.spec import load_spec; load_spec('experiments/balloon-compaction.toml'); "
+            "print(sorted(m for m in ('numba', 'pyarrow', 'duckdb', 'ray') if m in sys.modules))")
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_shipped_trace_slices_are_the_specs():
+    import fleet.bitbrains as bb
+    from fleet.spec.workloads import TRACE_SLICES
+
+    assert tuple(bb.SLICES) == TRACE_SLICES
