@@ -85,8 +85,8 @@ import pyarrow.parquet as pq
 
 from .results import (
     ResultsError,
-    _one_line,
     committed_files,
+    one_line,
     raise_for_unreadable,
     read_table,
     uncommitted_runs,
@@ -253,7 +253,7 @@ class Results:
             return self.con.sql(sql).fetchall()
         except duckdb.Error as exc:
             raise_for_unreadable(self.samples_files)
-            raise ResultsError(f"cannot read the samples of {self.out}: {_one_line(exc)}") from None
+            raise ResultsError(f"cannot read the samples of {self.out}: {one_line(exc)}") from None
 
 
 def load(out_dir: str | Path) -> Results:
@@ -318,7 +318,7 @@ def load(out_dir: str | Path) -> Results:
     except duckdb.Error as exc:
         con.close()
         raise_for_unreadable(files)
-        raise ResultsError(f"cannot read the samples of {out}: {_one_line(exc)}") from None
+        raise ResultsError(f"cannot read the samples of {out}: {one_line(exc)}") from None
     return Results(out, runs, varying, label_keys, files, uncommitted, con)
 
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from .memory import constants as C
 from .memory.jit import kernel
+from .memory.stream import decode
 
 UNPOPULATED = 0
 HUGE = 1
@@ -42,9 +43,7 @@ def _apply_stream(region, small, stream):
     discarded = 0
     small_delta = 0
     for entry in stream:
-        op = entry & 0xF
-        pfn = entry >> 8
-        order = (entry >> 4) & 0xF
+        pfn, order, op = decode(entry)
         r = pfn // REGION_PAGES
         if op == C.STREAM_INFLATE:
             if region[r] == HUGE:
@@ -116,7 +115,7 @@ class GuestBacking:
         self.nr_small += int(_touch(self.region, self.small, dirty, owner, balloon))
 
     def apply(self, stream: np.ndarray) -> None:
-        """Apply the guest's notifications (pfn << 8 | order << 4 | op), in order."""
+        """Apply the guest's notifications (memory/stream.py), in order."""
         splits, discarded, small_delta = _apply_stream(self.region, self.small, stream)
         self.splits += int(splits)
         self.discarded += int(discarded)

@@ -4,12 +4,13 @@ import numpy as np
 
 from fleet.host import HUGE, SPLIT, UNPOPULATED, GuestBacking
 from fleet.memory import constants as C
+from fleet.memory.stream import encode
 
 R = 512
 
 
 def stream(*entries):
-    return np.array([(pfn << 8) | (order << 4) | op for pfn, order, op in entries], dtype=np.int64)
+    return np.array([encode(pfn, order, op) for pfn, order, op in entries], dtype=np.int64)
 
 
 BALLOON = 2

@@ -24,6 +24,7 @@ from fleet.results import (
     package_versions,
     read_table,
     recover,
+    writer,
 )
 
 SCHEMA = pa.schema(
@@ -73,14 +74,14 @@ def _child_crash(out: str) -> None:
     abandoned.write_samples(_batch(0))
     abandoned._flush()
 
-    real = results._publish_dir
+    real = writer.publish_dir
 
     def crash_before_runs(src, dst):
         if Path(dst).parts[-3] == "runs":
             os._exit(17)  # no cleanup, like a SIGKILL
         real(src, dst)
 
-    results._publish_dir = crash_before_runs
+    writer.publish_dir = crash_before_runs
     _commit_run(out, "exp", "r2")
 
 
@@ -171,7 +172,7 @@ def test_many_runs_committed_runs_and_type_unification(tmp_path):
 
 
 def test_streaming_writes_row_groups_as_it_goes(tmp_path, monkeypatch):
-    monkeypatch.setattr(results, "ROW_GROUP_ROWS", 6)
+    monkeypatch.setattr(writer, "ROW_GROUP_ROWS", 6)
     with RunWriter(tmp_path, "exp", "r1", SCHEMA) as w:
         for t in range(5):  # 3 rows each
             w.write_samples(_batch(t))

@@ -19,13 +19,14 @@ from . import constants as C
 from .jit import kernel
 from .owner import owner_list_add, owner_list_del
 from .page_alloc import free_pages
+from .stream import encode
 
 
 @kernel
 def stream_push(z, pfn, order, op):
     """Append one notification for the host (tell_host / prdev->report)."""
     n = z.zs[C.ZS_STREAM_LEN]
-    z.stream[n] = (np.int64(pfn) << 8) | (order << 4) | op
+    z.stream[n] = encode(pfn, order, op)
     z.zs[C.ZS_STREAM_LEN] = n + 1
 
 

@@ -18,26 +18,11 @@ file changed. The cache therefore lives in one directory per digest of the
 package's sources (`cache_dir`): any change to them compiles everything anew.
 """
 
-import hashlib
 import os
-from collections.abc import Iterable
-from pathlib import Path
 
 from numba import config, njit
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1]
-
-
-def tree_digest(roots: Iterable[Path], suffixes: tuple[str, ...] = (".py",)) -> str:
-    """The first 16 hex digits of a sha256 over the files under `roots` with
-    one of `suffixes`, each with its path relative to its root's parent."""
-    digest = hashlib.sha256()
-    for root in roots:
-        for path in sorted(root.rglob("*")):
-            if path.suffix in suffixes and "__pycache__" not in path.parts:
-                digest.update(f"{path.relative_to(root.parent)}\0".encode())
-                digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+from ..sources import PACKAGE_DIR, tree_digest
 
 
 def cache_dir() -> str:

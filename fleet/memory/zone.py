@@ -14,6 +14,7 @@ from .checker import check_zone
 from .owner import PICK_NEWEST, PICK_OLDEST, PICK_RANDOM
 from .rng import new_rng
 from .state import copy_zone, empty_zone, state_bytes
+from .stream import decode_all
 from .watermark import (
     WMARK_LOW,
     WMARK_MIN,
@@ -265,13 +266,13 @@ class Zone:
         return n
 
     def drain_stream(self) -> np.ndarray:
-        """Take the host notifications buffered so far (pfn << 8 | order << 4 | op)."""
+        """Take the host notifications buffered so far (stream.py entries)."""
         n = int(self.a.zs[C.ZS_STREAM_LEN])
         out = self.a.stream[:n].copy()
         self.a.zs[C.ZS_STREAM_LEN] = 0
         if n:
-            ops = out & 0xF
-            pages = np.int64(1) << ((out >> 4) & 0xF)
+            _, orders, ops = decode_all(out)
+            pages = np.int64(1) << orders
             self.stream_totals += np.bincount(ops, weights=pages, minlength=3).astype(np.int64)
             self._drained.append(out)
         return out

@@ -28,6 +28,7 @@ from tests.lists import walk
 from fleet.memory import constants as C
 from fleet.memory.balloon import balloon_page_isolate, balloon_page_putback
 from fleet.memory.rng import new_rng
+from fleet.memory.stream import decode_all
 from fleet.memory.watermark import ALLOC_NO_WATERMARKS
 from fleet.memory.zone import Zone
 from fleet.scenario import ScenarioRunner, parse_steps
@@ -89,7 +90,7 @@ def balloon_list(z):
 
 def decode(stream):
     """(pfn, order, op) per host notification."""
-    return [(int(e) >> 8, (int(e) >> 4) & 0xF, int(e) & 0xF) for e in stream]
+    return list(zip(*(column.tolist() for column in decode_all(stream))))
 
 
 def free_buddy_covering(z, pfn):
