@@ -22,7 +22,7 @@ MAX_GUESTS_PER_HOST = 255
 def check_guest_bytes(nbytes: int) -> str | None:
     """Why `nbytes` cannot be a guest's memory, or None if it can."""
     if not MIN_GUEST_BYTES <= nbytes <= MAX_GUEST_BYTES or nbytes % GUEST_SIZE_STEP:
-        return f"must be within {MIN_GUEST_BYTES >> 20}MiB..{MAX_GUEST_BYTES >> 40}TiB and a multiple of 2MiB"
+        return f"must be within {MIN_GUEST_BYTES >> 20}MiB..{MAX_GUEST_BYTES >> 40}TiB and a whole number of 2MiB pageblocks"
     return None
 
 
