@@ -215,9 +215,11 @@ def fleet_run(workers: int, duration_s: int) -> dict:
         os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:workers])
     from . import engine
 
+    from .spec import build_spec
+
     engine.start_ray(workers, None)
     with tempfile.TemporaryDirectory() as out:
-        row = engine.run_one(fleet_spec(duration_s), "bench", out)
+        row = engine.run_one(build_spec(fleet_spec(duration_s)), "bench", out)
     keys = ("simulation_wall_s", "guest_busy_s", "guest_actor_peak_rss_bytes")
     return {"guest_seconds": row["guests"] * duration_s, **{k: row[k] for k in keys}}
 
@@ -245,15 +247,16 @@ def fleet_bench(duration_s: int = 1800, repeats: int = 2) -> dict:
 
 
 def _compile_fleet_kernels() -> None:
-    """Run what the fleet's actors run (a guest of fleet_spec under the MOM
-    controller, its balloon inflated and deflated) into the numba cache."""
-    from .spec import build_spec
+    """Run what the fleet's actors run (a guest of fleet_spec in the host's
+    epoch loop, its balloon target forced to 256 and then 512 MiB so that the
+    balloon inflates and deflates) into the numba cache."""
     from .pack import GuestPack, HostController
+    from .spec import build_spec
 
     spec = build_spec(fleet_spec(40))
     pack, controller = GuestPack(spec, [(0, 0, 0)]), HostController(spec, 0)
-    for t, target in ((10, None), (20, 256 << 20), (30, 512 << 20)):
-        controller.observe(pack.advance(0, t, {0: target} if target else {}), t)
+    forced = {20: {0: 256 << 20}, 30: {0: 512 << 20}}
+    controller.run(30, lambda t, targets: pack.advance(0, t, forced.get(t, targets)))
 
 
 def fleet_figures(runs: dict[int, dict]) -> dict:

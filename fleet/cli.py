@@ -151,37 +151,33 @@ def run_command(
     if check:
         sets = [*sets, "experiment.check=true"]
     from . import engine
+    from .results import ResultsError
+    from .runner import PlannedRun, run_all
     from .spec import SpecError, build_spec, resolve_raw
-    from .results import ResultsError, committed_runs, lock_out_dir, recover
 
     try:
         raw = resolve_raw(spec_path, sets, seed)
+        raw.pop("sweep", None)
         spec = build_spec(raw)
-    except SpecError as e:
-        raise UserError(str(e)) from None
-    raw.pop("sweep", None)
-    run_id = f"seed={spec.experiment.seed}"
-    try:
         engine.parse_faults(faults, spec.experiment.duration_s)
-    except ValueError as e:
+    except (SpecError, ValueError) as e:
         raise UserError(str(e)) from None
+    run = PlannedRun(f"seed={spec.experiment.seed}", spec, tuple(faults))
+    label = f"{spec.experiment.name}/{run.run_id}"
+    rows: list[dict] = []
     try:
-        with lock_out_dir(out):
-            recover(out)
-            refuse_other_code(out)
-            if run_id in committed_runs(out, spec.experiment.name):
-                raise UserError(f"{out}: run {spec.experiment.name}/{run_id} is already there; use another --out")
-            engine.start_ray(workers, address)
-            row = engine.run_one(raw, run_id, out, engine.print_progress(f"{spec.experiment.name}/{run_id}"), faults)
+        run_all(out, [run], workers=workers, address=address, refuse_committed=True,
+                progress=lambda *_: engine.print_progress(label), finished=lambda _, row: rows.append(row))
     except ResultsError as e:
         raise UserError(str(e)) from None
     except KeyboardInterrupt:
         raise interrupted(
-            f"run {spec.experiment.name}/{run_id} was not committed (nothing of it is visible in {out}); "
+            f"run {label} was not committed (nothing of it is visible in {out}); "
             f"the same command runs it again: {this_command()}"
         ) from None
+    row = rows[0]
     print(
-        f"{spec.experiment.name}/{run_id}: {row['guests']} guests x {spec.experiment.duration_s} s "
+        f"{label}: {row['guests']} guests x {spec.experiment.duration_s} s "
         f"in {row['wall_s']:.1f} s wall ({row['guest_seconds_per_wall_second']:.0f} guest-seconds per second); "
         f"results in {out}"
     )
@@ -212,18 +208,6 @@ def this_command() -> str:
     return " ".join(["fleet", *map(shlex.quote, sys.argv[1:])])
 
 
-def refuse_other_code(out: str) -> None:
-    """Results made by other simulator code are neither resumed nor added to."""
-    from .results import runs_from_other_code
-
-    other = runs_from_other_code(out)
-    if other:
-        raise UserError(
-            f"{out}: {len(other)} run(s) there, e.g. {other[0]}, were made by other simulator code; "
-            "use a new --out or delete the folder"
-        )
-
-
 @app.command()
 def sweep(
     spec_path: str = typer.Argument(..., metavar="SPEC.toml", help="Experiment spec with a [sweep] table."),
@@ -235,41 +219,39 @@ def sweep(
     """Run every point of the spec's [sweep] grid times every seed; runs
     already in --out are skipped, so an interrupted sweep resumes."""
     from . import engine
+    from .results import ResultsError, committed_runs
+    from .runner import PlannedRun, run_all
     from .spec import SpecError, build_spec, resolve_raw, sweep_points
-    from .results import ResultsError, committed_runs, lock_out_dir, recover
 
     try:
-        points = sweep_points(resolve_raw(spec_path, sets))
-        specs = [(run_id, point, build_spec(point)) for run_id, point in points]
+        runs = [PlannedRun(run_id, build_spec(point)) for run_id, point in sweep_points(resolve_raw(spec_path, sets))]
     except SpecError as e:
         raise UserError(str(e)) from None
-    name = specs[0][2].experiment.name
+    name = runs[0].spec.experiment.name
+
+    def announce(skipped: int) -> None:
+        print(f"{name}: {len(runs)} runs, {skipped} already done", file=sys.stderr)
+
+    def finished(run: PlannedRun, row: dict) -> None:
+        print(
+            f"{run.run_id}: free 2MiB blocks per GiB {row['free_2mib_blocks_per_gib_mean']:.2f} mean, "
+            f"{row['free_2mib_blocks_per_gib_end']:.2f} at the end; balloon {row['balloon_pages_end']} pages, "
+            f"balloon_migrate {row['balloon_migrate']}, host THP splits {row['host_thp_split_pmd']}; "
+            f"{row['wall_s']:.1f} s wall"
+        )
+
     try:
-        with lock_out_dir(out):
-            recover(out)
-            refuse_other_code(out)
-            done = committed_runs(out, name)
-            todo = [(r, p) for r, p, _ in specs if r not in done]
-            print(f"{name}: {len(specs)} runs, {len(specs) - len(todo)} already done", file=sys.stderr)
-            if todo:
-                engine.start_ray(workers, address)
-            for i, (run_id, point) in enumerate(todo, 1):
-                row = engine.run_one(point, run_id, out, engine.print_progress(f"[{i}/{len(todo)}] {run_id}"))
-                print(
-                    f"{run_id}: free 2MiB blocks per GiB {row['free_2mib_blocks_per_gib_mean']:.2f} mean, "
-                    f"{row['free_2mib_blocks_per_gib_end']:.2f} at the end; balloon {row['balloon_pages_end']} pages, "
-                    f"balloon_migrate {row['balloon_migrate']}, host THP splits {row['host_thp_split_pmd']}; "
-                    f"{row['wall_s']:.1f} s wall"
-                )
+        run_all(out, runs, workers=workers, address=address, announce=announce, finished=finished,
+                progress=lambda i, n, run: engine.print_progress(f"[{i}/{n}] {run.run_id}"))
     except ResultsError as e:
         raise UserError(str(e)) from None
     except KeyboardInterrupt:
-        committed = len(set(committed_runs(out, name)) & {r for r, _, _ in specs})
+        committed = len(set(committed_runs(out, name)) & {run.run_id for run in runs})
         raise interrupted(
-            f"{committed} of {len(specs)} runs committed in {out} (the interrupted run is not visible); "
+            f"{committed} of {len(runs)} runs committed in {out} (the interrupted run is not visible); "
             f"the same command resumes: {this_command()}"
         ) from None
-    print(f"{name}: {len(specs)} runs in {out}")
+    print(f"{name}: {len(runs)} runs in {out}")
 
 
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON object.")

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import pyarrow as pa
 import ray
 
-from .spec import Spec, build_spec
+from .spec import Spec
 from .guest import samples_schema
 from .results import RunWriter
 
@@ -69,11 +69,12 @@ class HostCrew:
     policies are deterministic, so the replay reaches the same state, and the
     rows already written are dropped."""
 
-    def __init__(self, raw: dict, host_id: int, packs: list, cpu_share: float, faults: dict[str, int]):
+    def __init__(self, spec_ref: ray.ObjectRef, host_id: int, packs: list, cpu_share: float, faults: dict[str, int]):
         from .actors import GuestActor, HostPolicyActor
 
-        self.guests = [GuestActor.options(num_cpus=cpu_share).remote(raw, members, faults.get("guest")) for members in packs]
-        self.host = HostPolicyActor.remote(raw, host_id, self.guests, faults.get("host"))
+        self.guests = [GuestActor.options(num_cpus=cpu_share).remote(spec_ref, members, faults.get("guest"))
+                       for members in packs]
+        self.host = HostPolicyActor.remote(spec_ref, host_id, self.guests, faults.get("host"))
 
     def nodes(self) -> list[str]:
         return ray.get([a.node_id.remote() for a in self.guests])
@@ -120,20 +121,19 @@ class RunSummary:
 
 
 def run_one(
-    raw: dict,
+    spec: Spec,
     run_id: str,
     out_dir: str,
     progress: Callable[[int, int], None] | None = None,
     faults: list[str] = (),
 ) -> dict:
-    """Simulate one run of a raw spec and commit it under `out_dir`; `faults`
+    """Simulate one run of a checked spec and commit it under `out_dir`; `faults`
     injects actor crashes (guest-crash@T, host-crash@T). Returns the runs row;
     besides the metrics it has `wall_s` (from starting the actors to the last
     rows), `simulation_wall_s` (from all guest actors up to the last rows),
     `guest_busy_s` (CPU seconds the guest actors spent advancing guests; a
     crashed actor's are lost) and `guest_actor_peak_rss_bytes` (the largest
     peak RSS of a guest actor process)."""
-    spec = build_spec(raw)
     e = spec.experiment
     injected = parse_faults(list(faults), e.duration_s)
     cpus = int(ray.cluster_resources().get("CPU", 1))
@@ -143,7 +143,8 @@ def run_one(
     started = time.perf_counter()
     summary = RunSummary()
     # The guest fault hits the actor holding guest 0 (of host 0), the host fault host 0.
-    crews = {h: HostCrew(raw, h, packs, cpu_share, injected if h == 0 else {}) for h, packs in plan.items()}
+    spec_ref = ray.put(spec)  # one copy in the object store for every actor of the run
+    crews = {h: HostCrew(spec_ref, h, packs, cpu_share, injected if h == 0 else {}) for h, packs in plan.items()}
     recoveries = 0
     try:
         nodes = sorted({n for crew in crews.values() for n in crew.nodes()})
@@ -160,7 +161,7 @@ def run_one(
                         part = ray.get(future)
                     except ray.exceptions.RayError:
                         crews[h].kill()
-                        crews[h] = HostCrew(raw, h, plan[h], cpu_share, {})
+                        crews[h] = HostCrew(spec_ref, h, plan[h], cpu_share, {})
                         part = [r for r in ray.get(crews[h].host.run.remote(t)) if r["time_s"] > written]
                         recoveries += 1
                     rows.extend(part)

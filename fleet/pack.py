@@ -1,11 +1,15 @@
 """The model logic the Ray actors wrap, testable without Ray.
 
 `GuestPack` holds the guests one actor simulates; `HostController` is one
-host: its accounting and its balloon policy, one decision per policy epoch.
+host: its accounting, its balloon policy and the epoch loop (`run`), one
+decision per policy epoch. The host actor and the benchmark both drive
+`run`, each with its own way of advancing the guests.
 """
 
+import os
 import resource
 import time
+from collections.abc import Callable
 
 from .spec import Spec
 from .guest import Guest
@@ -21,7 +25,7 @@ class GuestPack:
         self.guests = {(h, g): Guest(spec, h, g, spec.guests[i]) for h, g, i in members}
         self.busy_s = 0.0
 
-    def advance(self, host_id: int, until_s: int, targets: dict[int, int]) -> list[tuple[GuestStats, int, list[dict]]]:
+    def advance(self, host_id: int, until_s: int, targets: dict[int, int]) -> "Results":
         """Advance this pack's guests of `host_id`; per guest (stats,
         populated bytes, samples rows)."""
         out = []
@@ -40,17 +44,42 @@ class GuestPack:
         return self.busy_s, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+Results = list[tuple[GuestStats, int, list[dict]]]  # per guest: stats, populated bytes, samples rows
+Advance = Callable[[int, dict[int, int]], Results]  # (until_s, targets) -> the host's guests' results
+
+
 class HostController:
-    """One host: capacity, populated guest memory and the policy."""
+    """One host: capacity, populated guest memory, the policy and the time
+    its guests have reached."""
 
     def __init__(self, spec: Spec, host_id: int):
         from policies import make_policy
 
         self.host = Host(host_id, spec.hosts.memory)
         self.policy = make_policy(spec.policy.name, **spec.policy.params)
+        self.interval = spec.experiment.policy_interval_s
         self.targets: dict[int, int] = {}
+        self.t = 0
 
-    def observe(self, results: list[tuple[GuestStats, int, list[dict]]], time_s: int) -> dict[int, int]:
+    def run(self, until_s: int, advance: Advance, crash_at: int | None = None) -> list[dict]:
+        """Run policy epochs up to `until_s`: `advance` the guests to each
+        boundary with the current targets, then let the policy decide on
+        what they report. Returns the samples rows produced. `crash_at`
+        injects a fault: the process exits on reaching that simulated time."""
+        rows = []
+        while self.t < until_s:
+            nxt = min(self.t + self.interval, until_s)
+            if crash_at is not None and nxt >= crash_at:
+                os._exit(1)
+            results = advance(nxt, self.targets)
+            self.t = nxt
+            if self.t % self.interval == 0:
+                self.observe(results, self.t)
+            for _, _, guest_rows in results:
+                rows.extend(guest_rows)
+        return rows
+
+    def observe(self, results: Results, time_s: int) -> dict[int, int]:
         """Take the guests' reports of an epoch; return the next targets."""
         stats = []
         for s, populated, _ in results:

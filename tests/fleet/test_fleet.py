@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fleet.cli import main
-from fleet.spec import load_raw
+from fleet.spec import load_raw, load_spec
 from fleet.results import committed_runs, read_table
 
 TINY = """
@@ -40,7 +40,7 @@ def run_in_session(tmp_path, packing):
 
     spec = write_spec(tmp_path, packing)
     out = tmp_path / f"out-{packing}"
-    engine.run_one(load_raw(spec), "seed=1", str(out))
+    engine.run_one(load_spec(spec), "seed=1", str(out))
     return out
 
 
@@ -110,13 +110,13 @@ def test_duckdb_reads_the_samples_directly(ray_session, tmp_path):
 def test_check_mode_changes_nothing_but_checks(ray_session, tmp_path):
     """--check runs the invariant checker after every tick; the rows stay the same."""
     from fleet import engine
-    from fleet.spec import apply_override
+    from fleet.spec import apply_override, build_spec
 
     spec = write_spec(tmp_path, 1)
     raw = load_raw(spec)
     apply_override(raw, "experiment.check=true")
     out = tmp_path / "checked"
-    engine.run_one(raw, "seed=1", str(out))
+    engine.run_one(build_spec(raw), "seed=1", str(out))
     assert samples(out).equals(samples(run_in_session(tmp_path, 1)))
 
 
@@ -132,7 +132,7 @@ def test_lost_actors_are_replayed_to_identical_rows(ray_session, tmp_path, fault
     spec = write_spec(tmp_path, 1)
     out = tmp_path / fault
     started = time.perf_counter()
-    row = engine.run_one(load_raw(spec), "seed=1", str(out), faults=[fault])
+    row = engine.run_one(load_spec(spec), "seed=1", str(out), faults=[fault])
     print(f"{fault}: recovered in a {time.perf_counter() - started:.1f} s run")
     assert row["recoveries"] == 1
     assert samples(out).equals(samples(run_in_session(tmp_path, 1)))
