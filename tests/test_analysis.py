@@ -13,7 +13,8 @@ import pyarrow as pa
 import pytest
 
 from fleet import analysis
-from fleet.analysis import _paired_stats, analyze, balloon_compaction_effect, render, t_quantile_975
+from fleet.analysis import analyze, balloon_compaction_effect, paired_stats, render, t_quantile_975
+from fleet.analysis.render import render_plain
 from fleet.cli import main
 from fleet.guest import samples_schema
 from fleet.results import RunWriter
@@ -233,12 +234,12 @@ def test_regimes_name_the_parameters_they_set(tmp_path):
 
 
 def test_one_pair_has_no_interval_and_nan_values_are_dropped():
-    one = _paired_stats([(3.0, 1.0)])
+    one = paired_stats([(3.0, 1.0)])
     assert one["mean_diff"] == 2 and one["rel_pct"] == 200 and one["n_pairs"] == 1
     assert math.isnan(one["ci_low"]) and math.isnan(one["ci_high"])
-    some = _paired_stats([(3.0, 1.0), (math.nan, 1.0), (5.0, 2.0)])
+    some = paired_stats([(3.0, 1.0), (math.nan, 1.0), (5.0, 2.0)])
     assert some["n_pairs"] == 2 and some["mean_diff"] == 2.5
-    zero_off = _paired_stats([(1.0, 0.0), (2.0, 0.0)])
+    zero_off = paired_stats([(1.0, 0.0), (2.0, 0.0)])
     assert math.isnan(zero_off["rel_pct"])
 
 
@@ -302,7 +303,7 @@ def test_all_formats_print_both_tables(grid, capsys, fmt):
 
 
 def test_plain_rendering_without_compaction(phases_dir):
-    text = analysis._render_plain(analyze(phases_dir))
+    text = render_plain(analyze(phases_dir))
     assert "all runs" in text and "does not vary" in text
 
 
