@@ -3,7 +3,9 @@ and balloon compaction on vs off.
 
 - :mod:`.load`: reading a results folder into DuckDB (runs, parameters,
   variants, the ``samples`` view); :func:`loaded` opens one with its metrics.
-- :mod:`.metrics`: the per-run metrics, computed from the samples.
+- :mod:`.metrics`: the one registry of per-run metrics, computed in DuckDB
+  for ``fleet analyze`` and as rows stream by for the runs table
+  (:class:`RunSummary`).
 - :mod:`.stats`: the on-vs-off effect (paired by seed, t intervals) and
   :func:`analyze`, which puts a folder's analysis together.
 - :mod:`.render`: an analysis as rich, csv, json or markdown text, and the
@@ -12,7 +14,7 @@ and balloon compaction on vs off.
 """
 
 from .load import COMPACTION_KEY, SEED_KEY, Results, Run, Variant, load, loaded
-from .metrics import RUN_METRICS, metric_label, metric_names
+from .metrics import RUN_METRICS, RunSummary, metric_label
 from .plots import FIGURES, plot_results
 from .render import CSV_COLUMNS, FORMATS, headline_sentences, render
 from .stats import (
@@ -33,6 +35,7 @@ __all__ = [
     "Analysis",
     "Results",
     "Run",
+    "RunSummary",
     "Variant",
     "analyze",
     "balloon_compaction_effect",
@@ -40,7 +43,6 @@ __all__ = [
     "load",
     "loaded",
     "metric_label",
-    "metric_names",
     "paired_stats",
     "plot_results",
     "render",

@@ -39,18 +39,12 @@ from ..results import (
     read_table,
     uncommitted_runs,
 )
-from .metrics import nan_mean, run_metrics
+from .metrics import REQUIRED_COLUMNS, nan_mean, run_metrics
 
 SEED_KEY = "experiment.seed"
 REGIME_KEY = "experiment.regime"
 COMPACTION_KEY = "kernel.balloon_compaction"
 PARAM_PREFIXES = ("experiment.", "kernel.", "hosts.", "policy.", "guests[")
-
-REQUIRED_COLUMNS = (
-    "time_s", "host", "guest", "memory_bytes", "free_2mib_blocks", "balloon_pages",
-    "thp_fault_alloc", "thp_fault_fallback", "balloon_migrate", "pgmigrate_success",
-    "host_thp_split_pmd",
-)
 
 
 def sort_key(v: Any) -> tuple:
