@@ -22,32 +22,14 @@ from typing import Any
 from .load import COMPACTION_KEY, Results, Run, Variant, loaded, sort_key
 from .metrics import NAN, isnan
 
-# Two-sided 95% quantiles t(0.975, df) of Student's t for df = 1..30.
-_T975 = (
-    12.706204736174698, 4.302652729749464, 3.182446305284263, 2.7764451051977934,
-    2.5705818356363146, 2.4469118511449692, 2.3646242515927844, 2.306004135204166,
-    2.2621571628540993, 2.2281388519862744, 2.200985160082949, 2.1788128296672284,
-    2.1603686564627926, 2.1447866879169273, 2.131449545559323, 2.1199052992210112,
-    2.1098155778331806, 2.10092204024096, 2.093024054408263, 2.0859634472658364,
-    2.079613844727662, 2.0738730679040147, 2.0686576104190406, 2.0638985616280205,
-    2.059538552753294, 2.055529438642871, 2.0518305164802833, 2.048407141795244,
-    2.045229642132703, 2.0422724563012373,
-)
-
 
 def t_quantile_975(df: int) -> float:
-    """t(0.975, df): the table for df <= 30, else the Cornish-Fisher expansion
-    around the normal quantile (error < 1e-5 for df > 30)."""
-    if df < 1:
-        return NAN
-    if df <= len(_T975):
-        return _T975[df - 1]
-    z = statistics.NormalDist().inv_cdf(0.975)
-    g1 = (z**3 + z) / 4
-    g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
-    g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
-    g4 = (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / 92160
-    return z + g1 / df + g2 / df**2 + g3 / df**3 + g4 / df**4
+    """t(0.975, df): the two-sided 95% quantile of Student's t with df
+    degrees of freedom (NaN for df < 1). scipy is imported on first use: the
+    engine imports this package for RunSummary."""
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, df))
 
 
 def paired_stats(pairs: list[tuple[float, float]]) -> dict:
@@ -126,7 +108,8 @@ class Analysis:
 
 def analyze(out_dir: str | Path) -> Analysis:
     """Per-run metrics, per-variant means and the on-vs-off effect of a
-    results folder (see the module docstring). Raises ResultsError."""
+    results folder (see the docstrings of load, metrics and this module).
+    Raises ResultsError."""
     with loaded(out_dir) as (res, metrics, variants):
         effect = _effect(res, metrics)
     labels = {run.key: res.label_of(run) for run in res.runs}
