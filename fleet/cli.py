@@ -348,7 +348,7 @@ def plot(
     to: str = typer.Option(..., "--out", help="Folder for the PNG files (created)."),
 ) -> None:
     """PNG figures per variant: free 2 MiB blocks, buddyinfo, host memory, THP and high-order success."""
-    from .plot import plot_results
+    from .analysis import plot_results
     from .results import ResultsError
 
     try:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 import pyarrow as pa
 import ray
 
+from .analysis.metrics import RunSummary
 from .spec import Spec
 from .guest import samples_schema
 from .results import RunWriter
@@ -82,42 +83,6 @@ class HostCrew:
     def kill(self) -> None:
         for a in [*self.guests, self.host]:
             ray.kill(a)
-
-
-class RunSummary:
-    """The runs-table metrics, kept up to date as rows stream by."""
-
-    def __init__(self):
-        self.last: dict[tuple[int, int], dict] = {}
-        self.free_blocks_per_gib_sum = 0.0
-        self.samples = 0
-
-    def add(self, rows: list[dict]) -> None:
-        for r in rows:
-            self.last[(r["host"], r["guest"])] = r
-            self.free_blocks_per_gib_sum += r["free_2mib_blocks"] / (r["memory_bytes"] / (1 << 30))
-            self.samples += 1
-
-    def metrics(self) -> dict:
-        last = list(self.last.values())
-        if not last:
-            return {}
-
-        def total(key):
-            return int(sum(r[key] for r in last))
-
-        thp = total("thp_fault_alloc") + total("thp_fault_fallback")
-        return {
-            "guests": len(last),
-            "free_2mib_blocks_per_gib_mean": self.free_blocks_per_gib_sum / self.samples,
-            "free_2mib_blocks_per_gib_end": sum(r["free_2mib_blocks"] / (r["memory_bytes"] / (1 << 30)) for r in last) / len(last),
-            "thp_fault_success_pct": 100.0 * total("thp_fault_alloc") / thp if thp else float("nan"),
-            "balloon_migrate": total("balloon_migrate"),
-            "pgmigrate_success": total("pgmigrate_success"),
-            "host_thp_split_pmd": total("host_thp_split_pmd"),
-            "balloon_pages_end": total("balloon_pages"),
-            "host_populated_pages_end": total("host_populated_pages"),
-        }
 
 
 def run_one(

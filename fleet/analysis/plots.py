@@ -10,7 +10,7 @@
   guests' ``host_populated_pages * 4096``) and the total balloon size (sum
   over all guests of ``balloon_pages * 4096``) against time, per variant.
 * ``success.png``: bars per variant of THP fault success % and
-  stress-highalloc success % per pass (see :mod:`fleet.analysis`), with the
+  stress-highalloc success % per pass (see :mod:`fleet.analysis.metrics`), with the
   standard deviation over seeds as error bars.
 
 Variants, seeds and metrics are those of :func:`fleet.analysis.analyze`.
@@ -21,7 +21,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .analysis import MIB, PAGE_SIZE, _mean, loaded, metric_label
+from ..memory.constants import PAGE_SIZE
+from ..units import MIB
+from .load import loaded
+from .metrics import metric_label, nan_mean
 
 __all__ = ["FIGURES", "plot_results"]
 
@@ -52,15 +55,15 @@ def _series(res, variants):
         series = {"time": times, "free2m": [], "balloon": [], "host_free": [], "orders": []}
         for t in times:
             vals = [(r, per_run[r.key][t]) for r in v.runs if t in per_run.get(r.key, {})]
-            series["free2m"].append(_mean(x[0] for _, x in vals))
-            series["balloon"].append(_mean(x[1] for _, x in vals))
+            series["free2m"].append(nan_mean(x[0] for _, x in vals))
+            series["balloon"].append(nan_mean(x[1] for _, x in vals))
             free = []
             for r, x in vals:
                 mem, count = r.params.get("hosts.memory"), r.params.get("hosts.count")
                 if isinstance(mem, (int, float)) and isinstance(count, (int, float)) and x[2] is not None:
                     free.append(count * mem - x[2])
-            series["host_free"].append(_mean(free))
-            series["orders"].append([_mean(x[3 + o] for _, x in vals) for o in range(NR_ORDERS)])
+            series["host_free"].append(nan_mean(free))
+            series["orders"].append([nan_mean(x[3 + o] for _, x in vals) for o in range(NR_ORDERS)])
         out[v.label] = series
     return out
 

@@ -1,0 +1,50 @@
+"""``fleet analyze`` and ``fleet plot``: what a results folder says, per variant
+and balloon compaction on vs off.
+
+- :mod:`.load`: reading a results folder into DuckDB (runs, parameters,
+  variants, the ``samples`` view); :func:`loaded` opens one with its metrics.
+- :mod:`.metrics`: the one registry of per-run metrics, computed in DuckDB
+  for ``fleet analyze`` and as rows stream by for the runs table
+  (:class:`RunSummary`).
+- :mod:`.stats`: the on-vs-off effect (paired by seed, t intervals) and
+  :func:`analyze`, which puts a folder's analysis together.
+- :mod:`.render`: an analysis as rich, csv, json or markdown text, and the
+  headline sentences.
+- :mod:`.plots`: the PNG figures of ``fleet plot``.
+"""
+
+from .load import COMPACTION_KEY, SEED_KEY, Results, Run, Variant, load, loaded
+from .metrics import RUN_METRICS, RunSummary, metric_label
+from .plots import FIGURES, plot_results
+from .render import CSV_COLUMNS, FORMATS, headline_sentences, render
+from .stats import (
+    Analysis,
+    analyze,
+    balloon_compaction_effect,
+    paired_stats,
+    t_quantile_975,
+)
+
+__all__ = [
+    "COMPACTION_KEY",
+    "CSV_COLUMNS",
+    "FIGURES",
+    "FORMATS",
+    "RUN_METRICS",
+    "SEED_KEY",
+    "Analysis",
+    "Results",
+    "Run",
+    "RunSummary",
+    "Variant",
+    "analyze",
+    "balloon_compaction_effect",
+    "headline_sentences",
+    "load",
+    "loaded",
+    "metric_label",
+    "paired_stats",
+    "plot_results",
+    "render",
+    "t_quantile_975",
+]

@@ -1,0 +1,210 @@
+"""An :class:`~fleet.analysis.stats.Analysis` as text: the per-variant and
+on-vs-off tables as rich, plain, markdown, csv or json, and the headline
+sentences of ``fleet analyze --headline``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import sys
+from typing import Any
+
+from .load import COMPACTION_KEY
+from .metrics import isnan, metric_label
+from .stats import Analysis
+
+FORMATS = ("rich", "csv", "json", "markdown")
+
+
+def _num(v: Any) -> str:
+    """A value as shown in the tables: 2 decimals, thousands separated, n/a for NaN."""
+    if isnan(v):
+        return "n/a"
+    if isinstance(v, float) and v.is_integer() and abs(v) >= 1000:
+        return f"{int(v):,}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return f"{v:,.2f}"
+
+
+def _ci(e: dict) -> str:
+    if isnan(e["ci_low"]):
+        return "n/a"
+    return f"[{_num(e['ci_low'])}, {_num(e['ci_high'])}]"
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _json_value(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_json_value(x) for x in v]
+    return v
+
+
+def _tables(a: Analysis, multiline: bool = False) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(title, headers, rows) of the human-readable tables."""
+    tables = []
+    heads = ["metric"] + [v.label for v in a.variants]
+    if multiline:
+        heads = ["metric"] + [v.label.replace(", ", "\n") for v in a.variants]
+    rows = [["seeds"] + [", ".join(str(s) for s in v.seeds) for v in a.variants]]
+    rows += [[metric_label(m)] + [_num(v.metrics[m]) for v in a.variants] for m in a.metrics]
+    tables.append((f"Per variant (mean over seeds), {a.out}", heads, rows))
+    if a.effect:
+        heads = ["group", "metric", "on - off", "change % vs off", "95% interval", "pairs"]
+        rows = [
+            [e["group"], metric_label(e["metric"]), _num(e["mean_diff"]), _num(e["rel_pct"]), _ci(e), str(e["n_pairs"])]
+            for e in a.effect
+        ]
+        tables.append(("Balloon compaction on vs off (paired by seed)", heads, rows))
+    return tables
+
+
+def _no_effect_note(a: Analysis) -> str | None:
+    if a.compaction_varies and not a.effect:
+        return "balloon compaction varies but no on-run has an off-run with the same parameters and seed"
+    if not a.compaction_varies:
+        return f"{COMPACTION_KEY} does not vary in this folder: no on-vs-off comparison"
+    return None
+
+
+def render_plain(a: Analysis) -> str:
+    """The tables as aligned plain text (rich's fallback)."""
+    lines = []
+    for title, heads, rows in _tables(a):
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(heads)]
+        lines.append(title)
+        fmt = "  ".join(f"{{:{'<' if i == 0 or (len(heads) == 6 and i == 1) else '>'}{w}}}" for i, w in enumerate(widths))
+        lines.append(fmt.format(*heads))
+        lines.append("  ".join("-" * w for w in widths))
+        lines.extend(fmt.format(*r) for r in rows)
+        lines.append("")
+    note = _no_effect_note(a)
+    if note:
+        lines.append(note)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _render_rich(a: Analysis) -> str:
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:  # pragma: no cover - rich comes with typer
+        return render_plain(a)
+    import shutil
+
+    buf = io.StringIO()
+    # On a terminal, wrap to it; into a pipe or file, keep every row on one line.
+    width = shutil.get_terminal_size((120, 24)).columns if sys.stdout.isatty() else 1000
+    console = Console(file=buf, width=width, force_terminal=False, color_system=None)
+    for title, heads, rows in _tables(a, multiline=True):
+        t = Table(title=title, title_justify="left")
+        for i, h in enumerate(heads):
+            left = i == 0 or (len(heads) == 6 and i == 1)
+            t.add_column(h, justify="left" if left else "right")
+        for r in rows:
+            t.add_row(*r)
+        console.print(t)
+    note = _no_effect_note(a)
+    if note:
+        console.print(note)
+    return "".join(line.rstrip() + "\n" for line in buf.getvalue().splitlines())
+
+
+def _render_markdown(a: Analysis) -> str:
+    def cell(s: str) -> str:
+        return s.replace("|", "\\|")
+
+    lines = []
+    for title, heads, rows in _tables(a):
+        lines.append(f"### {title}")
+        lines.append("")
+        lines.append("| " + " | ".join(cell(h) for h in heads) + " |")
+        lines.append("| " + " | ".join("---" if i == 0 or (len(heads) == 6 and i == 1) else "---:" for i in range(len(heads))) + " |")
+        lines.extend("| " + " | ".join(cell(c) for c in r) + " |" for r in rows)
+        lines.append("")
+    note = _no_effect_note(a)
+    if note:
+        lines.append(note)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+CSV_COLUMNS = ("table", "label", "metric", "value", "rel_pct", "ci_low", "ci_high", "n")
+
+
+def _render_csv(a: Analysis) -> str:
+    """One long table: ``table`` is ``variants`` (label = variant, value =
+    mean over seeds, n = runs) or ``effect`` (label = group, value = mean
+    on - off, rel_pct, ci_low, ci_high, n = seed pairs). NaN is empty."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+
+    def c(v):
+        return "" if isnan(v) else repr(float(v)) if isinstance(v, float) else v
+
+    for v in a.variants:
+        for m in a.metrics:
+            w.writerow(["variants", v.label, m, c(v.metrics[m]), "", "", "", len(v.runs)])
+    for e in a.effect:
+        w.writerow(["effect", e["group"], e["metric"], c(e["mean_diff"]), c(e["rel_pct"]),
+                    c(e["ci_low"]), c(e["ci_high"]), e["n_pairs"]])
+    return buf.getvalue()
+
+
+def _render_json(a: Analysis) -> str:
+    doc = {
+        "out": str(a.out),
+        "varying": a.varying,
+        "metrics": a.metrics,
+        "variants": [
+            {"variant": v.label, "params": v.params, "seeds": v.seeds, "n_runs": len(v.runs), "metrics": v.metrics}
+            for v in a.variants
+        ],
+        "effect": a.effect,
+        "runs": [
+            {"experiment": r.experiment, "run": r.run_id, "seed": r.seed, "variant": a.run_labels.get(r.key), "metrics": r.metrics}
+            for r in a.runs
+        ],
+    }
+    return json.dumps(_json_value(doc), indent=1, default=str) + "\n"
+
+
+def render(a: Analysis, fmt: str = "rich") -> str:
+    """The per-variant and on-vs-off tables as text in one of FORMATS."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    return {
+        "rich": _render_rich,
+        "csv": _render_csv,
+        "json": _render_json,
+        "markdown": _render_markdown,
+    }[fmt](a)
+
+
+def headline_sentences(a: Analysis) -> list[str]:
+    """One sentence per group of the other varying parameters (a regime):
+    the change of free 2 MiB blocks per GiB with balloon compaction, while
+    the balloons are inflated and after they are returned, against the
+    pre-seed kernel, with the 95% intervals over seeds."""
+    by_group: dict[str, dict[str, dict]] = {}
+    for e in a.effect:
+        by_group.setdefault(e["group"], {})[e["metric"]] = e
+    out = []
+    for group, metrics in by_group.items():
+        inflated = metrics.get("free_2mib_per_gib_inflated")
+        returned = metrics.get("free_2mib_per_gib_returned")
+        if not inflated or not returned:
+            continue
+        out.append(
+            f"{group}: with balloon compaction, free 2 MiB blocks per GiB change by "
+            f"{_num(inflated['mean_diff'])} ({_num(inflated['rel_pct'])}%) while balloons are inflated and by "
+            f"{_num(returned['mean_diff'])} ({_num(returned['rel_pct'])}%) after they are returned, vs the "
+            f"pre-seed kernel (95% intervals {_ci(inflated)} and {_ci(returned)}, "
+            f"{inflated['n_pairs']} seed pairs)"
+        )
+    return out

@@ -1,0 +1,114 @@
+"""Small hand-made results folders for the analysis tests; their expected
+numbers are computed by hand in the comments."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from fleet.cli import main
+from fleet.guest import samples_schema
+from fleet.results import RunWriter
+from fleet.units import GIB
+
+SCHEMA = samples_schema()
+
+
+def sample(t, host=0, guest=0, memory=GIB, metrics=None, **values) -> dict[str, Any]:
+    """A samples row: zeros everywhere but what is given."""
+    row = {f.name: 0 for f in SCHEMA if f.name != "workload_metrics"}
+    row.update(time_s=t, host=host, guest=guest, memory_bytes=memory)
+    row.update(values)
+    row["workload_metrics"] = sorted((metrics or {}).items())
+    return row
+
+
+def commit(out, run_id, rows, *, seed, compaction=True, workload="mix", experiment="t", hosts=1, host_memory=2 * GIB,
+           regime=None, params=None, columns=None) -> None:
+    """Commit one run of `rows`; `columns` are more runs-table columns."""
+    with RunWriter(out, experiment, run_id, SCHEMA) as w:
+        w.write_samples(pa.Table.from_pylist(rows, schema=SCHEMA))
+        w.commit(
+            {
+                "experiment": {"name": experiment, "seed": seed, **({"regime": regime} if regime else {})},
+                **({"guests[0].workload_params": params} if params else {}),
+                "kernel": {"era": "6.x", "balloon_compaction": compaction},
+                "hosts": {"count": hosts, "memory": host_memory},
+                "guests[0]": {"workload": workload},
+                **(columns or {}),
+                "wall_s": 1.0,
+            },
+            {"seed": seed},
+        )
+
+
+def flat_run(out, run_id, free_blocks, *, seed, compaction, workload, times=(10, 20, 30)) -> None:
+    """One 1 GiB guest with a constant number of free 2 MiB blocks: every
+    free-blocks-per-GiB metric of the run equals `free_blocks`."""
+    rows = [
+        sample(t, free_2mib_blocks=free_blocks, balloon_pages=100 * (i + 1), host_populated_pages=1000,
+               thp_fault_alloc=free_blocks, thp_fault_fallback=100 - free_blocks,
+               free_blocks_o0=5, free_blocks_o9=free_blocks)
+        for i, t in enumerate(times)
+    ]
+    commit(out, run_id, rows, seed=seed, compaction=compaction, workload=workload)
+
+
+# free 2 MiB blocks of each (workload, compaction) per seed
+GRID = {
+    ("mix", False): {1: 10, 2: 12, 3: 14},
+    ("mix", True): {1: 11, 2: 15, 3: 14},  # diffs 1, 3, 0
+    ("server", False): {1: 20, 2: 20},
+    ("server", True): {1: 25, 2: 27, 3: 30},  # diffs 5, 7; seed 3 has no off-run
+}
+
+
+def grid_folder(out: Path) -> Path:
+    for (workload, on), seeds in GRID.items():
+        for seed, value in seeds.items():
+            flat_run(out, f"{workload}_{on}_seed={seed}", value, seed=seed, compaction=on, workload=workload)
+    return out
+
+
+def phases_rows() -> list[dict[str, Any]]:
+    """One run, two guests on two hosts, in (time, host, guest) order.
+
+    guest 0 (1 GiB): balloon 0,100,200,150,10,0 -> P = 200; inflated (>= 100)
+    at t = 20, 30, 40; returned (<= 20, after t = 40) at t = 50, 60.
+    free blocks 8,6,2,4,5,7: mean 32/6, end 7, inflated (6+2+4)/3 = 4,
+    returned (5+7)/2 = 6.
+    guest 1 (2 GiB): no balloon; free blocks 10 x5 then 12 -> per GiB 5 x5
+    then 6: mean 31/6, end 6, no phases.
+    """
+    balloon = [0, 100, 200, 150, 10, 0]
+    free0 = [8, 6, 2, 4, 5, 7]
+    free1 = [10, 10, 10, 10, 10, 12]
+    rows = []
+    for i, t in enumerate(range(10, 70, 10)):
+        last = i == 5
+        m0 = {"pass1_success_pct": 50.0 + 6 * i, "pass2_success_pct": math.nan, "allocated_pages": 1.0}
+        m1 = {
+            "highalloc.pass1_success_pct": 60.0 if last else 99.0,
+            "highalloc.pass2_success_pct": 30.0 if last else math.nan,
+            "highalloc.pass1_attempts": 7.0,
+            "build.refused_pages": 3.0,
+        }
+        rows.append(sample(t, 0, 0, GIB, m0, free_2mib_blocks=free0[i], balloon_pages=balloon[i],
+                           host_populated_pages=1000 + i,
+                           thp_fault_alloc=30 if last else i, thp_fault_fallback=10 if last else 0,
+                           balloon_migrate=5 if last else i, pgmigrate_success=100 if last else i,
+                           host_thp_split_pmd=3 if last else 0))
+        rows.append(sample(t, 1, 1, 2 * GIB, m1, free_2mib_blocks=free1[i], host_populated_pages=2000,
+                           thp_fault_alloc=10 if last else i, thp_fault_fallback=50 if last else 0,
+                           balloon_migrate=7 if last else 0, pgmigrate_success=50 if last else 0,
+                           host_thp_split_pmd=4 if last else 0))
+    return rows
+
+
+def run_cli(capsys, *args) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
