@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run smoke scenario test test-long fuzz bench validate-setup validate clean
+.PHONY: setup run smoke scenario lint format test test-long fuzz bench validate-setup validate clean
 
 setup: $(STAMP)
 
@@ -31,6 +31,18 @@ scenario: $(STAMP)
 	  echo "=== 4GiB guest, balloon compaction $$bc: $(SCENARIO)"; \
 	  $(BIN)/fleet inspect --memory 4GiB --seed 1 --balloon-compaction $$bc --each --show buddyinfo --steps "$(SCENARIO)" || exit $$?; \
 	done
+
+# Lint, format check and types: what CI runs before the tests.
+LINTED := fleet policies tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix $(LINTED)
+	$(BIN)/ruff format $(LINTED)
 
 test: $(STAMP)
 	$(BIN)/pytest -m "not slow"

@@ -61,7 +61,9 @@ def fragmented_zone(nr_pages: int, seed: int, mix: tuple) -> tuple[Zone, RandomM
     load = RandomMix(zone, MixSpec(entries=mix), rng)
     fill = int(0.9 * nr_pages)
     churn(zone.a, load.ent_owner, load.ent_order, load.ent_cum, load.own_ids, load.own_cum, 0, fill, WMARK_MIN, rng)
-    churn(zone.a, load.ent_owner, load.ent_order, load.ent_cum, load.own_ids, load.own_cum, fill // 2, 0, WMARK_MIN, rng)
+    churn(
+        zone.a, load.ent_owner, load.ent_order, load.ent_cum, load.own_ids, load.own_cum, fill // 2, 0, WMARK_MIN, rng
+    )
     return zone, load
 
 
@@ -72,8 +74,16 @@ def _ops_per_s(zone: Zone, load: RandomMix, pages_each_way: int, rounds: int) ->
     start = time.perf_counter()
     for _ in range(rounds):
         allocs, frees, _ = churn(
-            a, load.ent_owner, load.ent_order, load.ent_cum, load.own_ids, load.own_cum,
-            pages_each_way, pages_each_way, WMARK_MIN, load.rng,
+            a,
+            load.ent_owner,
+            load.ent_order,
+            load.ent_cum,
+            load.own_ids,
+            load.own_cum,
+            pages_each_way,
+            pages_each_way,
+            WMARK_MIN,
+            load.rng,
         )
         ops += allocs + frees
     return ops / (time.perf_counter() - start)
@@ -176,8 +186,8 @@ def guest_bench(seconds: int = 3000, warmup_s: int = 10) -> dict:
     idle), timed over `seconds` after `warmup_s` simulated seconds outside the
     clock (they reach the footprint and compile), and what the daemons did in
     the timed window: the deltas of DAEMON_COUNTERS, as guest_<counter>."""
-    from .spec import build_spec
     from .guest import Guest
+    from .spec import build_spec
 
     spec = build_spec(GUEST_SPEC)
     guest = Guest(spec, 0, 0, spec.guests[0])
@@ -214,7 +224,6 @@ def fleet_run(workers: int, duration_s: int) -> dict:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:workers])
     from . import engine
-
     from .spec import build_spec
 
     engine.start_ray(workers, None)

@@ -70,5 +70,5 @@ def check_vm_in_slice(vm: int, slice_name: str) -> None:
     if vm not in load_slice(slice_name):
         raise ValueError(
             f"parameter 'vm': VM {vm} has no samples in the slice {slice_name}; "
-            f"it starts later in the month (use slice = \"first24h\") (got {vm!r})"
+            f'it starts later in the month (use slice = "first24h") (got {vm!r})'
         )

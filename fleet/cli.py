@@ -77,7 +77,9 @@ def inspect(
     show: str = typer.Option(",".join(KERNEL_FILES), help="Comma list of kernel files to print."),
     steps: str = typer.Option("", help="Scenario of ';'-separated steps to run instead of the random workload."),
     each: bool = typer.Option(False, "--each", help="With --steps: print the files after every step."),
-    balloon_compaction: str = typer.Option("on", help="on: balloon pages are movable (the seed, 3.8+); off: before it."),
+    balloon_compaction: str = typer.Option(
+        "on", help="on: balloon pages are movable (the seed, 3.8+); off: before it."
+    ),
     thp_defrag: str = typer.Option("madvise", help="THP defrag mode: always, defer, defer+madvise, madvise, never."),
     free_page_reporting: bool = typer.Option(False, help="During wait steps, report free order-9+ blocks every 2 s."),
 ) -> None:
@@ -89,9 +91,8 @@ def inspect(
     from .memory.rng import new_rng
     from .memory.zone import Zone
     from .scenario import ScenarioError, ScenarioRunner, parse_steps, step_summary
-    from .workload.random_mix import MixSpec, RandomMix
-
     from .spec import KernelSpec, SpecError, check_seed
+    from .workload.random_mix import MixSpec, RandomMix
 
     kernel = KernelSpec()  # the daemons of a fleet guest with the spec's defaults
     try:
@@ -145,7 +146,9 @@ def run_command(
     address: str | None = typer.Option(None, help="Join this Ray cluster instead (or set RAY_ADDRESS)."),
     sets: list[str] = typer.Option([], "--set", help="Override a spec key: --set kernel.era=3.8"),
     check: bool = typer.Option(False, "--check", help="Run the memory invariant checker after every tick."),
-    faults: list[str] = typer.Option([], "--fault", help="Inject a crash: guest-crash@T or host-crash@T (simulated s)."),
+    faults: list[str] = typer.Option(
+        [], "--fault", help="Inject a crash: guest-crash@T or host-crash@T (simulated s)."
+    ),
 ) -> None:
     """Simulate one run of a spec and write its results under --out."""
     if check:
@@ -166,8 +169,15 @@ def run_command(
     label = f"{spec.experiment.name}/{run.run_id}"
     rows: list[dict] = []
     try:
-        run_all(out, [run], workers=workers, address=address, refuse_committed=True,
-                progress=lambda *_: engine.print_progress(label), finished=lambda _, row: rows.append(row))
+        run_all(
+            out,
+            [run],
+            workers=workers,
+            address=address,
+            refuse_committed=True,
+            progress=lambda *_: engine.print_progress(label),
+            finished=lambda _, row: rows.append(row),
+        )
     except ResultsError as e:
         raise UserError(str(e)) from None
     except KeyboardInterrupt:
@@ -241,8 +251,15 @@ def sweep(
         )
 
     try:
-        run_all(out, runs, workers=workers, address=address, announce=announce, finished=finished,
-                progress=lambda i, n, run: engine.print_progress(f"[{i}/{n}] {run.run_id}"))
+        run_all(
+            out,
+            runs,
+            workers=workers,
+            address=address,
+            announce=announce,
+            finished=finished,
+            progress=lambda i, n, run: engine.print_progress(f"[{i}/{n}] {run.run_id}"),
+        )
     except ResultsError as e:
         raise UserError(str(e)) from None
     except KeyboardInterrupt:
@@ -289,8 +306,13 @@ def bench_fleet(ctx: typer.Context, as_json: bool = JSON_OPTION, quick: bool = Q
     _bench(["fleet"], as_json, quick, ctx)
 
 
-def _bench(names: list[str] | None, as_json: bool, quick: bool, ctx: typer.Context | None = None,
-           memory_bytes: int | None = None) -> None:
+def _bench(
+    names: list[str] | None,
+    as_json: bool,
+    quick: bool,
+    ctx: typer.Context | None = None,
+    memory_bytes: int | None = None,
+) -> None:
     """Run the named parts (None: all, in the suite's order) and print the
     machine's details and their figures:
     one JSON object, or `key  value` lines under a header per part. Options
@@ -311,7 +333,9 @@ def _bench(names: list[str] | None, as_json: bool, quick: bool, ctx: typer.Conte
         return
     blocks = []
     for name, values in groups.items():
-        lines = [f"{key:36s} {value:,}" if isinstance(value, int) else f"{key:36s} {value}" for key, value in values.items()]
+        lines = [
+            f"{key:36s} {value:,}" if isinstance(value, int) else f"{key:36s} {value}" for key, value in values.items()
+        ]
         blocks.append("\n".join([f"[{name}]", *lines]))
     print("\n\n".join(blocks))
 
@@ -320,11 +344,14 @@ def _bench(names: list[str] | None, as_json: bool, quick: bool, ctx: typer.Conte
 def analyze(
     out_dir: str = typer.Argument(..., metavar="DIR", help="Results folder of fleet run / fleet sweep."),
     fmt: str = typer.Option("rich", "--format", help="Output format: rich, csv, json or markdown."),
-    headline: bool = typer.Option(False, "--headline", help="Also print one sentence per regime on the on-vs-off change."),
+    headline: bool = typer.Option(
+        False, "--headline", help="Also print one sentence per regime on the on-vs-off change."
+    ),
 ) -> None:
     """Per-variant metrics (mean over seeds) and the balloon compaction
     on-vs-off difference with its 95% interval over seeds."""
-    from .analysis import FORMATS, analyze as analyze_dir, headline_sentences, render
+    from .analysis import FORMATS, headline_sentences, render
+    from .analysis import analyze as analyze_dir
     from .results import ResultsError
 
     if fmt not in FORMATS:
@@ -334,8 +361,11 @@ def analyze(
     except ResultsError as e:
         raise UserError(str(e)) from None
     if result.uncommitted:
-        print(f"fleet: note: left out {len(result.uncommitted)} uncommitted run(s) (interrupted or still "
-              f"being written): {', '.join(result.uncommitted)}", file=sys.stderr)
+        print(
+            f"fleet: note: left out {len(result.uncommitted)} uncommitted run(s) (interrupted or still "
+            f"being written): {', '.join(result.uncommitted)}",
+            file=sys.stderr,
+        )
     sys.stdout.write(render(result, fmt))
     if headline:
         sentences = headline_sentences(result)
@@ -390,7 +420,9 @@ def _scenarios(paths: list[str]):
 
 @validate_app.command("record")
 def validate_record(
-    scenarios: list[str] = typer.Argument(None, metavar="[SCENARIO.toml]...", help=f"Scenarios (default: all in {VALIDATION_DIR}/)."),
+    scenarios: list[str] = typer.Argument(
+        None, metavar="[SCENARIO.toml]...", help=f"Scenarios (default: all in {VALIDATION_DIR}/)."
+    ),
     reps: int = typer.Option(3, min=1, max=20, help="Repetitions per kernel."),
 ) -> None:
     """Run scenarios in real guests of both kernels, side by side, and write each NAME.ref.json beside it."""
@@ -411,7 +443,9 @@ def validate_record(
 
 @validate_app.command("compare")
 def validate_compare(
-    scenarios: list[str] = typer.Argument(None, metavar="[SCENARIO.toml]...", help=f"Scenarios (default: all in {VALIDATION_DIR}/)."),
+    scenarios: list[str] = typer.Argument(
+        None, metavar="[SCENARIO.toml]...", help=f"Scenarios (default: all in {VALIDATION_DIR}/)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of the table."),
     seeds: int = typer.Option(3, min=1, max=20, help="Model seeds per world (1..N)."),
 ) -> None:

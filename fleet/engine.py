@@ -18,9 +18,9 @@ import pyarrow as pa
 import ray
 
 from .analysis.metrics import RunSummary
-from .spec import Spec
 from .guest import samples_schema
 from .results import RunWriter
+from .spec import Spec
 
 CHUNK_EPOCHS = 6  # policy epochs per driver round trip
 
@@ -73,8 +73,9 @@ class HostCrew:
     def __init__(self, spec_ref: ray.ObjectRef, host_id: int, packs: list, cpu_share: float, faults: dict[str, int]):
         from .actors import GuestActor, HostPolicyActor
 
-        self.guests = [GuestActor.options(num_cpus=cpu_share).remote(spec_ref, members, faults.get("guest"))
-                       for members in packs]
+        self.guests = [
+            GuestActor.options(num_cpus=cpu_share).remote(spec_ref, members, faults.get("guest")) for members in packs
+        ]
         self.host = HostPolicyActor.remote(spec_ref, host_id, self.guests, faults.get("host"))
 
     def nodes(self) -> list[str]:
@@ -167,4 +168,3 @@ def print_progress(label: str) -> Callable[[int, int], None]:
         print(f"{label}: {done}/{total} simulated s ({100 * done // total}%)", end=end, file=sys.stderr, flush=True)
 
     return show
-

@@ -10,8 +10,6 @@ generator seeded from (experiment seed, host, guest).
 
 import pyarrow as pa
 
-from .spec import GuestGroup, Spec
-from .spec.guests import guest_memory, guest_params, workload_parts
 from .host import GuestBacking
 from .memory import constants as C
 from .memory import stats as S
@@ -19,6 +17,8 @@ from .memory.page_reporting import PAGE_REPORTING_DELAY
 from .memory.rng import new_rng
 from .memory.zone import Zone
 from .records import GuestStats
+from .spec import GuestGroup, Spec
+from .spec.guests import guest_memory, guest_params, workload_parts
 from .workload.base import make_composite, make_workload
 
 VM_COLUMNS = C.VM_NAMES
@@ -160,12 +160,22 @@ def samples_schema() -> pa.Schema:
         pa.field("guest", pa.int32()),
     ]
     ints = [
-        "memory_bytes", "free_pages", "free_2mib_blocks", "balloon_pages", "balloon_target_pages",
-        "managed_pages", "unmovable_pageblocks", "movable_pageblocks", "reclaimable_pageblocks",
+        "memory_bytes",
+        "free_pages",
+        "free_2mib_blocks",
+        "balloon_pages",
+        "balloon_target_pages",
+        "managed_pages",
+        "unmovable_pageblocks",
+        "movable_pageblocks",
+        "reclaimable_pageblocks",
     ]
     cols += [pa.field(n, pa.int64()) for n in ints]
     cols += [pa.field("extfrag_index_9", pa.int32()), pa.field("unusable_index_9", pa.int32())]
-    cols += [pa.field(n, pa.int64()) for n in ("host_populated_pages", "host_huge_regions", "host_thp_split_pmd", "host_thp_collapse")]
+    cols += [
+        pa.field(n, pa.int64())
+        for n in ("host_populated_pages", "host_huge_regions", "host_thp_split_pmd", "host_thp_collapse")
+    ]
     cols += [pa.field(f"free_blocks_o{o}", pa.int64()) for o in range(C.NR_PAGE_ORDERS)]
     cols += [pa.field(n, pa.int64()) for n in VM_COLUMNS]
     cols.append(pa.field("workload_metrics", pa.map_(pa.string(), pa.float64())))

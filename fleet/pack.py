@@ -11,10 +11,10 @@ import resource
 import time
 from collections.abc import Callable
 
-from .spec import Spec
 from .guest import Guest
 from .host import Host
 from .records import GuestStats, HostState
+from .spec import Spec
 
 
 class GuestPack:

@@ -60,7 +60,8 @@ def run_all(
         if todo:
             engine.start_ray(workers, address)
         for i, run in enumerate(todo, 1):
-            row = engine.run_one(run.spec, run.run_id, out, progress(i, len(todo), run) if progress else None,
-                                 list(run.faults))
+            row = engine.run_one(
+                run.spec, run.run_id, out, progress(i, len(todo), run) if progress else None, list(run.faults)
+            )
             if finished:
                 finished(run, row)

@@ -29,8 +29,8 @@ THP fault batch), and each step ends with one proactive compaction check.
 
 from dataclasses import dataclass, field
 
-from .memory import virtio_balloon
 from .memory import constants as C
+from .memory import virtio_balloon
 from .memory.page_reporting import PAGE_REPORTING_DELAY
 from .memory.rng import randbelow
 from .memory.zone import Zone
@@ -249,5 +249,3 @@ def step_summary(zone: Zone) -> str:
     counts = zone.pageblock_counts()
     names = ", ".join(f"{n} {int(c)}" for n, c in zip(C.MIGRATETYPE_NAMES, counts))
     return f"free 2MiB blocks {zone.free_2mib_blocks()}; pageblocks {names}; balloon {zone.balloon_pages()} pages"
-
-

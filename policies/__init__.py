@@ -28,7 +28,17 @@ def make_policy(name: str, /, **params: object) -> Policy:
 
 
 __all__ = [
-    "POLICIES", "Policy", "PolicyCheckError", "check_policy", "make_policy",
-    "MomParams", "MomPolicy", "NoneParams", "NonePolicy",
-    "ProxmoxParams", "ProxmoxPolicy", "StaticParams", "StaticPolicy",
+    "POLICIES",
+    "Policy",
+    "PolicyCheckError",
+    "check_policy",
+    "make_policy",
+    "MomParams",
+    "MomPolicy",
+    "NoneParams",
+    "NonePolicy",
+    "ProxmoxParams",
+    "ProxmoxPolicy",
+    "StaticParams",
+    "StaticPolicy",
 ]

@@ -112,14 +112,21 @@ def _make_guests(rng: random.Random, kind: str, host_id: int) -> list[dict]:
             else:
                 memory, floor = 64 * MiB, 32 * MiB
         cur = rng.randint(floor // MiB, memory // MiB) * MiB
-        guests.append(dict(guest_id=host_id * 100 + i, memory=memory, floor=floor,
-                           shares=shares, cur=cur, target=cur,
-                           demand=rng.random()))
+        guests.append(
+            dict(
+                guest_id=host_id * 100 + i,
+                memory=memory,
+                floor=floor,
+                shares=shares,
+                cur=cur,
+                target=cur,
+                demand=rng.random(),
+            )
+        )
     return guests
 
 
-def _world(rng: random.Random, kind: str, overcommit: float, demand: tuple[float, float],
-           host_id: int, rounds: int):
+def _world(rng: random.Random, kind: str, overcommit: float, demand: tuple[float, float], host_id: int, rounds: int):
     """Yield (host, guests) for `rounds` rounds; send back each round's targets."""
     guests = _make_guests(rng, kind, host_id)
     capacity = max(64 * MiB, int(sum(g["memory"] for g in guests) / overcommit))
@@ -136,15 +143,24 @@ def _world(rng: random.Random, kind: str, overcommit: float, demand: tuple[float
             free = max(0, g["cur"] - used)
             caches = min(free, rng.randint(0, g["cur"] // 4))
             populated += min(g["cur"], used + caches)
-            records.append(GuestStats(
-                guest_id=g["guest_id"], host_id=host_id, time_s=t,
-                memory=g["memory"], balloon=g["memory"] - g["cur"],
-                balloon_target=g["memory"] - g["target"],
-                mem_total=g["cur"], mem_free=free, mem_available=free + caches,
-                caches=caches, balloon_min=g["floor"], shares=g["shares"]))
+            records.append(
+                GuestStats(
+                    guest_id=g["guest_id"],
+                    host_id=host_id,
+                    time_s=t,
+                    memory=g["memory"],
+                    balloon=g["memory"] - g["cur"],
+                    balloon_target=g["memory"] - g["target"],
+                    mem_total=g["cur"],
+                    mem_free=free,
+                    mem_available=free + caches,
+                    caches=caches,
+                    balloon_min=g["floor"],
+                    shares=g["shares"],
+                )
+            )
         host_own = min(capacity // 4, max(0, host_own + rng.randint(-64, 64) * MiB))
-        host = HostState(host_id=host_id, time_s=t, capacity=capacity,
-                         used=min(capacity, host_own + populated))
+        host = HostState(host_id=host_id, time_s=t, capacity=capacity, used=min(capacity, host_own + populated))
         targets = yield host, records
         for g in guests:  # the balloons move toward the (possibly new) targets
             g["target"] = targets.get(g["guest_id"], g["target"])
@@ -224,4 +240,5 @@ def check_policy(policy: Policy | Callable[[], Policy], rounds: int = 60, seed: 
                 raise PolicyCheckError(
                     f"policy {first.name!r} is not deterministic: on host {host_id} ({kind}), "
                     f"round {r}, two fresh instances given the same records returned "
-                    f"{expected} and {got}")
+                    f"{expected} and {got}"
+                )

@@ -58,21 +58,23 @@ class MomParams(Params):
     MOM's sample-history-length and vdsm's balloonEnabled."""
 
     pressure_threshold: float = param(
-        0.20, "defvar pressure_threshold: host free share below which MOM shrinks guests",
-        max=1, positive=True)
+        0.20, "defvar pressure_threshold: host free share below which MOM shrinks guests", max=1, positive=True
+    )
     pressure_critical: float = param(
-        0.05, "defvar pressure_critical: host free share at or below which guests are pushed to swap", max=1)
+        0.05, "defvar pressure_critical: host free share at or below which guests are pushed to swap", max=1
+    )
     min_guest_free_percent: float = param(
-        0.20, "defvar min_guest_free_percent: guest free share kept, scaled by host free / pressure_threshold",
-        max=1)
+        0.20, "defvar min_guest_free_percent: guest free share kept, scaled by host free / pressure_threshold", max=1
+    )
     max_balloon_change_percent: float = param(
-        0.05, "defvar max_balloon_change_percent: shrink cap and least grow per round, of current memory",
-        max=1)
+        0.05, "defvar max_balloon_change_percent: shrink cap and least grow per round, of current memory", max=1
+    )
     min_balloon_change_percent: float = param(
-        0.0025, "defvar min_balloon_change_percent: changes up to this share of current memory are skipped",
-        max=1)
+        0.0025, "defvar min_balloon_change_percent: changes up to this share of current memory are skipped", max=1
+    )
     sample_history_length: int = param(
-        10, "MOM's sample-history-length: how many decide calls each StatAvg averages over", min=1)
+        10, "MOM's sample-history-length: how many decide calls each StatAvg averages over", min=1
+    )
     balloon_enabled: bool = param(True, "vdsm's balloonEnabled: when off MOM only grows guests back")
 
 

@@ -127,12 +127,14 @@ class ProxmoxParams(Params):
     """Proxmox VE's auto-ballooning constants (AutoBalloon.pm, pvestatd)."""
 
     target_percent: float = param(
-        80.0, "node option ballooning-target: percent of host memory pvestatd aims to use",
-        max=100, positive=True)
+        80.0, "node option ballooning-target: percent of host memory pvestatd aims to use", max=100, positive=True
+    )
     max_change: int = param(
-        100 * MiB, "pvestatd's $maxchange: most bytes one VM's balloon moves per round", positive=True)
+        100 * MiB, "pvestatd's $maxchange: most bytes one VM's balloon moves per round", positive=True
+    )
     deadband: int = param(
-        10 * MiB, "AutoBalloon.pm's hard-coded deadband: |goal| bytes at or below which nothing moves")
+        10 * MiB, "AutoBalloon.pm's hard-coded deadband: |goal| bytes at or below which nothing moves"
+    )
 
 
 @POLICIES.implementation("proxmox")
@@ -163,8 +165,7 @@ class ProxmoxPolicy(Policy):
         return int(host.capacity * self.params.target_percent / 100 - host.used)
 
     def decide(self, host: HostState, guests: list[GuestStats]) -> dict[int, int]:
-        vms = [Vm(g.guest_id, current_memory(g), g.balloon_min, g.memory, g.mem_free, g.shares)
-               for g in guests]
+        vms = [Vm(g.guest_id, current_memory(g), g.balloon_min, g.memory, g.mem_free, g.shares) for g in guests]
         res = compute_alg1(vms, self.goal(host), self.params.max_change, self.params.deadband)
         by_id = {g.guest_id: g for g in guests}
         out = {}

@@ -25,7 +25,8 @@ class StaticParams(Params):
     ints of bytes >= 0, in order of time (checked in `check`)."""
 
     schedule: Schedule | None = param(
-        None, "(time_s, balloon bytes) steps in order of time; None: the seed series' 1 GiB ramp", min=None)
+        None, "(time_s, balloon bytes) steps in order of time; None: the seed series' 1 GiB ramp", min=None
+    )
 
     def check(self) -> None:
         if self.schedule is None:

@@ -7,13 +7,21 @@ import sys
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.examples import examples
-
 from fleet.cli import main
 from fleet.spec import SpecError, build_spec, sweep_points
+from tests.examples import examples
 
 KEYS = {
-    "experiment": ["name", "seed", "duration_s", "tick_s", "policy_interval_s", "sample_interval_s", "guests_per_actor", "bogus"],
+    "experiment": [
+        "name",
+        "seed",
+        "duration_s",
+        "tick_s",
+        "policy_interval_s",
+        "sample_interval_s",
+        "guests_per_actor",
+        "bogus",
+    ],
     "kernel": ["era", "balloon_compaction", "thp_defrag", "proactiveness", "balloon_rate", "swap", "bogus"],
     "hosts": ["count", "memory", "khugepaged", "bogus"],
     "policy": ["name", "params", "bogus"],
@@ -21,9 +29,13 @@ KEYS = {
 GUEST_KEYS = ["count", "memory", "balloon_min", "shares", "workload", "workload_params", "bogus"]
 
 values = st.one_of(
-    st.integers(-5, 10**12), st.booleans(), st.floats(allow_nan=True), st.text(max_size=8),
+    st.integers(-5, 10**12),
+    st.booleans(),
+    st.floats(allow_nan=True),
+    st.text(max_size=8),
     st.sampled_from(["4GiB", "12XB", "-1MiB", "0", "10min", "3.8", "6.x", "mom", "server", "1.5GiB", "1e3"]),
-    st.lists(st.integers(-2, 5), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+    st.lists(st.integers(-2, 5), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
 )
 
 
@@ -35,7 +47,10 @@ specs = st.fixed_dictionaries(
     {name: table(keys) for name, keys in KEYS.items()},
     optional={
         "guests": st.one_of(st.lists(table(GUEST_KEYS), max_size=3), values),
-        "sweep": st.one_of(st.dictionaries(st.sampled_from(["seeds", "kernel.era", "regimes", "hosts.memory"]), values, max_size=2), values),
+        "sweep": st.one_of(
+            st.dictionaries(st.sampled_from(["seeds", "kernel.era", "regimes", "hosts.memory"]), values, max_size=2),
+            values,
+        ),
         "extra": values,
     },
 )
@@ -53,9 +68,34 @@ def test_malformed_specs_are_refused_in_one_line(raw):
 
 
 @settings(max_examples=examples(40), deadline=None)
-@given(st.lists(st.sampled_from(["--memory", "--seconds", "--era", "--show", "--steps", "--seed", "--thp-defrag",
-                                 "--balloon-compaction", "x", "-1", "12XB", "1GiB", "fill anon=", "punch anon 2",
-                                 "balloon 1ZiB", "3.8", "wait x", "--each", ""]), max_size=6))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "--memory",
+                "--seconds",
+                "--era",
+                "--show",
+                "--steps",
+                "--seed",
+                "--thp-defrag",
+                "--balloon-compaction",
+                "x",
+                "-1",
+                "12XB",
+                "1GiB",
+                "fill anon=",
+                "punch anon 2",
+                "balloon 1ZiB",
+                "3.8",
+                "wait x",
+                "--each",
+                "",
+            ]
+        ),
+        max_size=6,
+    )
+)
 def test_malformed_inspect_arguments_exit_2_in_one_line(args):
     code = main(["inspect", "--memory", "128MiB", "--seconds", "0", *args])
     assert code in (0, 2)
@@ -64,8 +104,11 @@ def test_malformed_inspect_arguments_exit_2_in_one_line(args):
 def test_a_bad_spec_file_never_prints_a_traceback(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[[guests]]\nmemory = "256MiB"\nworkload = "trace"\n[guests.workload_params]\nvm = 99999\n')
-    proc = subprocess.run([sys.executable, "-m", "fleet.cli", "run", str(bad), "--out", str(tmp_path / "o")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "fleet.cli", "run", str(bad), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1
 
 

@@ -15,8 +15,12 @@ from fleet.cli import main
 MACHINE_KEYS = ["machine", "cpu_model", "cpus", "memory_total_bytes", "python", "numba", "numpy", "ray"]
 PART_KEYS = {
     "memory": [
-        "alloc_free_ops_per_s", "mixed_order_ops_per_s", "compaction_pages_per_s",
-        "compaction_migrated_pages_per_s", "compaction_scan_only_pages_per_s", "bytes_per_page",
+        "alloc_free_ops_per_s",
+        "mixed_order_ops_per_s",
+        "compaction_pages_per_s",
+        "compaction_migrated_pages_per_s",
+        "compaction_scan_only_pages_per_s",
+        "bytes_per_page",
     ],
     "guest": ["guest_realtime_factor", "guest_bench_simulated_s"],
 }
@@ -66,10 +70,20 @@ def test_bad_options_give_one_line_and_exit_2(args, words, capsys):
 
 def test_fleet_figures():
     runs = {
-        1: {"guest_seconds": 1000, "simulation_wall_s": 10.0, "guest_busy_s": 8.0,
-            "guest_actor_peak_rss_bytes": 300, "command_wall_s": 20.0},
-        2: {"guest_seconds": 1000, "simulation_wall_s": 5.0, "guest_busy_s": 8.0,
-            "guest_actor_peak_rss_bytes": 400, "command_wall_s": 14.0},
+        1: {
+            "guest_seconds": 1000,
+            "simulation_wall_s": 10.0,
+            "guest_busy_s": 8.0,
+            "guest_actor_peak_rss_bytes": 300,
+            "command_wall_s": 20.0,
+        },
+        2: {
+            "guest_seconds": 1000,
+            "simulation_wall_s": 5.0,
+            "guest_busy_s": 8.0,
+            "guest_actor_peak_rss_bytes": 400,
+            "command_wall_s": 14.0,
+        },
     }
     assert fleet_figures(runs) == {
         "fleet_guest_seconds_per_s_1_worker": 100.0,

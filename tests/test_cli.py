@@ -56,8 +56,9 @@ def test_inspect_runs_the_fleet_guests_daemons():
     from fleet.spec import KernelSpec
 
     assert KernelSpec().proactiveness == 20
-    code, out, err = run_fleet("inspect", "--memory", "256MiB", "--show", "vmstat",
-                               "--steps", "fill anon=250MiB; punch anon 0.7; wait 3")
+    code, out, err = run_fleet(
+        "inspect", "--memory", "256MiB", "--show", "vmstat", "--steps", "fill anon=250MiB; punch anon 0.7; wait 3"
+    )
     assert code == 0, err
     counters = dict(line.split() for line in out.splitlines() if line.startswith("compact_"))
     assert int(counters["compact_daemon_wake"]) > 0

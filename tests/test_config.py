@@ -78,12 +78,20 @@ def test_sweep_grid_names_every_point():
 
 
 def test_memory_from_trace_sizes_each_guest_from_its_vm():
-    from fleet.guest import Guest, guest_memory, guest_params
     from fleet.bitbrains import provisioned_bytes
+    from fleet.guest import Guest, guest_memory, guest_params
 
-    raw = {"hosts": {"count": 2, "memory": "64GiB"},
-           "guests": [{"count": 2, "memory_from_trace": True, "workload": "trace",
-                       "workload_params": {"slice": "first24h", "per_guest": {"vm": [2, 5, 7, 10]}}}]}
+    raw = {
+        "hosts": {"count": 2, "memory": "64GiB"},
+        "guests": [
+            {
+                "count": 2,
+                "memory_from_trace": True,
+                "workload": "trace",
+                "workload_params": {"slice": "first24h", "per_guest": {"vm": [2, 5, 7, 10]}},
+            }
+        ],
+    }
     spec = build_spec(raw)
     g = spec.guests[0]
     sizes = [guest_memory(g, guest_params(g.workload_params, n)) for n in range(4)]
@@ -95,8 +103,12 @@ def test_memory_from_trace_sizes_each_guest_from_its_vm():
 
 
 def test_memory_from_trace_is_checked_against_the_host_and_the_workload():
-    raw = {"hosts": {"memory": "16GiB"},
-           "guests": [{"memory_from_trace": True, "workload": "trace", "workload_params": {"vm": 27, "slice": "first24h"}}]}
+    raw = {
+        "hosts": {"memory": "16GiB"},
+        "guests": [
+            {"memory_from_trace": True, "workload": "trace", "workload_params": {"vm": 27, "slice": "first24h"}}
+        ],
+    }
     with pytest.raises(SpecError, match=r"guests\[0\]\.memory: a guest of 523734MiB is larger than its host"):
         build_spec(raw)
     raw = {"guests": [{"memory_from_trace": True, "workload": "server"}]}
@@ -125,9 +137,18 @@ def test_kernel_thp_defrag_is_what_the_workloads_thp_faults_obey():
 
     counts = {}
     for mode in ("never", "madvise"):
-        spec = build_spec({"kernel": {"thp_defrag": mode, "proactiveness": 0, "kcompactd": False},
-                           "guests": [{"memory": "256MiB", "workload": "steady",
-                                       "workload_params": {"footprint_fraction": 0.1, "thp_share": 1.0, "slab_share": 0.0}}]})
+        spec = build_spec(
+            {
+                "kernel": {"thp_defrag": mode, "proactiveness": 0, "kcompactd": False},
+                "guests": [
+                    {
+                        "memory": "256MiB",
+                        "workload": "steady",
+                        "workload_params": {"footprint_fraction": 0.1, "thp_share": 1.0, "slab_share": 0.0},
+                    }
+                ],
+            }
+        )
         guest = Guest(spec, 0, 0, spec.guests[0])
         zone = guest.zone
         assert zone.thp_defrag == mode

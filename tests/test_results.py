@@ -399,8 +399,11 @@ def test_runs_from_other_code_are_named_and_refused_by_the_cli(tmp_path):
         w.commit({"seed": 2}, {"seed": 2, "code": "0123456789abcdef"})
     assert results.runs_from_other_code(out) == ["smoke/seed=2"]
     for command in ("run", "sweep"):
-        proc = subprocess.run([sys.executable, "-m", "fleet.cli", command, "experiments/smoke.toml", "--out", out],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "fleet.cli", command, "experiments/smoke.toml", "--out", out],
+            capture_output=True,
+            text=True,
+        )
         assert proc.returncode == 2
         assert proc.stderr.strip().splitlines() == [
             f"fleet: error: {out}: 1 run(s) there, e.g. smoke/seed=2, were made by other simulator code; "

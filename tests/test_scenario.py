@@ -89,7 +89,9 @@ def test_bad_steps_name_the_step(text, words):
 
 def test_step_text_is_kept():
     assert [str(s) for s in parse_steps("fill  anon=1MiB ;punch anon every 2; free thp")] == [
-        "fill anon=1MiB", "punch anon every 2", "free thp"
+        "fill anon=1MiB",
+        "punch anon every 2",
+        "free thp",
     ]
 
 
@@ -104,7 +106,9 @@ def test_memblock_reserved_ranges_never_reach_the_buddy_allocator():
     want = np.zeros(C.NR_PAGE_ORDERS, dtype=np.int64)
     pfn = 700
     while pfn < 16 * PB - 300:
-        order = next(o for o in range(C.MAX_PAGE_ORDER, -1, -1) if pfn % (1 << o) == 0 and pfn + (1 << o) <= 16 * PB - 300)
+        order = next(
+            o for o in range(C.MAX_PAGE_ORDER, -1, -1) if pfn % (1 << o) == 0 and pfn + (1 << o) <= 16 * PB - 300
+        )
         want[order] += 1
         pfn += 1 << order
     assert list(zone.a.nr_free.sum(axis=1)) == list(want)

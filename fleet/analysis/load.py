@@ -33,8 +33,8 @@ import pyarrow.parquet as pq
 
 from ..results import (
     ResultsError,
-    one_line,
     committed_files,
+    one_line,
     raise_for_unreadable,
     read_table,
     uncommitted_runs,
@@ -139,12 +139,10 @@ def load(out_dir: str | Path) -> Results:
         params = {c: r.get(c) for c in param_cols}
         seed = r.get(SEED_KEY)
         runs.append(Run(r["experiment"], r["run"], params, r["run"] if seed is None else seed))
-    varying = [
-        c for c in param_cols
-        if c != SEED_KEY and len({repr(run.params[c]) for run in runs}) > 1
-    ]
+    varying = [c for c in param_cols if c != SEED_KEY and len({repr(run.params[c]) for run in runs}) > 1]
     label_keys = list(varying)
     if REGIME_KEY in varying:
+
         def by_regime(c):
             seen: dict[str, set] = {}
             for run in runs:

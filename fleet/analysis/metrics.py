@@ -63,8 +63,16 @@ RunKey = tuple[str, str]  # (experiment, run)
 
 # The samples columns fleet analyze reads.
 REQUIRED_COLUMNS = (
-    "time_s", "host", "guest", "memory_bytes", "free_2mib_blocks", "balloon_pages",
-    "thp_fault_alloc", "thp_fault_fallback", "balloon_migrate", "pgmigrate_success",
+    "time_s",
+    "host",
+    "guest",
+    "memory_bytes",
+    "free_2mib_blocks",
+    "balloon_pages",
+    "thp_fault_alloc",
+    "thp_fault_fallback",
+    "balloon_migrate",
+    "pgmigrate_success",
     "host_thp_split_pmd",
 )
 
@@ -99,9 +107,11 @@ def sampled_column(name: str) -> Sampled:
 
 
 FREE_2MIB_PER_GIB = Sampled(
-    "per_gib", f"free_2mib_blocks / (memory_bytes / {GIB}.0)",
+    "per_gib",
+    f"free_2mib_blocks / (memory_bytes / {GIB}.0)",
     lambda row: row["free_2mib_blocks"] / (row["memory_bytes"] / GIB),
 )
+
 
 @dataclass(frozen=True, kw_only=True)
 class Metric:
@@ -178,8 +188,9 @@ def _success_pct(guests: Sequence[tuple]) -> float:
 def counter(name: str, label: str, of: str | None = None, analyzed: bool = True) -> GuestLast:
     """The samples column `of` (default: `name`) at each guest's last sample,
     summed over guests; a runs-table column `name`."""
-    return GuestLast(name=name, label=label, column=name, analyzed=analyzed,
-                     values=(sampled_column(of or name),), combine=_total)
+    return GuestLast(
+        name=name, label=label, column=name, analyzed=analyzed, values=(sampled_column(of or name),), combine=_total
+    )
 
 
 # Every query orders its groups: DuckDB's threads return them in any order, and
@@ -244,7 +255,9 @@ class PassSuccess(Metric):
         passes: dict[int, dict[RunKey, list[float]]] = {}
         for e, r, _h, _g, i, v in res.query(_PASS_SQL.format(pattern=r"(^|\.)pass[0-9]+_success_pct$")):
             passes.setdefault(int(i), {}).setdefault((e, r), []).append(v)
-        return {f"highalloc_pass{i}_success_pct": {k: nan_mean(v) for k, v in passes[i].items()} for i in sorted(passes)}
+        return {
+            f"highalloc_pass{i}_success_pct": {k: nan_mean(v) for k, v in passes[i].items()} for i in sorted(passes)
+        }
 
 
 # --------------------------------------------------------------------------
@@ -252,24 +265,48 @@ class PassSuccess(Metric):
 
 RUN_METRICS: tuple[Metric, ...] = (
     GuestLast(name="guests", label="guests", column="guests", analyzed=False, values=(), combine=len),
-    GuestMean(name="free_2mib_per_gib_mean", label="free 2MiB blocks/GiB, mean",
-              column="free_2mib_blocks_per_gib_mean", value=FREE_2MIB_PER_GIB),
-    GuestLast(name="free_2mib_per_gib_end", label="free 2MiB blocks/GiB, end",
-              column="free_2mib_blocks_per_gib_end", values=(FREE_2MIB_PER_GIB,),
-              combine=_mean_over_guests),
-    GuestMean(name="free_2mib_per_gib_inflated", label="free 2MiB blocks/GiB, inflated",
-              value=FREE_2MIB_PER_GIB, phase="inflated"),
-    GuestMean(name="free_2mib_per_gib_returned", label="free 2MiB blocks/GiB, returned",
-              value=FREE_2MIB_PER_GIB, phase="returned"),
-    GuestLast(name="thp_fault_success_pct", label="THP fault success %", column="thp_fault_success_pct",
-              values=(sampled_column("thp_fault_alloc"), sampled_column("thp_fault_fallback")),
-              combine=_success_pct),
+    GuestMean(
+        name="free_2mib_per_gib_mean",
+        label="free 2MiB blocks/GiB, mean",
+        column="free_2mib_blocks_per_gib_mean",
+        value=FREE_2MIB_PER_GIB,
+    ),
+    GuestLast(
+        name="free_2mib_per_gib_end",
+        label="free 2MiB blocks/GiB, end",
+        column="free_2mib_blocks_per_gib_end",
+        values=(FREE_2MIB_PER_GIB,),
+        combine=_mean_over_guests,
+    ),
+    GuestMean(
+        name="free_2mib_per_gib_inflated",
+        label="free 2MiB blocks/GiB, inflated",
+        value=FREE_2MIB_PER_GIB,
+        phase="inflated",
+    ),
+    GuestMean(
+        name="free_2mib_per_gib_returned",
+        label="free 2MiB blocks/GiB, returned",
+        value=FREE_2MIB_PER_GIB,
+        phase="returned",
+    ),
+    GuestLast(
+        name="thp_fault_success_pct",
+        label="THP fault success %",
+        column="thp_fault_success_pct",
+        values=(sampled_column("thp_fault_alloc"), sampled_column("thp_fault_fallback")),
+        combine=_success_pct,
+    ),
     PassSuccess(name="highalloc_pass<i>_success_pct", label="stress-highalloc pass <i> success %"),
     counter("balloon_migrate", "balloon_migrate (pages)"),
     counter("pgmigrate_success", "pages migrated (pgmigrate_success)"),
     counter("host_thp_split_pmd", "host huge pages split"),
-    MeanOfTotal(name="host_reclaimed_mib", label="host memory reclaimed, MiB (mean)",
-                total=f"sum(balloon_pages) * {PAGE_SIZE}.0", unit=MIB),
+    MeanOfTotal(
+        name="host_reclaimed_mib",
+        label="host memory reclaimed, MiB (mean)",
+        total=f"sum(balloon_pages) * {PAGE_SIZE}.0",
+        unit=MIB,
+    ),
     counter("balloon_pages_end", "balloon pages, end", of="balloon_pages", analyzed=False),
     counter("host_populated_pages_end", "host-populated pages, end", of="host_populated_pages", analyzed=False),
 )
@@ -385,7 +422,9 @@ class RunSummary:
 
     def __init__(self):
         self.last: dict[tuple[int, int], Row] = {}
-        self.means: dict[str, RunningMean] = {m.name: RunningMean(m.value) for m in RUNS_TABLE_METRICS if isinstance(m, GuestMean)}
+        self.means: dict[str, RunningMean] = {
+            m.name: RunningMean(m.value) for m in RUNS_TABLE_METRICS if isinstance(m, GuestMean)
+        }
 
     def add(self, rows: Iterable[Row]) -> None:
         for r in rows:

@@ -90,8 +90,10 @@ def plot_results(out_dir: str | Path, to: str | Path) -> list[Path]:
     color_of = {v.label: colors[i % len(colors)] for i, v in enumerate(variants)}
     # Line styles too, so that variants whose lines coincide stay visible.
     styles = ["-", "--", ":", "-."]
-    style_of = {v.label: dict(color=color_of[v.label], linestyle=styles[i % len(styles)], linewidth=1.8)
-                for i, v in enumerate(variants)}
+    style_of = {
+        v.label: dict(color=color_of[v.label], linestyle=styles[i % len(styles)], linewidth=1.8)
+        for i, v in enumerate(variants)
+    }
     where = str(res.out)
 
     def legend_below(fig, ax, n):
@@ -131,7 +133,13 @@ def plot_results(out_dir: str | Path, to: str | Path) -> list[Path]:
             continue
         step = (t[1] - t[0]) if len(t) > 1 else 1.0
         edges = [t[0] - step / 2] + [(a + b) / 2 for a, b in zip(t, t[1:])] + [t[-1] + step / 2]
-        z = [[max(s["orders"][j][o], 0.0) if s["orders"][j][o] == s["orders"][j][o] else float("nan") for j in range(len(t))] for o in range(NR_ORDERS)]
+        z = [
+            [
+                max(s["orders"][j][o], 0.0) if s["orders"][j][o] == s["orders"][j][o] else float("nan")
+                for j in range(len(t))
+            ]
+            for o in range(NR_ORDERS)
+        ]
         z = [[x if x > 0 else vmin * 0.5 for x in row] for row in z]  # zero: the "under" colour
         mesh = ax.pcolormesh(edges, [o - 0.5 for o in range(NR_ORDERS + 1)], z, norm=norm, cmap=cmap, shading="flat")
         ax.set_title(v.label, fontsize=9)
@@ -142,8 +150,9 @@ def plot_results(out_dir: str | Path, to: str | Path) -> list[Path]:
         axes[j // cols][j % cols].set_axis_off()
     if mesh is not None:
         fig.colorbar(mesh, ax=axes, label="free blocks per guest (log scale)", extend="min")
-    fig.suptitle("Free blocks by order over time (/proc/buddyinfo; mean over guests and seeds; "
-                 f"grey: none free)\n{where}")
+    fig.suptitle(
+        f"Free blocks by order over time (/proc/buddyinfo; mean over guests and seeds; grey: none free)\n{where}"
+    )
     written.append(_save(fig, to / FIGURES[1], plt))
 
     # 3. host free memory and balloon sizes
@@ -158,8 +167,10 @@ def plot_results(out_dir: str | Path, to: str | Path) -> list[Path]:
         else:
             ax1.plot(t, [x / MIB for x in s["host_free"]], label=v.label, **c)
         ax2.plot(t, [x / MIB for x in s["balloon"]], label=v.label, **c)
-    ax1.set_title("Host free memory (hosts' capacity - guest memory the hosts back), all hosts"
-                  + ("\n(hosts.memory/hosts.count missing from the runs table for some variants)" if missing_hosts else ""))
+    ax1.set_title(
+        "Host free memory (hosts' capacity - guest memory the hosts back), all hosts"
+        + ("\n(hosts.memory/hosts.count missing from the runs table for some variants)" if missing_hosts else "")
+    )
     ax1.set_ylabel("host free memory (MiB)")
     ax1.grid(alpha=0.3)
     ax2.set_title("Total balloon size, all guests")
@@ -192,18 +203,39 @@ def plot_results(out_dir: str | Path, to: str | Path) -> list[Path]:
             errs.append(sd)
         ax.bar(xs, ys, width=width * 0.95, yerr=errs, capsize=3, color=color_of[v.label], label=v.label)
         for x, y, sd, m in zip(xs, ys, errs, bars):
-            vals = [r.metrics.get(m) for r in v.runs if r.metrics.get(m) == r.metrics.get(m) and r.metrics.get(m) is not None]
-            ax.annotate("n/a" if not vals else f"{y:.0f}", (x, y + sd), ha="center", va="bottom", fontsize=7,
-                        xytext=(0, 2), textcoords="offset points")
+            vals = [
+                r.metrics.get(m)
+                for r in v.runs
+                if r.metrics.get(m) == r.metrics.get(m) and r.metrics.get(m) is not None
+            ]
+            ax.annotate(
+                "n/a" if not vals else f"{y:.0f}",
+                (x, y + sd),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                xytext=(0, 2),
+                textcoords="offset points",
+            )
     ax.set_xticks(range(len(bars)))
     ax.set_xticklabels([metric_label(m).replace(" success %", "") for m in bars])
     ax.set_ylabel("success (%)")
     ax.set_ylim(0, 110)
-    ax.set_title("THP fault and stress-highalloc success per variant\n"
-                 "(mean over seeds; error bars: sd over seeds; n/a: no attempts)")
+    ax.set_title(
+        "THP fault and stress-highalloc success per variant\n"
+        "(mean over seeds; error bars: sd over seeds; n/a: no attempts)"
+    )
     if nothing:
-        ax.text(0.5, 0.5, "no THP faults and no stress-highalloc passes in these runs",
-                transform=ax.transAxes, ha="center", va="center", fontsize=10, color="0.4")
+        ax.text(
+            0.5,
+            0.5,
+            "no THP faults and no stress-highalloc passes in these runs",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=10,
+            color="0.4",
+        )
     ax.grid(axis="y", alpha=0.3)
     legend_below(fig, ax, len(variants))
     written.append(_save(fig, to / FIGURES[3], plt))

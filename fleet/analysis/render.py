@@ -78,7 +78,9 @@ def render_plain(a: Analysis) -> str:
     for title, heads, rows in _tables(a):
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(heads)]
         lines.append(title)
-        fmt = "  ".join(f"{{:{'<' if i == 0 or (len(heads) == 6 and i == 1) else '>'}{w}}}" for i, w in enumerate(widths))
+        fmt = "  ".join(
+            f"{{:{'<' if i == 0 or (len(heads) == 6 and i == 1) else '>'}{w}}}" for i, w in enumerate(widths)
+        )
         lines.append(fmt.format(*heads))
         lines.append("  ".join("-" * w for w in widths))
         lines.extend(fmt.format(*r) for r in rows)
@@ -124,7 +126,11 @@ def _render_markdown(a: Analysis) -> str:
         lines.append(f"### {title}")
         lines.append("")
         lines.append("| " + " | ".join(cell(h) for h in heads) + " |")
-        lines.append("| " + " | ".join("---" if i == 0 or (len(heads) == 6 and i == 1) else "---:" for i in range(len(heads))) + " |")
+        lines.append(
+            "| "
+            + " | ".join("---" if i == 0 or (len(heads) == 6 and i == 1) else "---:" for i in range(len(heads)))
+            + " |"
+        )
         lines.extend("| " + " | ".join(cell(c) for c in r) + " |" for r in rows)
         lines.append("")
     note = _no_effect_note(a)
@@ -151,8 +157,18 @@ def _render_csv(a: Analysis) -> str:
         for m in a.metrics:
             w.writerow(["variants", v.label, m, c(v.metrics[m]), "", "", "", len(v.runs)])
     for e in a.effect:
-        w.writerow(["effect", e["group"], e["metric"], c(e["mean_diff"]), c(e["rel_pct"]),
-                    c(e["ci_low"]), c(e["ci_high"]), e["n_pairs"]])
+        w.writerow(
+            [
+                "effect",
+                e["group"],
+                e["metric"],
+                c(e["mean_diff"]),
+                c(e["rel_pct"]),
+                c(e["ci_low"]),
+                c(e["ci_high"]),
+                e["n_pairs"],
+            ]
+        )
     return buf.getvalue()
 
 
@@ -167,7 +183,13 @@ def _render_json(a: Analysis) -> str:
         ],
         "effect": a.effect,
         "runs": [
-            {"experiment": r.experiment, "run": r.run_id, "seed": r.seed, "variant": a.run_labels.get(r.key), "metrics": r.metrics}
+            {
+                "experiment": r.experiment,
+                "run": r.run_id,
+                "seed": r.seed,
+                "variant": a.run_labels.get(r.key),
+                "metrics": r.metrics,
+            }
             for r in a.runs
         ],
     }

@@ -79,7 +79,9 @@ def _effect(res: Results, metrics: list[str]) -> list[dict]:
         key = (tuple(repr(run.params.get(k)) for k in others), repr(run.seed))
         (on if state else off).setdefault(key, run)
     groups: dict[str, tuple[dict, list[tuple[Run, Run]]]] = {}
-    for key in sorted(set(on) & set(off), key=lambda k: ([sort_key(on[k].params.get(o)) for o in others], sort_key(on[k].seed))):
+    for key in sorted(
+        set(on) & set(off), key=lambda k: ([sort_key(on[k].params.get(o)) for o in others], sort_key(on[k].seed))
+    ):
         a, b = on[key], off[key]
         gp = {k: a.params.get(k) for k in others}
         groups.setdefault(res.label_of(a, exclude=[COMPACTION_KEY]), (gp, []))[1].append((a, b))
@@ -113,8 +115,17 @@ def analyze(out_dir: str | Path) -> Analysis:
     with loaded(out_dir) as (res, metrics, variants):
         effect = _effect(res, metrics)
     labels = {run.key: res.label_of(run) for run in res.runs}
-    return Analysis(res.out, res.varying, metrics, res.runs, variants, effect,
-                    COMPACTION_KEY in res.varying, res.uncommitted, labels)
+    return Analysis(
+        res.out,
+        res.varying,
+        metrics,
+        res.runs,
+        variants,
+        effect,
+        COMPACTION_KEY in res.varying,
+        res.uncommitted,
+        labels,
+    )
 
 
 def balloon_compaction_effect(out_dir: str | Path) -> list[dict]:

@@ -65,7 +65,11 @@ def _check(z, isolated):
                         return 11, i
                 if order < C.MAX_PAGE_ORDER:
                     buddy = pfn ^ size
-                    if buddy + size <= n and (z.pflags[buddy] & C.PF_BUDDY) and (z.pflags[buddy] & C.PF_ORDER_MASK) == order:
+                    if (
+                        buddy + size <= n
+                        and (z.pflags[buddy] & C.PF_BUDDY)
+                        and (z.pflags[buddy] & C.PF_ORDER_MASK) == order
+                    ):
                         return 9, pfn
                 count += 1
                 free_total += size
@@ -90,10 +94,17 @@ def _check(z, isolated):
             if era38:
                 right_list = pindex == mt and order == 0
             elif order > C.PAGE_ALLOC_COSTLY_ORDER:
-                right_list = order == C.PAGEBLOCK_ORDER and pindex == C.NR_LOWORDER_PCP_LISTS + (mt == C.MIGRATE_MOVABLE)
+                right_list = order == C.PAGEBLOCK_ORDER and pindex == C.NR_LOWORDER_PCP_LISTS + (
+                    mt == C.MIGRATE_MOVABLE
+                )
             else:
                 right_list = pindex == C.NR_MIGRATETYPES * order + mt
-            if flags & ~(C.PF_ORDER_MASK | C.PF_LIST_MT_MASK) != C.PF_PCP or not right_list or pfn % size or pfn + size > n:
+            if (
+                flags & ~(C.PF_ORDER_MASK | C.PF_LIST_MT_MASK) != C.PF_PCP
+                or not right_list
+                or pfn % size
+                or pfn + size > n
+            ):
                 return 14, pfn
             if not _mark(cover, pfn, size):
                 return 3, pfn
@@ -122,7 +133,11 @@ def _check(z, isolated):
             if not flags & C.PF_HEAD or flags & (C.PF_BUDDY | C.PF_ISOLATED) or pfn % size or pfn + size > n:
                 return 6, pfn
             for i in range(pfn, pfn + size):
-                if z.owner[i] != o or (z.pflags[i] & C.PF_ORDER_MASK) != order or (i > pfn and z.pflags[i] & (C.PF_HEAD | C.PF_BUDDY)):
+                if (
+                    z.owner[i] != o
+                    or (z.pflags[i] & C.PF_ORDER_MASK) != order
+                    or (i > pfn and z.pflags[i] & (C.PF_HEAD | C.PF_BUDDY))
+                ):
                     return 6, i
             if not _mark(cover, pfn, size):
                 return 3, pfn

@@ -64,7 +64,6 @@ CC_LAST_MIGRATED = 11  # last_migrated_pfn + 1 (0: nothing migrated since the la
 NR_CC = C.NR_CC
 
 
-
 @kernel
 def init_cc(z, order, mode, whole_zone, ignore_skip, direct, daemon):
     """Set up the zone's compact_control, starting where the cached scanner
@@ -422,7 +421,10 @@ def compact_finished(z, cc):
         for o in range(order, C.NR_PAGE_ORDERS):
             if z.nr_free[o, C.MIGRATE_MOVABLE] > 0:
                 return COMPACT_SUCCESS
-            if order >= C.PAGEBLOCK_ORDER and z.nr_free[o, C.MIGRATE_UNMOVABLE] + z.nr_free[o, C.MIGRATE_RECLAIMABLE] > 0:
+            if (
+                order >= C.PAGEBLOCK_ORDER
+                and z.nr_free[o, C.MIGRATE_UNMOVABLE] + z.nr_free[o, C.MIGRATE_RECLAIMABLE] > 0
+            ):
                 return COMPACT_SUCCESS
         return COMPACT_CONTINUE
     if cc[CC_MIGRATE_PFN] & (C.PAGEBLOCK_NR_PAGES - 1):

@@ -16,9 +16,8 @@ oldest first" or "at random", and the model finds the pages wherever
 compaction has moved them.
 """
 
-from .jit import kernel
-
 from . import constants as C
+from .jit import kernel
 from .lists import list_link, list_unlink
 from .rng import randbelow
 

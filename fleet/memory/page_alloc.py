@@ -15,9 +15,9 @@ zone above a DMA32 zone).
 """
 
 import numpy as np
-from .jit import hot_kernel, kernel
 
 from . import constants as C
+from .jit import hot_kernel, kernel
 from .lists import list_link, list_unlink
 from .owner import PICK_RANDOM, owner_is_sparse, owner_list_add, owner_list_del, pick_allocation
 from .rng import randbelow

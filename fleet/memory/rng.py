@@ -7,6 +7,7 @@ is small, fast under numba and passes BigCrush; its period is 2**64.
 """
 
 import numpy as np
+
 from .jit import kernel
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)

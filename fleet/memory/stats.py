@@ -124,18 +124,14 @@ def pagetypeinfo(nr_free, pb_mt, era, node=0, zone="Normal"):
 def extfrag_index(nr_free, node=0, zone="Normal"):
     """extfrag_show_print(): the zone's debugfs extfrag/extfrag_index line."""
     by_order = free_blocks_by_order(nr_free)
-    values = "".join(
-        "%2d.%03d " % _c_divmod(fragmentation_index(by_order, o)) for o in range(C.NR_PAGE_ORDERS)
-    )
+    values = "".join("%2d.%03d " % _c_divmod(fragmentation_index(by_order, o)) for o in range(C.NR_PAGE_ORDERS))
     return "Node %d, zone %8s " % (node, zone) + values + "\n"
 
 
 def unusable_index(nr_free, node=0, zone="Normal"):
     """unusable_show_print(): the zone's debugfs extfrag/unusable_index line."""
     by_order = free_blocks_by_order(nr_free)
-    values = "".join(
-        "%d.%03d " % _c_divmod(unusable_free_index(by_order, o)) for o in range(C.NR_PAGE_ORDERS)
-    )
+    values = "".join("%d.%03d " % _c_divmod(unusable_free_index(by_order, o)) for o in range(C.NR_PAGE_ORDERS))
     return "Node %d, zone %8s " % (node, zone) + values + "\n"
 
 

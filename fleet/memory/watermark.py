@@ -13,9 +13,8 @@ them.
 
 import math
 
-from .jit import kernel
-
 from . import constants as C
+from .jit import kernel
 
 WMARK_MIN = 0
 WMARK_LOW = 1

@@ -291,7 +291,9 @@ class Zone:
         """PMD faults in a region (MADV_HUGEPAGE if `madvised`) under the
         zone's defrag mode; returns (huge pages, fallbacks, base pages missing)."""
         mode = huge_memory.DEFRAG_MODES.index(self.thp_defrag)
-        return tuple(int(x) for x in huge_memory.thp_fault(self.a, thp_owner, anon_owner, nr_faults, mode, madvised, self.rng))
+        return tuple(
+            int(x) for x in huge_memory.thp_fault(self.a, thp_owner, anon_owner, nr_faults, mode, madvised, self.rng)
+        )
 
     # ------------------------------------------------------------ statistics
 

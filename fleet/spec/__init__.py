@@ -17,7 +17,21 @@ from .load import apply_override, load_raw, load_spec, resolve_raw, set_key, swe
 from .schema import ExperimentSpec, GuestGroup, HostSpec, KernelSpec, PolicySpec, Spec, SpecError
 
 __all__ = [
-    "SEED_MAX", "ExperimentSpec", "GuestGroup", "HostSpec", "KernelSpec", "PolicySpec", "Spec", "SpecError",
-    "apply_override", "build_spec", "check_seed", "load_raw", "load_spec", "parse_duration", "resolve_raw",
-    "set_key", "sweep_points",
+    "SEED_MAX",
+    "ExperimentSpec",
+    "GuestGroup",
+    "HostSpec",
+    "KernelSpec",
+    "PolicySpec",
+    "Spec",
+    "SpecError",
+    "apply_override",
+    "build_spec",
+    "check_seed",
+    "load_raw",
+    "load_spec",
+    "parse_duration",
+    "resolve_raw",
+    "set_key",
+    "sweep_points",
 ]

@@ -99,7 +99,9 @@ def _validate(spec: Spec) -> None:
     if not 0 <= k.proactiveness <= 100:
         raise SpecError("kernel.proactiveness: must be within 0..100")
     if k.balloon_isolation != "era" and k.balloon_isolation not in BALLOON_ISOLATION:
-        raise SpecError(f"kernel.balloon_isolation: {k.balloon_isolation!r} is not one of era, {', '.join(BALLOON_ISOLATION)}")
+        raise SpecError(
+            f"kernel.balloon_isolation: {k.balloon_isolation!r} is not one of era, {', '.join(BALLOON_ISOLATION)}"
+        )
     for key in ("tick_s", "policy_interval_s", "sample_interval_s", "duration_s", "guests_per_actor"):
         if getattr(e, key) <= 0:
             raise SpecError(f"experiment.{key}: must be positive")
@@ -127,7 +129,9 @@ def _validate(spec: Spec) -> None:
         except ValueError as e:
             raise SpecError(f"{where}.workload: {e}") from None
         if max(sizes) > h.memory:
-            raise SpecError(f"{where}.memory: a guest of {max(sizes) >> 20}MiB is larger than its host ({h.memory >> 20}MiB)")
+            raise SpecError(
+                f"{where}.memory: a guest of {max(sizes) >> 20}MiB is larger than its host ({h.memory >> 20}MiB)"
+            )
         if g.balloon_min > min(sizes):
             raise SpecError(f"{where}.balloon_min: larger than the guest's memory")
         offset += g.count

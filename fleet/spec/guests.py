@@ -22,7 +22,8 @@ MAX_GUESTS_PER_HOST = 255
 def check_guest_bytes(nbytes: int) -> str | None:
     """Why `nbytes` cannot be a guest's memory, or None if it can."""
     if not MIN_GUEST_BYTES <= nbytes <= MAX_GUEST_BYTES or nbytes % GUEST_SIZE_STEP:
-        return f"must be within {MIN_GUEST_BYTES >> 20}MiB..{MAX_GUEST_BYTES >> 40}TiB and a whole number of 2MiB pageblocks"
+        lo, hi = MIN_GUEST_BYTES >> 20, MAX_GUEST_BYTES >> 40
+        return f"must be within {lo}MiB..{hi}TiB and a whole number of 2MiB pageblocks"
     return None
 
 
@@ -71,7 +72,7 @@ def guest_memory(group: GuestGroup, params: dict[str, Any]) -> int:
     if not group.memory_from_trace:
         return group.memory
     if group.workload != "trace":
-        raise ValueError("memory_from_trace needs workload = \"trace\"")
+        raise ValueError('memory_from_trace needs workload = "trace"')
     from ..bitbrains import provisioned_bytes
 
     nbytes = -(-provisioned_bytes(int(params.get("vm", 1))) // GUEST_SIZE_STEP) * GUEST_SIZE_STEP

@@ -28,8 +28,15 @@ import numpy as np
 P = TypeVar("P", bound="Params")
 
 
-def param(default: Any, help: str, *, min: float | None = 0, max: float | None = None,
-          positive: bool = False, choices: tuple | None = None) -> Any:
+def param(
+    default: Any,
+    help: str,
+    *,
+    min: float | None = 0,
+    max: float | None = None,
+    positive: bool = False,
+    choices: tuple | None = None,
+) -> Any:
     """A parameter field: its default, a one-line help and its bounds.
 
     Numbers (and every number inside a tuple) must be >= `min` (default 0:

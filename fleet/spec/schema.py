@@ -74,7 +74,9 @@ class GuestGroup:
     memory: int = _help("guest memory", 1 << 30)
     memory_from_trace: bool = _help(
         "workload trace only: each guest gets the most memory the trace ever provisioned its VM "
-        "(rounded up to 2MiB, at least 128MiB) instead of `memory`", False)
+        "(rounded up to 2MiB, at least 128MiB) instead of `memory`",
+        False,
+    )
     balloon_min: int = _help("memory the guest always keeps (the balloon's floor)", 0)
     shares: int = _help("Proxmox shares (0 = never ballooned)", 1000)
     workload: str = _help("workload profile", "mix")

@@ -67,7 +67,8 @@ class BatchParams(Params):
     def check(self) -> None:
         if self.period_s < self.ramp_s + self.hold_s:
             raise ValueError(
-                f"parameter 'period_s' must be >= ramp_s + hold_s = {self.ramp_s + self.hold_s:g} (got {self.period_s:g})"
+                f"parameter 'period_s' must be >= ramp_s + hold_s = {self.ramp_s + self.hold_s:g} "
+                f"(got {self.period_s:g})"
             )
 
 
@@ -129,10 +130,14 @@ class HighallocParams(Params):
 @WORKLOADS.parameters("trace")
 @dataclass(frozen=True)
 class TraceParams(Params):
-    vm: int = param(1, "VM number in the Bitbrains Rnd trace (1..500; see trace_vms() for those in the slice)",
-                    min=1, max=500)
-    slice: str = param("2013-07-01", "2013-07-01 (the calendar day, 425 VMs) or first24h (each VM's first 24 h, all 500)",
-                       choices=TRACE_SLICES)
+    vm: int = param(
+        1, "VM number in the Bitbrains Rnd trace (1..500; see trace_vms() for those in the slice)", min=1, max=500
+    )
+    slice: str = param(
+        "2013-07-01",
+        "2013-07-01 (the calendar day, 425 VMs) or first24h (each VM's first 24 h, all 500)",
+        choices=TRACE_SLICES,
+    )
     time_scale: float = param(1.0, "simulated seconds per trace second (0.01: the day in 14.4 min)", positive=True)
     start_s: float = param(0.0, "trace time at simulated time 0, seconds after 2013-07-01 00:00 CEST")
     usage_scale: float | None = param(None, "target = usage bytes x this; None: usage/provisioned x guest RAM")

@@ -145,14 +145,22 @@ def compare_scenario(sc: Scenario, seeds=SEEDS) -> list[Row]:
         for metric in metrics:
             r = {w: _series(real[w], metric, i) for w in real}
             m = {w: _series(model[w], metric, i) for w in model}
-            rows.append(Row(
-                sc.name, i, step, metric,
-                statistics.fmean(r["off"]), statistics.fmean(r["on"]),
-                statistics.fmean(m["off"]), statistics.fmean(m["on"]),
-                (min(r["off"]), min(r["on"])), (max(r["off"]), max(r["on"])),
-                metric in BLOCK_METRICS,
-                tuple(on - off for off, on in zip(r["off"], r["on"])),
-            ))
+            rows.append(
+                Row(
+                    sc.name,
+                    i,
+                    step,
+                    metric,
+                    statistics.fmean(r["off"]),
+                    statistics.fmean(r["on"]),
+                    statistics.fmean(m["off"]),
+                    statistics.fmean(m["on"]),
+                    (min(r["off"]), min(r["on"])),
+                    (max(r["off"]), max(r["on"])),
+                    metric in BLOCK_METRICS,
+                    tuple(on - off for off, on in zip(r["off"], r["on"])),
+                )
+            )
     return rows
 
 
@@ -219,7 +227,8 @@ def render_text(rows: list[Row], summary: Summary) -> str:
         f"({summary.disagreements} differ; |Δ| < {ZERO_BAND} blocks counts as zero); "
         f"median relative error of on−off {summary.median_relative_error:.2f}",
         f"informative figures (either side's |Δ| >= {ZERO_BAND}): {summary.informative}, sign agrees in "
-        f"{summary.informative_sign_agreement:.1%}, median relative error {summary.informative_median_relative_error:.2f}",
+        f"{summary.informative_sign_agreement:.1%}, "
+        f"median relative error {summary.informative_median_relative_error:.2f}",
         f"within band (blocks: {BLOCK_BAND_SHARE:.0%} or {BLOCK_BAND_MIN} of the real mean; THP fallbacks and "
         f"stalls: the real min..max widened by half): {summary.within_band:.1%} of {summary.banded}",
         f"~: the real repetitions disagree on that sign ({summary.real_unstable} figures)",

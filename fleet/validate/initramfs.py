@@ -47,7 +47,9 @@ def initramfs() -> Path:
     (root / "init").chmod(0o755)
     src = root / "bfhelper.c"
     src.write_bytes(_guest_file("bfhelper.c"))
-    cc = subprocess.run(["gcc", "-O2", "-static", "-o", str(root / "bin" / "bfhelper"), str(src)], capture_output=True, text=True)
+    cc = subprocess.run(
+        ["gcc", "-O2", "-static", "-o", str(root / "bin" / "bfhelper"), str(src)], capture_output=True, text=True
+    )
     if cc.returncode:
         raise SetupError(f"compiling the guest helper failed: {cc.stderr.strip().splitlines()[-1]}")
     src.unlink()
@@ -81,7 +83,9 @@ def data_disk(file_mib: int) -> Path:
             left -= n
     tmp = out.with_suffix(".tmp")
     size_mib = file_mib + file_mib // 16 + 16
-    mk = subprocess.run(["mke2fs", "-q", "-F", "-t", "ext2", "-d", str(stage), str(tmp), f"{size_mib}M"], capture_output=True, text=True)
+    mk = subprocess.run(
+        ["mke2fs", "-q", "-F", "-t", "ext2", "-d", str(stage), str(tmp), f"{size_mib}M"], capture_output=True, text=True
+    )
     shutil.rmtree(stage)
     if mk.returncode:
         raise SetupError(f"mke2fs failed: {mk.stderr.strip()}")

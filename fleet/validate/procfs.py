@@ -8,14 +8,47 @@ ZONE = re.compile(r"Node\s+(\d+),\s+zone\s+(\w+)")
 # /proc/vmstat and /proc/meminfo keep hundreds of lines; a reference keeps the
 # ones the comparison or a reader of memory fragmentation needs.
 VMSTAT_PREFIXES = (
-    "nr_free_pages", "nr_anon_pages", "nr_file_pages", "nr_slab", "nr_page_table_pages",
-    "nr_kernel_stack", "nr_shmem", "nr_anon_transparent_hugepages", "pgalloc_", "pgfree", "pgmigrate_",
-    "compact_", "thp_fault", "thp_migration", "thp_split_page", "balloon_", "kswapd_", "pgscan_", "pgsteal_",
-    "allocstall_", "pageoutrun", "drop_", "pgrefill", "oom_kill",
+    "nr_free_pages",
+    "nr_anon_pages",
+    "nr_file_pages",
+    "nr_slab",
+    "nr_page_table_pages",
+    "nr_kernel_stack",
+    "nr_shmem",
+    "nr_anon_transparent_hugepages",
+    "pgalloc_",
+    "pgfree",
+    "pgmigrate_",
+    "compact_",
+    "thp_fault",
+    "thp_migration",
+    "thp_split_page",
+    "balloon_",
+    "kswapd_",
+    "pgscan_",
+    "pgsteal_",
+    "allocstall_",
+    "pageoutrun",
+    "drop_",
+    "pgrefill",
+    "oom_kill",
 )
 MEMINFO_KEYS = (
-    "MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached", "AnonPages", "Shmem", "KReclaimable", "Slab",
-    "SReclaimable", "SUnreclaim", "KernelStack", "PageTables", "Percpu", "AnonHugePages",
+    "MemTotal",
+    "MemFree",
+    "MemAvailable",
+    "Buffers",
+    "Cached",
+    "AnonPages",
+    "Shmem",
+    "KReclaimable",
+    "Slab",
+    "SReclaimable",
+    "SUnreclaim",
+    "KernelStack",
+    "PageTables",
+    "Percpu",
+    "AnonHugePages",
 )
 
 
@@ -25,7 +58,7 @@ def buddyinfo(text: str) -> dict[str, list[int]]:
     for line in text.splitlines():
         m = ZONE.match(line)
         if m:
-            out[m.group(2)] = [int(x) for x in line[m.end():].split()]
+            out[m.group(2)] = [int(x) for x in line[m.end() :].split()]
     return out
 
 
@@ -35,11 +68,11 @@ def pagetypeinfo(text: str) -> dict[str, dict[str, int]]:
     names: list[str] = []
     for line in text.splitlines():
         if line.startswith("Number of blocks type"):
-            names = line[len("Number of blocks type"):].split()
+            names = line[len("Number of blocks type") :].split()
             continue
         m = ZONE.match(line)
         if names and m and "type" not in line:
-            out[m.group(2)] = dict(zip(names, (int(x) for x in line[m.end():].split())))
+            out[m.group(2)] = dict(zip(names, (int(x) for x in line[m.end() :].split())))
     return out
 
 

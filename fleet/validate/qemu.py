@@ -33,16 +33,39 @@ class Guest:
         self.dir = Path(tempfile.mkdtemp(prefix=f"bf-{name}-"))
         self.name = name
         cmd = [
-            "qemu-system-x86_64", "-accel", "tcg", "-m", str(memory_mib), "-smp", "1",
-            "-display", "none", "-monitor", "none", "-no-reboot", "-nodefaults",
-            "-chardev", f"socket,id=con,path={self.dir / 'con'},server=on,wait=off", "-serial", "chardev:con",
-            "-qmp", f"unix:{self.dir / 'qmp'},server=on,wait=off",
-            "-kernel", str(kernel), "-initrd", str(initrd),
-            "-append", "console=ttyS0 panic=-1 quiet",
-            "-drive", f"file={disk},if=virtio,format=raw,readonly=on",
-            "-device", "virtio-balloon-pci,id=balloon0,free-page-reporting=off",
+            "qemu-system-x86_64",
+            "-accel",
+            "tcg",
+            "-m",
+            str(memory_mib),
+            "-smp",
+            "1",
+            "-display",
+            "none",
+            "-monitor",
+            "none",
+            "-no-reboot",
+            "-nodefaults",
+            "-chardev",
+            f"socket,id=con,path={self.dir / 'con'},server=on,wait=off",
+            "-serial",
+            "chardev:con",
+            "-qmp",
+            f"unix:{self.dir / 'qmp'},server=on,wait=off",
+            "-kernel",
+            str(kernel),
+            "-initrd",
+            str(initrd),
+            "-append",
+            "console=ttyS0 panic=-1 quiet",
+            "-drive",
+            f"file={disk},if=virtio,format=raw,readonly=on",
+            "-device",
+            "virtio-balloon-pci,id=balloon0,free-page-reporting=off",
         ]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=(self.dir / "qemu.err").open("wb"))
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=(self.dir / "qemu.err").open("wb")
+        )
         self.memory_bytes = memory_mib << 20
         self._buf = b""
         self._qbuf = b""
@@ -88,7 +111,7 @@ class Guest:
             sock.settimeout(min(left, 1.0))
             try:
                 data = sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 if self.proc.poll() is not None:
                     raise GuestError(f"{self.name}: QEMU exited ({self.proc.returncode})") from None
                 continue

@@ -111,7 +111,7 @@ def record(sc: Scenario, reps: int = 3, out: Path | None = None, log=None) -> Pa
             "qemu": qemu_version(),
             "accel": "tcg",
             "vcpus": 1,
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "reps": reps,
             "wall_s": round(time.monotonic() - started, 1),
         },

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..memory.huge_memory import DEFRAG_MODES
-from ..scenario import Step, ScenarioError, parse_steps
+from ..scenario import ScenarioError, Step, parse_steps
 from ..units import parse_size
 from .steps import REAL_KINDS
 
@@ -88,10 +88,18 @@ def load_scenario(path: str | Path) -> Scenario:
     except ScenarioError as e:
         raise ScenarioError(f"{path}: {e}") from None
     for step in steps:
-        kinds = [k for k, _ in step.args] if step.verb == "fill" else step.args[:1] if step.verb in ("punch", "free") else []
+        kinds = (
+            [k for k, _ in step.args]
+            if step.verb == "fill"
+            else step.args[:1]
+            if step.verb in ("punch", "free")
+            else []
+        )
         bad = [k for k in kinds if k not in REAL_KINDS]
         if bad:
-            raise ScenarioError(f"{path}: step '{step}': a real guest has no {bad[0]} memory to drive; use {', '.join(REAL_KINDS)}")
+            raise ScenarioError(
+                f"{path}: step '{step}': a real guest has no {bad[0]} memory to drive; use {', '.join(REAL_KINDS)}"
+            )
     return Scenario(path.stem, path, str(table.get("description", "")), memory, defrag, tuple(steps))
 
 

@@ -120,8 +120,9 @@ class Workload:
         orders = np.array([requests[i][1] for i in live], dtype=np.int64)
         counts = np.array([requests[i][2] for i in live], dtype=np.int64)
         done = np.zeros(len(live), dtype=np.int64)
-        refused = alloc_interleaved(self.zone.a, owners, orders, counts, done, C.GFP_USER, CHUNK_PAGES,
-                                    self.rng, self.zone.rng)
+        refused = alloc_interleaved(
+            self.zone.a, owners, orders, counts, done, C.GFP_USER, CHUNK_PAGES, self.rng, self.zone.rng
+        )
         got[live] = done
         self.allocated_pages += int((done << orders).sum())
         self.refused_pages += int(refused)
@@ -209,8 +210,9 @@ def make_composite(zone: Zone, items: list[tuple[str, dict]], rng: np.ndarray) -
     return Composite(parts, [n for n, _ in items])
 
 
-def run_workload(zone: Zone, workload: Workload, seconds: float, dt: float = 1.0, t0: float = 0.0,
-                 daemons: bool = True) -> float:
+def run_workload(
+    zone: Zone, workload: Workload, seconds: float, dt: float = 1.0, t0: float = 0.0, daemons: bool = True
+) -> float:
     """Drive `workload` for `seconds` in ticks of `dt` from time `t0`, with
     kswapd and kcompactd run between ticks as the guest would (and the host
     notification stream drained). Returns the time reached."""

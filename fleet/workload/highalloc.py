@@ -19,16 +19,12 @@ separate workload ticked beside the probe (base.Composite).
 
 from __future__ import annotations
 
-
 from ..memory import constants as C
-from .base import Workload, register
 from ..spec.workloads import HighallocParams
+from .base import Workload, register
 from .kernels import attempt_allocs
 
 HIGHALLOC_GFP = C.GFP_DIRECT_RECLAIM | C.GFP_KSWAPD_RECLAIM | C.GFP_NORETRY
-
-
-
 
 
 @register("highalloc")
@@ -38,7 +34,6 @@ class Highalloc(Workload):
     before the first attempt), pass{i}_start_s and pass{i}_end_s (NaN until
     then; end at the end of the tick of the last attempt); passes_done and
     holding_pages (blocks held now, in pages)."""
-
 
     def __init__(self, zone, params: HighallocParams, rng):
         super().__init__(zone, params, rng)

@@ -8,14 +8,10 @@ allocations and is counted in refused_pages.
 
 from __future__ import annotations
 
-
-from .base import Workload, register
 from ..spec.workloads import MixParams
-from .random_mix import MixSpec, RandomMix
 from ..units import MIB
-
-
-
+from .base import Workload, register
+from .random_mix import MixSpec, RandomMix
 
 
 @register("mix")
@@ -23,10 +19,11 @@ class Mix(Workload):
     """RandomMix (default entries: anon, file, slab orders 0..3, kernel, page
     tables) ticked by the Workload interface."""
 
-
     def __init__(self, zone, params: MixParams, rng):
         super().__init__(zone, params, rng)
-        mix_spec = MixSpec(fill=params.fill, churn_mib_per_s=params.churn_rate / MIB, ramp_mib_per_s=params.ramp_rate / MIB)
+        mix_spec = MixSpec(
+            fill=params.fill, churn_mib_per_s=params.churn_rate / MIB, ramp_mib_per_s=params.ramp_rate / MIB
+        )
         self.mix = RandomMix(zone, mix_spec, rng)
         for o in self.mix.own_ids:
             self.owners[zone.owner_names[o]] = int(o)
@@ -37,5 +34,8 @@ class Mix(Workload):
     def metrics(self) -> dict[str, float]:
         """ops (allocations + frees) and refused_pages, cumulative; used_pages
         now (RandomMix does not count pages each way)."""
-        return {"ops": float(self.mix.ops), "refused_pages": float(self.mix.refused_pages),
-                "used_pages": float(self.mix.used_pages())}
+        return {
+            "ops": float(self.mix.ops),
+            "refused_pages": float(self.mix.refused_pages),
+            "used_pages": float(self.mix.used_pages()),
+        }

@@ -27,8 +27,8 @@ import math
 
 from ..memory import constants as C
 from ..memory.rng import random01
-from .base import Workload, register
 from ..spec.workloads import BatchParams, BuildParams, ServerParams
+from .base import Workload, register
 
 PTE_PAGES_PER = 512  # base pages mapped by one page-table page
 THP_PAGES = 1 << C.HPAGE_PMD_ORDER
@@ -100,16 +100,12 @@ class _Helpers(Workload):
 # ---------------------------------------------------------------- server
 
 
-
-
-
 @register("server")
 class Server(_Helpers):
     """A steady server: an anon working set ramped up to its size and then
     churned lightly, part of it in THP (madvised regions); page cache growing
     toward a cap from file reads and then slowly replaced; slab grown to a
     small footprint and churned; page tables following the anon mappings."""
-
 
     def __init__(self, zone, params: ServerParams, rng):
         super().__init__(zone, params, rng)
@@ -165,16 +161,12 @@ class Server(_Helpers):
 # ---------------------------------------------------------------- batch
 
 
-
-
-
 @register("batch")
 class Batch(_Helpers):
     """A periodic batch job: starting every `period_s`, it ramps its anon
     linearly to the peak over `ramp_s` (reading its input into the page cache
     meanwhile), holds it for `hold_s`, then exits and frees its anon and page
     tables at once. The page cache it read stays until reclaim takes it."""
-
 
     def __init__(self, zone, params: BatchParams, rng):
         super().__init__(zone, params, rng)
@@ -238,9 +230,6 @@ class Batch(_Helpers):
 # ---------------------------------------------------------------- build
 
 
-
-
-
 @register("build")
 class Build(_Helpers):
     """A build (make -j): processes start at `procs_per_s`, each faulting its
@@ -251,7 +240,6 @@ class Build(_Helpers):
     buffers churn unmovable slab. An exiting process frees as many pages as
     it got: the oldest anon and page tables of the build (processes live
     about equally long) and random unmovable slab."""
-
 
     def __init__(self, zone, params: BuildParams, rng):
         super().__init__(zone, params, rng)
@@ -317,7 +305,10 @@ class Build(_Helpers):
         got = self.alloc_mix(req)
         # what the new processes really got (a refusal leaves them smaller)
         for i, exit_t in enumerate(exits):
-            mine = lambda total: int(total // births + (i < total % births))  # noqa: E731
+
+            def mine(total: int, i: int = i) -> int:
+                return int(total // births + (i < total % births))
+
             heapq.heappush(self.live, (exit_t, self.seq, mine(got[0]), mine(got[2]), 2 * mine(got[1]), slab_pages))
             self.seq += 1
         self.started += births

@@ -12,9 +12,9 @@ multi-page user allocation.
 from dataclasses import dataclass
 
 import numpy as np
-from ..memory.jit import kernel
 
 from ..memory import constants as C
+from ..memory.jit import kernel
 from ..memory.owner import PICK_RANDOM
 from ..memory.page_alloc import alloc_pages, free_owner_pages
 from ..memory.rng import random01

@@ -12,21 +12,16 @@ and the guest's daemons see a steady stream of order-0 traffic.
 
 from __future__ import annotations
 
-
 from ..memory import constants as C
-from .base import register
 from ..spec.workloads import SteadyParams
+from .base import register
 from .profiles import THP_PAGES, _Helpers
-
-
-
 
 
 @register("steady")
 class Steady(_Helpers):
     """Constant footprint, constant churn. metrics(): the common counters
     plus thp_fault_alloc and thp_fault_fallback."""
-
 
     def __init__(self, zone, params: SteadyParams, rng):
         super().__init__(zone, params, rng)

@@ -19,18 +19,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..memory import constants as C
-from .base import Workload, register
-from ..spec.workloads import TraceParams
 from ..bitbrains import SLICE_LENGTH_S, check_vm_in_slice, load_slice
-
+from ..memory import constants as C
+from ..spec.workloads import TraceParams
+from .base import Workload, register
 
 
 @register("trace")
 class Trace(Workload):
     """One VM's memory usage curve as the guest's anon. metrics(): the
     counters of every workload plus target_pages and anon_pages (now)."""
-
 
     def __init__(self, zone, params: TraceParams, rng):
         super().__init__(zone, params, rng)

@@ -26,8 +26,21 @@ def sample(t, host=0, guest=0, memory=GIB, metrics=None, **values) -> dict[str, 
     return row
 
 
-def commit(out, run_id, rows, *, seed, compaction=True, workload="mix", experiment="t", hosts=1, host_memory=2 * GIB,
-           regime=None, params=None, columns=None) -> None:
+def commit(
+    out,
+    run_id,
+    rows,
+    *,
+    seed,
+    compaction=True,
+    workload="mix",
+    experiment="t",
+    hosts=1,
+    host_memory=2 * GIB,
+    regime=None,
+    params=None,
+    columns=None,
+) -> None:
     """Commit one run of `rows`; `columns` are more runs-table columns."""
     with RunWriter(out, experiment, run_id, SCHEMA) as w:
         w.write_samples(pa.Table.from_pylist(rows, schema=SCHEMA))
@@ -49,9 +62,16 @@ def flat_run(out, run_id, free_blocks, *, seed, compaction, workload, times=(10,
     """One 1 GiB guest with a constant number of free 2 MiB blocks: every
     free-blocks-per-GiB metric of the run equals `free_blocks`."""
     rows = [
-        sample(t, free_2mib_blocks=free_blocks, balloon_pages=100 * (i + 1), host_populated_pages=1000,
-               thp_fault_alloc=free_blocks, thp_fault_fallback=100 - free_blocks,
-               free_blocks_o0=5, free_blocks_o9=free_blocks)
+        sample(
+            t,
+            free_2mib_blocks=free_blocks,
+            balloon_pages=100 * (i + 1),
+            host_populated_pages=1000,
+            thp_fault_alloc=free_blocks,
+            thp_fault_fallback=100 - free_blocks,
+            free_blocks_o0=5,
+            free_blocks_o9=free_blocks,
+        )
         for i, t in enumerate(times)
     ]
     commit(out, run_id, rows, seed=seed, compaction=compaction, workload=workload)
@@ -96,15 +116,39 @@ def phases_rows() -> list[dict[str, Any]]:
             "highalloc.pass1_attempts": 7.0,
             "build.refused_pages": 3.0,
         }
-        rows.append(sample(t, 0, 0, GIB, m0, free_2mib_blocks=free0[i], balloon_pages=balloon[i],
-                           host_populated_pages=1000 + i,
-                           thp_fault_alloc=30 if last else i, thp_fault_fallback=10 if last else 0,
-                           balloon_migrate=5 if last else i, pgmigrate_success=100 if last else i,
-                           host_thp_split_pmd=3 if last else 0))
-        rows.append(sample(t, 1, 1, 2 * GIB, m1, free_2mib_blocks=free1[i], host_populated_pages=2000,
-                           thp_fault_alloc=10 if last else i, thp_fault_fallback=50 if last else 0,
-                           balloon_migrate=7 if last else 0, pgmigrate_success=50 if last else 0,
-                           host_thp_split_pmd=4 if last else 0))
+        rows.append(
+            sample(
+                t,
+                0,
+                0,
+                GIB,
+                m0,
+                free_2mib_blocks=free0[i],
+                balloon_pages=balloon[i],
+                host_populated_pages=1000 + i,
+                thp_fault_alloc=30 if last else i,
+                thp_fault_fallback=10 if last else 0,
+                balloon_migrate=5 if last else i,
+                pgmigrate_success=100 if last else i,
+                host_thp_split_pmd=3 if last else 0,
+            )
+        )
+        rows.append(
+            sample(
+                t,
+                1,
+                1,
+                2 * GIB,
+                m1,
+                free_2mib_blocks=free1[i],
+                host_populated_pages=2000,
+                thp_fault_alloc=10 if last else i,
+                thp_fault_fallback=50 if last else 0,
+                balloon_migrate=7 if last else 0,
+                pgmigrate_success=50 if last else 0,
+                host_thp_split_pmd=4 if last else 0,
+            )
+        )
     return rows
 
 

@@ -29,7 +29,8 @@ def test_variants_are_the_varying_parameters_except_the_seed(grid):
         assert v.metrics["free_2mib_per_gib_mean"] == pytest.approx(sum(seeds.values()) / len(seeds))
         assert v.metrics["thp_fault_success_pct"] == pytest.approx(sum(seeds.values()) / len(seeds))
     assert by_label["kernel.balloon_compaction=True, guests[0].workload=server"].metrics[
-        "free_2mib_per_gib_end"] == pytest.approx((25 + 27 + 30) / 3)
+        "free_2mib_per_gib_end"
+    ] == pytest.approx((25 + 27 + 30) / 3)
 
 
 def test_regimes_name_the_parameters_they_set(tmp_path):
@@ -42,11 +43,23 @@ def test_regimes_name_the_parameters_they_set(tmp_path):
             for seed in (1, 2):
                 value = 10 * (regime == "cache") + seed + 2 * on
                 rows = [sample(t, free_2mib_blocks=value) for t in (10, 20)]
-                commit(out, f"regime={regime}_on={on}_seed={seed}", rows, seed=seed, compaction=on,
-                       regime=regime, host_memory=mem, params={"server": server})
+                commit(
+                    out,
+                    f"regime={regime}_on={on}_seed={seed}",
+                    rows,
+                    seed=seed,
+                    compaction=on,
+                    regime=regime,
+                    host_memory=mem,
+                    params={"server": server},
+                )
     a = analyze(out)
-    assert set(a.varying) == {"experiment.regime", "kernel.balloon_compaction", "hosts.memory",
-                              "guests[0].workload_params.server"}
+    assert set(a.varying) == {
+        "experiment.regime",
+        "kernel.balloon_compaction",
+        "hosts.memory",
+        "guests[0].workload_params.server",
+    }
     assert [v.label for v in a.variants] == [
         "experiment.regime=cache, kernel.balloon_compaction=False",
         "experiment.regime=cache, kernel.balloon_compaction=True",

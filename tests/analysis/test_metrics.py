@@ -64,11 +64,21 @@ def test_runs_table_and_analyze_take_their_metrics_from_one_registry(tmp_path):
     (table_row,) = read_table(out, "runs").to_pylist()
     analyzed = analyze(out).runs[0].metrics
 
-    assert list(summary.metrics()) == [m.column for m in RUN_METRICS if m.column] == [
-        "guests", "free_2mib_blocks_per_gib_mean", "free_2mib_blocks_per_gib_end", "thp_fault_success_pct",
-        "balloon_migrate", "pgmigrate_success", "host_thp_split_pmd", "balloon_pages_end",
-        "host_populated_pages_end",
-    ]
+    assert (
+        list(summary.metrics())
+        == [m.column for m in RUN_METRICS if m.column]
+        == [
+            "guests",
+            "free_2mib_blocks_per_gib_mean",
+            "free_2mib_blocks_per_gib_end",
+            "thp_fault_success_pct",
+            "balloon_migrate",
+            "pgmigrate_success",
+            "host_thp_split_pmd",
+            "balloon_pages_end",
+            "host_populated_pages_end",
+        ]
+    )
     both = [m for m in RUN_METRICS if m.column and m.analyzed]
     assert len(both) == 6
     for m in both:

@@ -21,8 +21,13 @@ def test_all_formats_print_both_tables(grid, capsys, fmt):
         assert tuple(rows[0]) == CSV_COLUMNS
         tables = {r["table"] for r in rows}
         assert tables == {"variants", "effect"}
-        eff = [r for r in rows if r["table"] == "effect" and r["label"] == "guests[0].workload=mix"
-               and r["metric"] == "free_2mib_per_gib_mean"]
+        eff = [
+            r
+            for r in rows
+            if r["table"] == "effect"
+            and r["label"] == "guests[0].workload=mix"
+            and r["metric"] == "free_2mib_per_gib_mean"
+        ]
         assert float(eff[0]["value"]) == pytest.approx(4 / 3) and eff[0]["n"] == "3"
     elif fmt == "json":
         doc = json.loads(out)

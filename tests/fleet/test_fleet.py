@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from fleet.cli import main
-from fleet.spec import load_raw, load_spec
 from fleet.results import committed_runs, read_table
+from fleet.spec import load_raw, load_spec
 
 TINY = """
 [experiment]
@@ -76,7 +76,9 @@ def test_two_node_cluster_gives_the_embedded_rows(ray_session, tmp_path):
     out = tmp_path / "cluster"
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_ADDRESS": ""}
     helper = Path(__file__).with_name("cluster_run.py")
-    proc = subprocess.run([sys.executable, str(helper), str(spec), str(out)], env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(helper), str(spec), str(out)], env=env, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert read_table(str(out), "runs").column("ray_nodes").to_pylist() == [2]
     assert samples(out).equals(samples(run_in_session(tmp_path, 1)))
@@ -103,7 +105,10 @@ def test_malformed_spec_is_one_line_and_exit_2(tmp_path, capsys, text, words):
 def test_duckdb_reads_the_samples_directly(ray_session, tmp_path):
     duckdb = pytest.importorskip("duckdb")
     out = run_in_session(tmp_path, 2)
-    q = f"select experiment, run, count(*) from read_parquet('{out}/samples/**/*.parquet', hive_partitioning=true) group by all"
+    q = (
+        f"select experiment, run, count(*) from read_parquet('{out}/samples/**/*.parquet', hive_partitioning=true) "
+        "group by all"
+    )
     assert duckdb.sql(q).fetchall() == [("tiny", "seed=1", 24)]
 
 
@@ -153,8 +158,13 @@ def test_replay_hash_is_the_same_for_one_worker_and_two(ray_session, tmp_path):
     spec = write_spec(tmp_path, 1)
     one = tmp_path / "workers1"
     env = {**os.environ, "RAY_ADDRESS": ""}
-    proc = subprocess.run([sys.executable, "-m", "fleet.cli", "run", str(spec), "--out", str(one), "--workers", "1"],
-                          env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "fleet.cli", "run", str(spec), "--out", str(one), "--workers", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     two_actors = run_in_session(tmp_path, 1)
     one_actor = run_in_session(tmp_path, 4)

@@ -36,8 +36,9 @@ def test_killed_sweep_resumes_without_duplicates(tmp_path):
     spec.write_text(SPEC)
     out = tmp_path / "out"
     env = {**os.environ, "RAY_ADDRESS": ""}
-    proc = subprocess.Popen(sweep_cmd(spec, out), env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        sweep_cmd(spec, out), env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 240
     while time.time() < deadline and not (out.exists() and committed_runs(str(out), "resume")):
         time.sleep(0.5)
@@ -50,8 +51,14 @@ def test_killed_sweep_resumes_without_duplicates(tmp_path):
     assert f"4 runs, {len(done_before)} already done" in again.stderr
     assert len(committed_runs(str(out), "resume")) == 4
     samples = read_table(str(out), "samples")
-    keys = list(zip(samples.column("run").to_pylist(), samples.column("time_s").to_pylist(),
-                    samples.column("host").to_pylist(), samples.column("guest").to_pylist()))
+    keys = list(
+        zip(
+            samples.column("run").to_pylist(),
+            samples.column("time_s").to_pylist(),
+            samples.column("host").to_pylist(),
+            samples.column("guest").to_pylist(),
+        )
+    )
     assert len(keys) == len(set(keys)) == 4 * 4 * 2  # runs x samples x guests
 
 
@@ -63,8 +70,14 @@ def test_ctrl_c_says_what_was_committed_and_how_to_resume(tmp_path):
     spec.write_text(SPEC)
     out = tmp_path / "out"
     env = {**os.environ, "RAY_ADDRESS": ""}
-    proc = subprocess.Popen(sweep_cmd(spec, out), env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        sweep_cmd(spec, out),
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 240
     while time.time() < deadline and not (out.exists() and committed_runs(str(out), "resume")):
         time.sleep(0.2)

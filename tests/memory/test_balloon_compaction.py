@@ -22,9 +22,6 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.examples import examples
-from tests.lists import walk
-
 from fleet.memory import constants as C
 from fleet.memory.balloon import balloon_page_isolate, balloon_page_putback
 from fleet.memory.rng import new_rng
@@ -32,6 +29,8 @@ from fleet.memory.stream import decode_all
 from fleet.memory.watermark import ALLOC_NO_WATERMARKS
 from fleet.memory.zone import Zone
 from fleet.scenario import ScenarioRunner, parse_steps
+from tests.examples import examples
+from tests.lists import walk
 
 PB = C.PAGEBLOCK_NR_PAGES
 NR_BLOCKS = 16
@@ -47,8 +46,13 @@ def make_zone(era="6.x", on=True, nr_blocks=NR_BLOCKS, seed=1, balloon_isolation
     (thp=False), which the layouts below are sized for, and no per-cpu lists,
     so that a page the layout frees is where the balloon can take it."""
     return Zone(
-        nr_blocks * PB, era=era, balloon_compaction=on, rng=new_rng(seed, 0), thp=False,
-        balloon_isolation=balloon_isolation, pcp=False,
+        nr_blocks * PB,
+        era=era,
+        balloon_compaction=on,
+        rng=new_rng(seed, 0),
+        thp=False,
+        balloon_isolation=balloon_isolation,
+        pcp=False,
     )
 
 
@@ -612,7 +616,9 @@ def check_scenario(era, on, text, seed):
         assert int(z.a.zs[C.ZS_BALLOON_ISOLATED]) == 0
         assert int(z.a.zs[C.ZS_ISOLATED_LRU]) == 0
         assert all(z.a.pflags[p] & C.PF_ORDER_MASK == 0 for p in after)
-        assert vm(z, "compact_balloon_isolated") == vm(z, "compact_balloon_migrated") + vm(z, "compact_balloon_returned")
+        assert vm(z, "compact_balloon_isolated") == vm(z, "compact_balloon_migrated") + vm(
+            z, "compact_balloon_returned"
+        )
         assert vm(z, "balloon_migrate") == vm(z, "compact_balloon_migrated") == vm(z, "compact_balloon_released")
         if step.verb != "balloon":
             assert len(after) == len(before), str(step)

@@ -17,8 +17,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.examples import examples
-
 from fleet.memory import constants as C
 from fleet.memory.rng import new_rng
 from fleet.memory.state import copy_zone, zones_equal
@@ -31,6 +29,7 @@ from fleet.memory.watermark import (
     zone_watermarks,
 )
 from fleet.memory.zone import Zone
+from tests.examples import examples
 
 ERAS = ("6.x", "3.8")
 WMARKS = (WMARK_MIN, WMARK_LOW, WMARK_HIGH, ALLOC_NO_WATERMARKS)
@@ -181,7 +180,9 @@ def walk_pcp_lists(a):
             pages += 1 << order
             prev, pfn = pfn, nxt[pfn]
         assert int(a.pcp_tail[pindex]) == prev, f"pcp_tail[{pindex}] is not the last list element"
-    assert pages == int(a.zs[C.ZS_PCP_COUNT]), f"pcp lists hold {pages} pages, pcp_count says {int(a.zs[C.ZS_PCP_COUNT])}"
+    assert pages == int(a.zs[C.ZS_PCP_COUNT]), (
+        f"pcp lists hold {pages} pages, pcp_count says {int(a.zs[C.ZS_PCP_COUNT])}"
+    )
     return heads
 
 
@@ -234,7 +235,9 @@ class Driver:
 
     def _cheap_checks(self, o):
         a = self.z.a
-        assert int(a.own_pages[o]) == self.pages[o], f"own_pages[{o}]={int(a.own_pages[o])}, test counts {self.pages[o]}"
+        assert int(a.own_pages[o]) == self.pages[o], (
+            f"own_pages[{o}]={int(a.own_pages[o])}, test counts {self.pages[o]}"
+        )
         assert int(a.own_allocs[o]) == len(self.by_owner[o])
         counts = np.bincount(a.pb_mt, minlength=C.NR_MIGRATETYPES)
         assert counts.size == C.NR_MIGRATETYPES and counts.sum() == self.n // C.PAGEBLOCK_NR_PAGES
@@ -305,7 +308,9 @@ class Driver:
                     break
                 want.append(pfn)
                 acc += 1 << order
-            assert sorted(want) == sorted(p for p, _ in gone), f"free_owner(how={how}) did not free the {how} allocations"
+            assert sorted(want) == sorted(p for p, _ in gone), (
+                f"free_owner(how={how}) did not free the {how} allocations"
+            )
         self._cheap_checks(o)
         return freed
 
@@ -394,7 +399,9 @@ class Driver:
         for pfn, (order, _) in heads.items():
             if order < C.MAX_PAGE_ORDER:
                 buddy = heads.get(pfn ^ (1 << order))
-                assert buddy is None or buddy[0] != order, f"free buddies {pfn} and {pfn ^ (1 << order)} of order {order}"
+                assert buddy is None or buddy[0] != order, (
+                    f"free buddies {pfn} and {pfn ^ (1 << order)} of order {order}"
+                )
         # Page accounting.
         free = int((a.nr_free.sum(axis=1) << np.arange(C.NR_PAGE_ORDERS)).sum())
         owned = sum(1 << order for _, order in self.live.values())
@@ -602,7 +609,9 @@ def _run(era, nr_blocks, seed, steps):
 
 
 @settings(max_examples=examples(20), **COMMON)
-@given(era=st.sampled_from(ERAS), nr_blocks=st.integers(2, 32), seed=st.integers(0, 2**32 - 1), steps=st.integers(1, 800))
+@given(
+    era=st.sampled_from(ERAS), nr_blocks=st.integers(2, 32), seed=st.integers(0, 2**32 - 1), steps=st.integers(1, 800)
+)
 def test_same_seed_same_zone(era, nr_blocks, seed, steps):
     """Invariant 3: the same seed and operation sequence give identical zones
     (every array, zones_equal) and identical return values, in both eras."""

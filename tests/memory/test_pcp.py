@@ -127,8 +127,10 @@ def test_3x_spill_takes_from_each_list_in_turn():
     (batch_free). With Reclaimable empty, 10 pages go as Movable 2,
     Unmovable 1, Movable 2, Unmovable 1, Movable 2, Unmovable 1, Movable 1."""
     z = Zone(GIB, era="3.8", rng=new_rng(1, 0))
-    owners = {mt: z.register_owner(f"o{mt}", kind) for mt, kind in
-              ((C.MIGRATE_UNMOVABLE, C.KIND_KERNEL), (C.MIGRATE_MOVABLE, C.KIND_ANON))}
+    owners = {
+        mt: z.register_owner(f"o{mt}", kind)
+        for mt, kind in ((C.MIGRATE_UNMOVABLE, C.KIND_KERNEL), (C.MIGRATE_MOVABLE, C.KIND_ANON))
+    }
     pages = {mt: [z.alloc(o, 0, ALLOC_NO_WATERMARKS) for _ in range(100)] for mt, o in owners.items()}
     z.drain_pcp()
     for mt in owners:

@@ -8,8 +8,8 @@ in Linux 3.8-3.17."""
 import numpy as np
 import pytest
 
-from fleet.memory import constants as C
 from fleet.memory import compaction, vmscan
+from fleet.memory import constants as C
 from fleet.memory.alloc import alloc_pages_direct_compact
 from fleet.memory.compaction import MIGRATE_ASYNC
 from fleet.memory.rng import new_rng

@@ -72,7 +72,8 @@ HEADER = (
     "Page block order: 9\n"
     "Pages per block:  512\n"
     "\n"
-    "Free pages count per migrate type at order       0      1      2      3      4      5      6      7      8      9     10 \n"
+    "Free pages count per migrate type at order "
+    "      0      1      2      3      4      5      6      7      8      9     10 \n"
 )
 ROW_UNM = (
     "Node    0, zone   Normal, type    Unmovable "
@@ -88,13 +89,13 @@ ZEROS = "     0      0      0      0      0      0      0      0      0      0  
 def test_pagetypeinfo_6x():
     nr_free, pb_mt = pagetypeinfo_state()
     assert stats.pagetypeinfo(nr_free, pb_mt, C.ERA_6_X) == (
-        HEADER
-        + ROW_UNM
-        + "Node    0, zone   Normal, type      Movable "
+        HEADER + ROW_UNM + "Node    0, zone   Normal, type      Movable "
         ">100000      0      0      0      0      0      0      0      0      2      5 \n"
         + ROW_REC
-        + "Node    0, zone   Normal, type   HighAtomic " + ZEROS
-        + "Node    0, zone   Normal, type      Isolate " + ZEROS
+        + "Node    0, zone   Normal, type   HighAtomic "
+        + ZEROS
+        + "Node    0, zone   Normal, type      Isolate "
+        + ZEROS
         + "\n"
         "Number of blocks type     Unmovable      Movable  Reclaimable   HighAtomic      Isolate \n"
         "Node 0, zone   Normal            1            4            1            0            0 \n"
@@ -104,13 +105,12 @@ def test_pagetypeinfo_6x():
 def test_pagetypeinfo_3_8_column_order_and_no_cap():
     nr_free, pb_mt = pagetypeinfo_state()
     assert stats.pagetypeinfo(nr_free, pb_mt, C.ERA_3_8) == (
-        HEADER
-        + ROW_UNM
-        + ROW_REC
-        + "Node    0, zone   Normal, type      Movable "
+        HEADER + ROW_UNM + ROW_REC + "Node    0, zone   Normal, type      Movable "
         "150000      0      0      0      0      0      0      0      0      2      5 \n"
-        + "Node    0, zone   Normal, type      Reserve " + ZEROS
-        + "Node    0, zone   Normal, type      Isolate " + ZEROS
+        + "Node    0, zone   Normal, type      Reserve "
+        + ZEROS
+        + "Node    0, zone   Normal, type      Isolate "
+        + ZEROS
         + "\n"
         "Number of blocks type     Unmovable  Reclaimable      Movable      Reserve      Isolate \n"
         "Node 0, zone   Normal            1            1            4            0            0 \n"

@@ -33,9 +33,20 @@ GiB = 1 << 30
 def guest(gid=1, *, memory=8 * GiB, cur=None, floor=1 * GiB, free=0, shares=1000, t=0.0):
     """A guest holding `cur` bytes now (default: all of `memory`)."""
     cur = memory if cur is None else cur
-    return GuestStats(guest_id=gid, host_id=0, time_s=t, memory=memory, balloon=memory - cur,
-                      balloon_target=memory - cur, mem_total=cur, mem_free=free,
-                      mem_available=free, caches=0, balloon_min=floor, shares=shares)
+    return GuestStats(
+        guest_id=gid,
+        host_id=0,
+        time_s=t,
+        memory=memory,
+        balloon=memory - cur,
+        balloon_target=memory - cur,
+        mem_total=cur,
+        mem_free=free,
+        mem_available=free,
+        caches=0,
+        balloon_min=floor,
+        shares=shares,
+    )
 
 
 def host(capacity=100 * GiB, free=None, used=None, t=0.0):
@@ -85,14 +96,17 @@ class _Bad(Policy):
         return {}
 
 
-@pytest.mark.parametrize("how, message", [
-    ("unknown id", "unknown guest id 999999"),
-    ("float", "not an int"),
-    ("below floor", "below its floor"),
-    ("above memory", "above its memory"),
-    ("not a dict", "not a dict"),
-    ("nondeterministic", "not deterministic"),
-])
+@pytest.mark.parametrize(
+    "how, message",
+    [
+        ("unknown id", "unknown guest id 999999"),
+        ("float", "not an int"),
+        ("below floor", "below its floor"),
+        ("above memory", "above its memory"),
+        ("not a dict", "not a dict"),
+        ("nondeterministic", "not deterministic"),
+    ],
+)
 def test_check_policy_catches(how, message):
     bad = type("Bad", (_Bad,), {"how": how})
     with pytest.raises(PolicyCheckError, match=message):
@@ -197,8 +211,7 @@ def px_host(goal):
 
 def two_vms(**kw):
     # 4 GiB VMs at their 1 GiB floor with no free memory (under pressure), shares 2:1
-    return [guest(1, memory=4 * GiB, cur=GiB, shares=2000, **kw),
-            guest(2, memory=4 * GiB, cur=GiB, shares=1000, **kw)]
+    return [guest(1, memory=4 * GiB, cur=GiB, shares=2000, **kw), guest(2, memory=4 * GiB, cur=GiB, shares=1000, **kw)]
 
 
 def test_proxmox_grow_splits_by_shares():
@@ -229,8 +242,7 @@ def test_proxmox_shrink_takes_from_comfortable_vms_first():
     # goal -200 MiB. VM1 has 1 GiB free > 0.25 * 1 GiB floor: comfortable; VM2 has none.
     # Only VM1 is asked: desired = 1 GiB + (1 GiB - 200 MiB) = 2 GiB - 200 MiB,
     # capped at -100 MiB; 100 MiB are left, but VM1 moved, so VM2 is not asked.
-    vms = [guest(1, memory=4 * GiB, cur=2 * GiB, free=GiB),
-           guest(2, memory=4 * GiB, cur=2 * GiB, free=0)]
+    vms = [guest(1, memory=4 * GiB, cur=2 * GiB, free=GiB), guest(2, memory=4 * GiB, cur=2 * GiB, free=0)]
     assert ProxmoxPolicy().decide(px_host(-200 * MiB), vms) == {1: 2 * GiB - 100 * MiB}
     # nobody comfortable: no progress, so all VMs share the cut:
     # desired = 1 GiB + (2 GiB - 200 MiB) / 2 = 2 GiB - 100 MiB each
@@ -249,8 +261,7 @@ def test_proxmox_grow_gives_to_pressured_vms_first():
 
 
 def test_proxmox_leaves_opted_out_and_floorless_vms_alone():
-    vms = two_vms() + [guest(3, memory=4 * GiB, cur=GiB, shares=0),
-                       guest(4, memory=4 * GiB, cur=GiB, floor=0)]
+    vms = two_vms() + [guest(3, memory=4 * GiB, cur=GiB, shares=0), guest(4, memory=4 * GiB, cur=GiB, floor=0)]
     out = ProxmoxPolicy().decide(px_host(150 * MiB), vms)
     assert out == {1: GiB + 100 * MiB, 2: GiB + 50 * MiB}
 
@@ -268,21 +279,30 @@ MB, GB = 1000 * 1000, 1000 * 1000 * 1000
 
 
 def status(*vms):
-    return {vmid: dict(maxmem=maxmem, shares=shares, balloon=balloon, balloon_min=bmin, freemem=free)
-            for vmid, maxmem, shares, balloon, bmin, free in vms}
+    return {
+        vmid: dict(maxmem=maxmem, shares=shares, balloon=balloon, balloon_min=bmin, freemem=free)
+        for vmid, maxmem, shares, balloon, bmin, free in vms
+    }
 
 
 STATUS1 = status((100, GB * 2, 2000, GB, GB, 0), (101, GB * 2, 1000, GB, GB, 0))
 STATUS2 = status((100, GB * 2, 2000, GB * 2, GB * 2, 0), (101, GB * 2, 1000, GB, GB, 0))
-STATUS3 = status((100, GB * 2, 2000, GB * 2, GB * 2, 0), (101, GB * 2, 1000, GB + 7 * MB, GB, 0),
-                 (102, GB * 2, 1000, GB, GB, 512 * MB))
+STATUS3 = status(
+    (100, GB * 2, 2000, GB * 2, GB * 2, 0),
+    (101, GB * 2, 1000, GB + 7 * MB, GB, 0),
+    (102, GB * 2, 1000, GB, GB, 512 * MB),
+)
 
 
 def ab_round(vmstatus, goal):
-    guests = [guest(vmid, memory=d["maxmem"], cur=d["balloon"], floor=d["balloon_min"],
-                    free=d["freemem"], shares=d["shares"]) for vmid, d in vmstatus.items()]
+    guests = [
+        guest(vmid, memory=d["maxmem"], cur=d["balloon"], floor=d["balloon_min"], free=d["freemem"], shares=d["shares"])
+        for vmid, d in vmstatus.items()
+    ]
     # capacity 10^12: 10^12 * 80 / 100 is exact, so pvestatd's goal is `goal` itself
-    return ProxmoxPolicy(ProxmoxParams(max_change=100 * MB)).decide(host(capacity=10**12, used=8 * 10**11 - goal), guests)
+    return ProxmoxPolicy(ProxmoxParams(max_change=100 * MB)).decide(
+        host(capacity=10**12, used=8 * 10**11 - goal), guests
+    )
 
 
 def absim(vmstatus, goal):
@@ -302,29 +322,35 @@ def absim(vmstatus, goal):
             return total, vmstatus
 
 
-@pytest.mark.parametrize("vmstatus, goal, expect", [
-    (STATUS1, 0, {}),
-    (STATUS1, 90 * MB, {100: 1060 * MB, 101: 1030 * MB}),
-    (STATUS1, 150 * MB, {100: 1100 * MB, 101: 1050 * MB}),
-    (STATUS1, 270 * MB, {100: 1100 * MB, 101: 1090 * MB}),
-    (STATUS2, 0, {}),
-    (STATUS2, 18 * MB, {101: 1018 * MB}),
-    (STATUS2, 500 * MB, {101: 1100 * MB}),
-    (STATUS3, 0, {}),
-    (STATUS3, 11 * MB, {101: 1018 * MB}),
-    (STATUS3, 80 * MB, {101: 1087 * MB}),
-    (STATUS3, 200 * MB, {101: 1107 * MB}),
-])
+@pytest.mark.parametrize(
+    "vmstatus, goal, expect",
+    [
+        (STATUS1, 0, {}),
+        (STATUS1, 90 * MB, {100: 1060 * MB, 101: 1030 * MB}),
+        (STATUS1, 150 * MB, {100: 1100 * MB, 101: 1050 * MB}),
+        (STATUS1, 270 * MB, {100: 1100 * MB, 101: 1090 * MB}),
+        (STATUS2, 0, {}),
+        (STATUS2, 18 * MB, {101: 1018 * MB}),
+        (STATUS2, 500 * MB, {101: 1100 * MB}),
+        (STATUS3, 0, {}),
+        (STATUS3, 11 * MB, {101: 1018 * MB}),
+        (STATUS3, 80 * MB, {101: 1087 * MB}),
+        (STATUS3, 200 * MB, {101: 1107 * MB}),
+    ],
+)
 def test_proxmox_balloontest_abtest(vmstatus, goal, expect):
     assert ab_round(vmstatus, goal) == expect
 
 
-@pytest.mark.parametrize("goal, expect", [
-    (180 * MB, {100: 1120 * MB, 101: 1060 * MB}),
-    (270 * MB, {100: 1180 * MB, 101: 1090 * MB}),
-    (600 * MB, {100: 1300 * MB, 101: 1300 * MB}),
-    (900 * MB, {100: 1600 * MB, 101: 1300 * MB}),
-])
+@pytest.mark.parametrize(
+    "goal, expect",
+    [
+        (180 * MB, {100: 1120 * MB, 101: 1060 * MB}),
+        (270 * MB, {100: 1180 * MB, 101: 1090 * MB}),
+        (600 * MB, {100: 1300 * MB, 101: 1300 * MB}),
+        (900 * MB, {100: 1600 * MB, 101: 1300 * MB}),
+    ],
+)
 def test_proxmox_balloontest_absim(goal, expect):
     assert absim(STATUS1, goal)[0] == expect
 
@@ -343,8 +369,21 @@ def test_proxmox_balloontest_absim_grow_then_shrink():
 def test_static_ramp_balloon_sizes():
     # the seed series' benchmark: 1 GiB in 256 MiB chunks a minute, then back
     ramp = StaticPolicy.ramp()
-    expected = {0: 0, 59.9: 0, 60: 256, 119: 256, 120: 512, 180: 768, 240: 1024, 299: 1024,
-                300: 768, 360: 512, 420: 256, 480: 0, 10_000: 0}
+    expected = {
+        0: 0,
+        59.9: 0,
+        60: 256,
+        119: 256,
+        120: 512,
+        180: 768,
+        240: 1024,
+        299: 1024,
+        300: 768,
+        360: 512,
+        420: 256,
+        480: 0,
+        10_000: 0,
+    }
     assert {t: ramp.balloon_at(t) // MiB for t in expected} == expected
     # decide: target = memory - balloon, for guests not already there
     g = guest(memory=4 * GiB, floor=0)
@@ -356,7 +395,14 @@ def test_static_ramp_balloon_sizes():
 def test_static_ramp_parameters_and_clamping():
     ramp = StaticPolicy.ramp(inflate=600 * MiB, chunk=256 * MiB, period_s=10, start_s=0, hold_s=30)
     assert [(t, b // MiB) for t, b in ramp.schedule] == [
-        (0, 0), (0, 256), (10, 512), (20, 600), (50, 344), (60, 88), (70, 0)]
+        (0, 0),
+        (0, 256),
+        (10, 512),
+        (20, 600),
+        (50, 344),
+        (60, 88),
+        (70, 0),
+    ]
     # a balloon larger than the room above the floor stops at the floor
     g = guest(memory=1 * GiB, floor=800 * MiB)
     assert ramp.decide(host(free=GiB, t=25), [g]) == {1: 800 * MiB}
@@ -429,28 +475,33 @@ def test_make_policy_errors():
         make_policy("mom", name=3)
     with pytest.raises(ValueError, match=r"policy 'none' has no parameter 'x'; its parameters: none"):
         make_policy("none", x=1)
-    with pytest.raises(ValueError, match=r"policy 'proxmox': parameter 'max_change' must be an integer \(got '100MiB'\)"):
+    with pytest.raises(
+        ValueError, match=r"policy 'proxmox': parameter 'max_change' must be an integer \(got '100MiB'\)"
+    ):
         make_policy("proxmox", max_change="100MiB")
 
 
-@pytest.mark.parametrize("name, params, message", [
-    ("mom", dict(pressure_threshold=7), "'pressure_threshold' must be <= 1"),
-    ("mom", dict(pressure_threshold=1.5), "'pressure_threshold' must be <= 1"),
-    ("mom", dict(pressure_threshold=0), "'pressure_threshold' must be > 0"),
-    ("mom", dict(pressure_critical=-0.1), "'pressure_critical' must not be negative"),
-    ("mom", dict(min_guest_free_percent=2), "'min_guest_free_percent' must be <= 1"),
-    ("mom", dict(max_balloon_change_percent=1.1), "'max_balloon_change_percent' must be <= 1"),
-    ("mom", dict(min_balloon_change_percent=-1), "'min_balloon_change_percent' must not be negative"),
-    ("mom", dict(sample_history_length=0), "'sample_history_length' must be >= 1"),
-    ("mom", dict(sample_history_length=2.5), "'sample_history_length' must be a whole number"),
-    ("mom", dict(balloon_enabled=1), "'balloon_enabled' must be true or false"),
-    ("proxmox", dict(target_percent=0), "'target_percent' must be > 0"),
-    ("proxmox", dict(target_percent=101), "'target_percent' must be <= 100"),
-    ("proxmox", dict(max_change=0), "'max_change' must be > 0"),
-    ("proxmox", dict(deadband=-1), "'deadband' must not be negative"),
-    ("static", dict(schedule=[(60, MiB), (0, 0)]), "'schedule' must be in order of time"),
-    ("static", dict(schedule="60:1MiB"), "'schedule' must be a list"),
-])
+@pytest.mark.parametrize(
+    "name, params, message",
+    [
+        ("mom", dict(pressure_threshold=7), "'pressure_threshold' must be <= 1"),
+        ("mom", dict(pressure_threshold=1.5), "'pressure_threshold' must be <= 1"),
+        ("mom", dict(pressure_threshold=0), "'pressure_threshold' must be > 0"),
+        ("mom", dict(pressure_critical=-0.1), "'pressure_critical' must not be negative"),
+        ("mom", dict(min_guest_free_percent=2), "'min_guest_free_percent' must be <= 1"),
+        ("mom", dict(max_balloon_change_percent=1.1), "'max_balloon_change_percent' must be <= 1"),
+        ("mom", dict(min_balloon_change_percent=-1), "'min_balloon_change_percent' must not be negative"),
+        ("mom", dict(sample_history_length=0), "'sample_history_length' must be >= 1"),
+        ("mom", dict(sample_history_length=2.5), "'sample_history_length' must be a whole number"),
+        ("mom", dict(balloon_enabled=1), "'balloon_enabled' must be true or false"),
+        ("proxmox", dict(target_percent=0), "'target_percent' must be > 0"),
+        ("proxmox", dict(target_percent=101), "'target_percent' must be <= 100"),
+        ("proxmox", dict(max_change=0), "'max_change' must be > 0"),
+        ("proxmox", dict(deadband=-1), "'deadband' must not be negative"),
+        ("static", dict(schedule=[(60, MiB), (0, 0)]), "'schedule' must be in order of time"),
+        ("static", dict(schedule="60:1MiB"), "'schedule' must be a list"),
+    ],
+)
 def test_make_policy_bad_values_name_the_parameter(name, params, message):
     with pytest.raises(ValueError, match=f"^policy '{name}': parameter {message}") as e:
         make_policy(name, **params)

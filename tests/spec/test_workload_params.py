@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+import fleet.workload  # noqa: F401  (registers the implementations)
 from fleet.spec.params import Params, params_help
 from fleet.spec.workloads import WORKLOADS
-import fleet.workload  # noqa: F401  (registers the implementations)
 
 make_spec = WORKLOADS.make_params
 
@@ -28,37 +28,43 @@ def test_params_are_frozen_typed_and_documented(name):
         assert type_name != "None"
 
 
-@pytest.mark.parametrize("name,key,value", [
-    ("server", "anon_bytes", -1),
-    ("server", "file_rate", -4096),
-    ("batch", "ramp_s", -1.0),
-    ("build", "proc_anon_bytes", -(1 << 20)),
-    ("build", "procs_per_s", -0.5),
-    ("highalloc", "rate", -1),
-    ("highalloc", "rate", 0),
-    ("highalloc", "pass_starts_s", [60, -1]),
-    ("trace", "time_scale", 0),
-    ("mix", "churn_rate", -1),
-])
+@pytest.mark.parametrize(
+    "name,key,value",
+    [
+        ("server", "anon_bytes", -1),
+        ("server", "file_rate", -4096),
+        ("batch", "ramp_s", -1.0),
+        ("build", "proc_anon_bytes", -(1 << 20)),
+        ("build", "procs_per_s", -0.5),
+        ("highalloc", "rate", -1),
+        ("highalloc", "rate", 0),
+        ("highalloc", "pass_starts_s", [60, -1]),
+        ("trace", "time_scale", 0),
+        ("mix", "churn_rate", -1),
+    ],
+)
 def test_negative_sizes_and_rates_are_refused_by_name(name, key, value):
     with pytest.raises(ValueError, match=repr(key)):
         make_spec(name, {key: value})
 
 
-@pytest.mark.parametrize("name,key,value,words", [
-    ("server", "anon_fraction", 1.5, "<= 1"),
-    ("server", "anon_bytes", "4GiB", "integer"),
-    ("server", "anon_rate", 1.5, "whole"),
-    ("server", "slab_order_shares", [1, 1], "4 shares"),
-    ("batch", "period_s", 100, "ramp_s \\+ hold_s"),
-    ("highalloc", "order", 11, "<= 10"),
-    ("highalloc", "order", 0, ">= 1"),
-    ("highalloc", "pass_starts_s", [180, 60], "non-decreasing"),
-    ("highalloc", "pass_starts_s", [], "at least one"),
-    ("highalloc", "pass_starts_s", 60, "list"),
-    ("trace", "wrap", 1, "true or false"),
-    ("trace", "vm", 501, "<= 500"),
-])
+@pytest.mark.parametrize(
+    "name,key,value,words",
+    [
+        ("server", "anon_fraction", 1.5, "<= 1"),
+        ("server", "anon_bytes", "4GiB", "integer"),
+        ("server", "anon_rate", 1.5, "whole"),
+        ("server", "slab_order_shares", [1, 1], "4 shares"),
+        ("batch", "period_s", 100, "ramp_s \\+ hold_s"),
+        ("highalloc", "order", 11, "<= 10"),
+        ("highalloc", "order", 0, ">= 1"),
+        ("highalloc", "pass_starts_s", [180, 60], "non-decreasing"),
+        ("highalloc", "pass_starts_s", [], "at least one"),
+        ("highalloc", "pass_starts_s", 60, "list"),
+        ("trace", "wrap", 1, "true or false"),
+        ("trace", "vm", 501, "<= 500"),
+    ],
+)
 def test_bad_values_name_the_key(name, key, value, words):
     with pytest.raises(ValueError, match=f"'{key}'.*{words}|{words}.*'{key}'"):
         make_spec(name, {key: value})
@@ -73,8 +79,10 @@ def test_values_are_normalised():
 
 
 def test_checking_a_spec_imports_neither_numba_nor_pyarrow():
-    code = ("import sys; from fleet.spec import load_spec; load_spec('experiments/balloon-compaction.toml'); "
-            "print(sorted(m for m in ('numba', 'pyarrow', 'duckdb', 'ray') if m in sys.modules))")
+    code = (
+        "import sys; from fleet.spec import load_spec; load_spec('experiments/balloon-compaction.toml'); "
+        "print(sorted(m for m in ('numba', 'pyarrow', 'duckdb', 'ray') if m in sys.modules))"
+    )
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
     assert out.stdout.strip() == "[]"

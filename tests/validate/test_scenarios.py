@@ -32,7 +32,7 @@ def test_a_good_scenario_loads(tmp_path):
         ('[scenario]\nmemory = "1GiB"\nthp_defrag = "sometimes"\nsteps = ["compact"]\n', "thp_defrag"),
         ('[scenario]\nsteps = "compact"\n', "list of step strings"),
         ('[scenario]\ncolour = 1\nsteps = ["compact"]\n', "unknown key scenario.colour"),
-        ('[other]\n', "exactly one [scenario]"),
+        ("[other]\n", "exactly one [scenario]"),
         ('[scenario]\nsteps = ["jump 3"]\n', "not a step"),
         (b"\xff\xfe[scenario]", "not a TOML file"),
     ],

@@ -43,10 +43,14 @@ def test_passes_on_an_idle_zone(make_zone):
 
 def test_beside_a_build_each_pass_reports_and_frees(make_zone):
     zone, rng = make_zone()
-    c = make_composite(zone, [
-        ("build", dict(procs_per_s=4, proc_anon_bytes=4 * MIB, file_rate=16 * MIB)),
-        ("highalloc", dict(pass_starts_s=[20, 45], rate=32 * MIB)),
-    ], rng)
+    c = make_composite(
+        zone,
+        [
+            ("build", dict(procs_per_s=4, proc_anon_bytes=4 * MIB, file_rate=16 * MIB)),
+            ("highalloc", dict(pass_starts_s=[20, 45], rate=32 * MIB)),
+        ],
+        rng,
+    )
     probe = c.parts[1]
     ends = []
     t = 0.0

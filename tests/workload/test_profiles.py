@@ -45,8 +45,12 @@ def test_runs_and_zone_stays_consistent(make_zone, name):
 
 def test_server_reaches_its_working_set_with_thp_and_capped_cache(make_zone):
     zone, rng = make_zone()
-    w = make_workload("server", zone, dict(anon_bytes=96 * MIB, anon_rate=16 * MIB, file_bytes=48 * MIB,
-                                           file_rate=16 * MIB, thp_fraction=0.25), rng)
+    w = make_workload(
+        "server",
+        zone,
+        dict(anon_bytes=96 * MIB, anon_rate=16 * MIB, file_bytes=48 * MIB, file_rate=16 * MIB, thp_fraction=0.25),
+        rng,
+    )
     run_workload(zone, w, 3)
     grown = owner_pages(zone, w, "anon") + owner_pages(zone, w, "thp")
     assert grown <= 3 * 16 * PAGES_PER_MIB  # the ramp rate holds
@@ -68,8 +72,20 @@ def test_server_reaches_its_working_set_with_thp_and_capped_cache(make_zone):
 def test_server_small_rates_accumulate_over_short_ticks(make_zone):
     zone, rng = make_zone()
     page = C.PAGE_SIZE
-    w = make_workload("server", zone, dict(anon_rate=page, anon_churn_rate=0, thp_fraction=0, file_rate=0,
-                                           file_churn_rate=0, slab_rate=0, slab_churn_rate=0), rng)
+    w = make_workload(
+        "server",
+        zone,
+        dict(
+            anon_rate=page,
+            anon_churn_rate=0,
+            thp_fraction=0,
+            file_rate=0,
+            file_churn_rate=0,
+            slab_rate=0,
+            slab_churn_rate=0,
+        ),
+        rng,
+    )
     run_workload(zone, w, 10, dt=0.25)  # a quarter page per tick
     assert owner_pages(zone, w, "anon") == 10
 
@@ -77,8 +93,9 @@ def test_server_small_rates_accumulate_over_short_ticks(make_zone):
 def test_batch_ramps_holds_and_frees_at_exit(make_zone):
     zone, rng = make_zone()
     peak = 64 * PAGES_PER_MIB
-    w = make_workload("batch", zone, dict(peak_bytes=64 * MIB, ramp_s=10, hold_s=10, period_s=40, start_s=5,
-                                          input_bytes=8 * MIB), rng)
+    w = make_workload(
+        "batch", zone, dict(peak_bytes=64 * MIB, ramp_s=10, hold_s=10, period_s=40, start_s=5, input_bytes=8 * MIB), rng
+    )
     anon = lambda: owner_pages(zone, w, "anon")  # noqa: E731
     run_workload(zone, w, 5)
     assert anon() == 0 and w.metrics()["jobs_started"] == 0
@@ -101,8 +118,9 @@ def test_batch_ramps_holds_and_frees_at_exit(make_zone):
 
 def test_batch_thp_share(make_zone):
     zone, rng = make_zone(thp_defrag="always")
-    w = make_workload("batch", zone, dict(peak_bytes=64 * MIB, ramp_s=4, hold_s=10, period_s=20, thp_fraction=0.5,
-                                          input_bytes=0), rng)
+    w = make_workload(
+        "batch", zone, dict(peak_bytes=64 * MIB, ramp_s=4, hold_s=10, period_s=20, thp_fraction=0.5, input_bytes=0), rng
+    )
     run_workload(zone, w, 6)
     m = w.metrics()
     assert m["thp_fault_alloc"] + m["thp_fault_fallback"] == 16  # half of 64 MiB in 2 MiB faults
@@ -111,8 +129,19 @@ def test_batch_thp_share(make_zone):
 
 def test_build_processes_come_and_go(make_zone):
     zone, rng = make_zone()
-    w = make_workload("build", zone, dict(procs_per_s=5, proc_lifetime_s=2, proc_anon_bytes=2 * MIB,
-                                          file_bytes=64 * MIB, file_rate=16 * MIB, dentry_bytes=8 * MIB), rng)
+    w = make_workload(
+        "build",
+        zone,
+        dict(
+            procs_per_s=5,
+            proc_lifetime_s=2,
+            proc_anon_bytes=2 * MIB,
+            file_bytes=64 * MIB,
+            file_rate=16 * MIB,
+            dentry_bytes=8 * MIB,
+        ),
+        rng,
+    )
     run_workload(zone, w, 30)
     m = w.metrics()
     assert m["procs_started"] == 150
@@ -156,8 +185,11 @@ def test_mix_wraps_random_mix(make_zone):
 
 def test_composite_ticks_in_order_and_prefixes_metrics(make_zone):
     zone, rng = make_zone()
-    c = make_composite(zone, [("build", SMALL["build"]), ("highalloc", dict(pass_starts_s=[3])),
-                              ("highalloc", dict(pass_starts_s=[30]))], rng)
+    c = make_composite(
+        zone,
+        [("build", SMALL["build"]), ("highalloc", dict(pass_starts_s=[3])), ("highalloc", dict(pass_starts_s=[30]))],
+        rng,
+    )
     assert isinstance(c, Composite)
     run_workload(zone, c, 10)
     m = c.metrics()
@@ -187,4 +219,7 @@ def test_steady_holds_its_footprint_and_churns_at_its_rate(make_zone):
     assert abs(churned - 20 * 8 * PAGES_PER_MIB) <= 512
     slab = owner_pages(zone, w, "slab")
     assert 0.05 * held < slab < 0.2 * held  # a tenth of the traffic, held since the ramp
-    assert after["thp_fault_alloc"] + after["thp_fault_fallback"] > before["thp_fault_alloc"] + before["thp_fault_fallback"]
+    assert (
+        after["thp_fault_alloc"] + after["thp_fault_fallback"]
+        > before["thp_fault_alloc"] + before["thp_fault_fallback"]
+    )

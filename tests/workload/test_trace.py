@@ -31,7 +31,9 @@ def test_slice_is_the_first_day_of_the_month():
     readme = (DATA / "README.md").read_text()
     for words in ("Shen, Beek, Iosup", "CCGrid 2015", "GWA-T-12", "1372629600"):
         assert words in readme
-    assert pq.ParquetFile(DATA / "bitbrains-rnd-2013-07-01.parquet").metadata.row_group(0).column(0).compression == "ZSTD"
+    assert (
+        pq.ParquetFile(DATA / "bitbrains-rnd-2013-07-01.parquet").metadata.row_group(0).column(0).compression == "ZSTD"
+    )
 
 
 @pytest.mark.parametrize("vm", [2, 7])
