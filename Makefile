@@ -51,7 +51,7 @@ test-long: $(STAMP)
 	$(BIN)/pytest -m slow
 
 # Random exploration: the property tests with fresh examples, 20 times as many.
-FUZZ_TESTS := tests/test_bad_input.py tests/memory/test_buddy_properties.py tests/memory/test_balloon_compaction.py
+FUZZ_TESTS := tests/test_bad_input.py tests/memory/test_buddy_properties.py tests/memory/test_balloon.py
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz BALLOONFLEET_FUZZ_FACTOR=20 $(BIN)/pytest -m "not slow" $(FUZZ_TESTS)
 

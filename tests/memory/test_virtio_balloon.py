@@ -35,11 +35,12 @@ import numpy as np
 import pytest
 
 from fleet.memory import constants as C
-from fleet.memory import virtio_balloon
+from fleet.memory import virtio_balloon, vmscan
 from fleet.memory.rng import new_rng
 from fleet.memory.stream import decode_all, encode
 from fleet.memory.watermark import ALLOC_NO_WATERMARKS, WMARK_LOW, WMARK_MIN
 from fleet.memory.zone import Zone
+from tests.memory.zones import cache_zone, vm
 
 PB = C.PAGEBLOCK_NR_PAGES
 NR_PAGES = 32 * PB  # 64 MiB
@@ -62,10 +63,6 @@ def free_total(z):
 
 def managed(z):
     return int(z.a.zs[C.ZS_MANAGED])
-
-
-def vm(z, name):
-    return int(z.a.vm[C.VM[name]])
 
 
 def balloon_pfns(z):
@@ -437,3 +434,32 @@ def test_balloon_migratetype_follows_the_switch(era, on):
     assert z.balloon_pages() == 0 and z.nr_free == NR_PAGES
     assert z.pageblock_counts().tolist() == counts
     z.check()
+
+
+# ------------------------------------------------ fill_balloon under pressure
+
+
+@pytest.mark.parametrize("era", ["3.8", "6.x"])
+def test_fill_balloon_reclaims_through_each_pages_slow_path(era):
+    """fill_balloon allocates every page with __GFP_NORETRY: in a zone full
+    of page cache with 100 pages above min, the batch completes: each page
+    below low wakes kswapd, and each page that min refuses reclaims one
+    round (SWAP_CLUSTER_MAX pages, an allocstall) and takes its page."""
+    mark = Zone(32 * PB, era=era).watermark(WMARK_MIN)
+    z = cache_zone(era, mark + 100)
+    assert z.inflate(256) == 256
+    stalls = vm(z, "allocstall_normal")
+    assert (256 - 100) // vmscan.SWAP_CLUSTER_MAX <= stalls <= (256 - 100) // vmscan.SWAP_CLUSTER_MAX + 1
+    assert int(z.a.zs[C.ZS_KSWAPD_WAKE]) > 0 and vm(z, "balloon_inflate_fail") == 0
+    z.check()
+
+
+@pytest.mark.parametrize("era", ["3.8", "6.x"])
+def test_fill_balloon_gives_up_at_the_first_page_reclaim_cannot_serve(era):
+    """Nothing reclaimable (anon, no swap): one reclaim round without
+    progress, no retry, and the batch ends ("Out of puff!")."""
+    z = Zone(32 * PB, era=era, rng=new_rng(1, 0), pcp=False)
+    anon = z.register_owner("anon", C.KIND_ANON)
+    assert z.alloc_bulk(anon, 0, z.nr_pages, ALLOC_NO_WATERMARKS) == z.nr_pages
+    assert z.inflate(256) == 0
+    assert vm(z, "balloon_inflate_fail") == 1 and vm(z, "allocstall_normal") == 1

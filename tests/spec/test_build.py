@@ -1,8 +1,8 @@
-"""Spec validation: every bad spec is refused with one line naming the key."""
+"""Building a spec (build.py): every bad spec is refused with one line naming the key."""
 
 import pytest
 
-from fleet.spec import SpecError, build_spec, load_spec, sweep_points
+from fleet.spec import SpecError, build_spec
 
 GOOD = {
     "experiment": {"name": "t", "duration_s": "2min"},
@@ -55,26 +55,6 @@ def test_bad_specs_name_the_key(path, value, words):
 def test_unknown_table_is_refused():
     with pytest.raises(SpecError, match="unknown table"):
         build_spec({**GOOD, "hots": {}})
-
-
-def test_overrides_and_missing_file(tmp_path):
-    path = tmp_path / "s.toml"
-    path.write_text('[experiment]\nname = "x"\n[[guests]]\nmemory = "256MiB"\n')
-    spec = load_spec(path, ["kernel.era=3.8", "guests[0].count=3"], seed=9)
-    assert spec.kernel.era == "3.8" and spec.guests[0].count == 3 and spec.experiment.seed == 9
-    with pytest.raises(SpecError, match="no such file"):
-        load_spec(tmp_path / "missing.toml")
-    with pytest.raises(SpecError, match="there is no guests\\[4\\]"):
-        load_spec(path, ["guests[4].count=1"])
-
-
-def test_sweep_grid_names_every_point():
-    raw = {**GOOD, "sweep": {"kernel.balloon_compaction": [False, True], "seeds": [1, 2, 3]}}
-    points = sweep_points(raw)
-    assert len(points) == 6 and len({run for run, _ in points}) == 6
-    run, point = points[-1]
-    assert run == "balloon_compaction=True_seed=3"
-    assert build_spec(point).kernel.balloon_compaction is True and build_spec(point).experiment.seed == 3
 
 
 def test_memory_from_trace_sizes_each_guest_from_its_vm():

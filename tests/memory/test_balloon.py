@@ -31,6 +31,7 @@ from fleet.memory.zone import Zone
 from fleet.scenario import ScenarioRunner, parse_steps
 from tests.examples import examples
 from tests.lists import walk
+from tests.memory.zones import vm
 
 PB = C.PAGEBLOCK_NR_PAGES
 NR_BLOCKS = 16
@@ -68,10 +69,6 @@ def fill_with_anon(z):
 def free_pfns(z, pfns):
     for pfn in pfns:
         z.free(pfn)
-
-
-def vm(z, name):
-    return int(z.a.vm[C.VM[name]])
 
 
 def vm_snapshot(z):

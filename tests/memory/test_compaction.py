@@ -1,0 +1,140 @@
+"""Compaction (compaction.py): deferral and its stall counting, the lru_lock
+gate of balloon isolation in Linux 3.8-3.17, and the scanners' counters."""
+
+import numpy as np
+import pytest
+
+from fleet.memory import compaction
+from fleet.memory import constants as C
+from fleet.memory.alloc import alloc_pages_direct_compact
+from fleet.memory.compaction import MIGRATE_ASYNC
+from fleet.memory.rng import new_rng
+from fleet.memory.watermark import (
+    ALLOC_NO_WATERMARKS,
+)
+from fleet.memory.zone import Zone
+from tests.memory.zones import cache_zone, vm
+
+PB = C.PAGEBLOCK_NR_PAGES
+GIB = 1 << 18  # pages
+
+
+# ------------------------------------------------ deferral and compact_stall
+
+
+@pytest.mark.parametrize("era, stalls", [("6.x", 1), ("3.8", 0)])
+def test_a_deferred_async_attempt_counts_a_stall_in_6x_only(era, stalls):
+    z = cache_zone(era, 0)
+    z.a.zs[C.ZS_COMPACT_DEFER_SHIFT] = 6  # deferred: 64 attempts are skipped
+    z.a.zs[C.ZS_COMPACT_ORDER_FAILED] = 9
+    pfn, result = alloc_pages_direct_compact(z.a, 9, 1, MIGRATE_ASYNC)
+    assert pfn < 0 and result == compaction.COMPACT_DEFERRED
+    assert vm(z, "compact_stall") == stalls
+    assert vm(z, "compact_migrate_scanned") == 0  # nothing was scanned
+    assert int(z.a.zs[C.ZS_COMPACT_CONSIDERED]) == 1
+
+
+# ------------------------------------------------ balloon isolation: the lru_lock gate
+
+
+def balloon_then_lru_block(isolation):
+    """Block 0: 64 balloon pages, then 64 anon pages, the rest free; a free
+    target block at the top; era 3.8 with balloon compaction on."""
+    z = Zone(8 * PB, era="3.8", rng=new_rng(3, 0), thp=False, balloon_isolation=isolation, pcp=False)
+    filler = z.register_owner("filler", C.KIND_ANON)
+    assert z.alloc_bulk(filler, 0, z.nr_pages, ALLOC_NO_WATERMARKS) == z.nr_pages
+    for pfn in range(PB):
+        z.free(pfn)
+    assert z.inflate(64) == 64
+    balloon = sorted(int(p) for p in np.flatnonzero(z.a.owner == z.balloon_owner))
+    anon = z.register_owner("anon", C.KIND_ANON)
+    for _ in range(64):
+        assert z.alloc(anon, 0, ALLOC_NO_WATERMARKS) >= 0
+    lru = sorted(int(p) for p in np.flatnonzero(z.a.owner == anon))
+    for pfn in range(7 * PB, 8 * PB):  # the top block becomes the free scanner's
+        z.free(pfn)
+    z.drain_stream()
+    return z, balloon, lru
+
+
+@pytest.mark.parametrize("isolation, migrated", [("seed", 64), ("merged-3.8", 0)])
+def test_merged_3_8_isolates_balloon_pages_only_after_an_lru_page(isolation, migrated):
+    z, balloon, lru = balloon_then_lru_block(isolation)
+    assert max(balloon) < min(lru)  # the balloon pages come first in the block
+    z.compact_memory()
+    assert vm(z, "balloon_migrate") == migrated
+    z.check()
+
+
+@pytest.mark.parametrize("nr_balloon, migrated", [(29, 29), (31, 30)])
+def test_merged_3_8_isolates_balloon_pages_met_after_the_lock_was_taken(nr_balloon, migrated):
+    """After the two LRU pages at pfns 0 and 1 the call holds the lock and
+    isolates the balloon pages behind them, up to COMPACT_CLUSTER_MAX (32)
+    pages a call; the next call starts unlocked, at a balloon page, and
+    passes it over."""
+    z = Zone(8 * PB, era="3.8", rng=new_rng(4, 0), thp=False, balloon_isolation="merged-3.8", pcp=False)
+    filler = z.register_owner("filler", C.KIND_ANON)
+    z.alloc_bulk(filler, 0, z.nr_pages, ALLOC_NO_WATERMARKS)
+    z.free(0)  # one LRU page of the filler stays at pfn 1, before the balloon
+    for pfn in range(2, PB):
+        z.free(pfn)
+    anon = z.register_owner("anon", C.KIND_ANON)
+    assert z.alloc(anon, 0, ALLOC_NO_WATERMARKS) == 0
+    assert z.inflate(nr_balloon) == nr_balloon  # fills pfns 2.. after the LRU pages 0 and 1
+    for pfn in range(7 * PB, 8 * PB):
+        z.free(pfn)
+    z.drain_stream()
+    z.compact_memory()
+    assert vm(z, "balloon_migrate") == migrated
+    z.check()
+
+
+def test_each_era_has_its_default_isolation():
+    assert int(Zone(8 * PB, era="3.8").a.zs[C.ZS_BALLOON_ISOLATION]) == C.BALLOON_ISOLATION_MERGED_38
+    assert int(Zone(8 * PB, era="6.x").a.zs[C.ZS_BALLOON_ISOLATION]) == C.BALLOON_ISOLATION_SEED
+    with pytest.raises(ValueError, match="balloon_isolation"):
+        Zone(8 * PB, balloon_isolation="2014")
+
+
+# ------------------------------------------------ compact_migrate_scanned (isolate_migratepages_block)
+
+FREE_RUN = 64  # an order-6 free block at the start of pageblock 1
+
+
+def thp_then_free_run(era):
+    """Pageblock 0 holds one THP; pageblock 1 starts with a free order-6 block,
+    the rest of the zone is order-0 anon (no per-cpu lists: the frees
+    build the layout)."""
+    z = Zone(8 * PB, era=era, rng=new_rng(1, 0), pcp=False)
+    anon = z.register_owner("anon", C.KIND_ANON)
+    thp = z.register_owner("thp", C.KIND_THP)
+    assert z.alloc_bulk(anon, 0, z.nr_pages, ALLOC_NO_WATERMARKS) == z.nr_pages
+    for pfn in range(PB):
+        z.free(pfn)
+    assert z.alloc(thp, C.HPAGE_PMD_ORDER, ALLOC_NO_WATERMARKS) == 0
+    for pfn in range(PB, PB + FREE_RUN):
+        z.free(pfn)
+    z.check()
+    return z
+
+
+def scan_one_block(z):
+    """One isolate_migratepages call of a whole-zone run; (isolated, scanned)."""
+    before = int(z.a.vm[C.VM_COMPACT_MIGRATE_SCANNED])
+    nr = compaction.isolate_migratepages(z.a, z.a.cc, z.a.cc_migrate)
+    return int(nr), int(z.a.vm[C.VM_COMPACT_MIGRATE_SCANNED]) - before
+
+
+@pytest.mark.parametrize("era, thp_counted", [("6.x", PB), ("3.8", 1)])
+def test_migrate_scanner_counts_the_pfns_it_passes(era, thp_counted):
+    z = thp_then_free_run(era)
+    compaction.init_cc(z.a, -1, compaction.MIGRATE_SYNC, 1, 1, 0, 0)
+    # Pageblock 0: the THP is stepped over whole; 6.x counts its 512 pages,
+    # 3.8 only the head it looked at.
+    assert scan_one_block(z) == (0, thp_counted)
+    # Pageblock 1: the free block counts whole in both eras, then one pfn per
+    # anon page until a cluster of 32 is isolated.
+    nr, scanned = scan_one_block(z)
+    assert nr == C.COMPACT_CLUSTER_MAX
+    assert scanned == FREE_RUN + C.COMPACT_CLUSTER_MAX
+    assert z.a.cc[compaction.CC_MIGRATE_PFN] == PB + FREE_RUN + C.COMPACT_CLUSTER_MAX
