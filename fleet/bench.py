@@ -94,7 +94,7 @@ def memory_bench(memory_bytes: int = 4 << 30, seed: int = 1) -> dict:
     bytes of model state per 4 KiB page, then compaction_bench and
     scenario_bench on the same size."""
     nr_pages = memory_bytes // C.PAGE_SIZE
-    results = {"memory_bytes": memory_bytes}
+    results: dict[str, float] = {"memory_bytes": memory_bytes}
     order0 = (("anon", 0, 1.0),)
     for key, mix in (("alloc_free_ops_per_s", order0), ("mixed_order_ops_per_s", DEFAULT_MIX)):
         fragmented_zone(C.PAGEBLOCK_NR_PAGES * 64, seed, mix)  # compile outside the clock
@@ -241,7 +241,7 @@ def fleet_bench(duration_s: int = 1800, repeats: int = 2) -> dict:
     fastest simulation counts: the machine's background noise only slows."""
     _compile_fleet_kernels()
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # always an embedded Ray
-    runs = {}
+    runs: dict[int, dict] = {}
     for n in (1, 2) * repeats:
         code = f"import json; from fleet.bench import fleet_run; print(json.dumps(fleet_run({n}, {duration_s})))"
         start = time.perf_counter()

@@ -14,7 +14,7 @@ import typer
 try:  # typer >= 0.29 vendors click as typer._click
     from typer._click import exceptions as click_errors
 except ImportError:  # pragma: no cover - older typer on plain click
-    from click import exceptions as click_errors
+    from click import exceptions as click_errors  # type: ignore[no-redef]  # the same module, unvendored
 
 from .memory import constants as C
 from .spec.guests import check_guest_bytes

@@ -12,7 +12,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pyarrow as pa
 import ray
@@ -31,12 +31,14 @@ def start_ray(workers: int | None, address: str | None) -> None:
     if ray.is_initialized():
         return
     os.environ.setdefault("RAY_COLOR_PREFIX", "0")
-    common = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
     address = address or os.environ.get("RAY_ADDRESS")
-    if address:
-        ray.init(address=address, **common)
-    else:
-        ray.init(address="local", num_cpus=workers or os.cpu_count(), **common)
+    ray.init(
+        address=address or "local",
+        num_cpus=None if address else workers or os.cpu_count(),  # None: ray.init's default
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.ERROR,
+    )
 
 
 def plan_actors(spec: Spec, cpus: int) -> dict[int, list[list[tuple[int, int, int]]]]:
@@ -74,9 +76,10 @@ class HostCrew:
         from .actors import GuestActor, HostPolicyActor
 
         self.guests = [
-            GuestActor.options(num_cpus=cpu_share).remote(spec_ref, members, faults.get("guest")) for members in packs
+            GuestActor.options(num_cpus=cpu_share).remote(spec_ref, members, faults.get("guest"))  # type: ignore[attr-defined]  # Ray types @ray.remote(num_cpus=...) classes as the plain class
+            for members in packs
         ]
-        self.host = HostPolicyActor.remote(spec_ref, host_id, self.guests, faults.get("host"))
+        self.host = HostPolicyActor.remote(spec_ref, host_id, self.guests, faults.get("host"))  # type: ignore[attr-defined]  # as above
 
     def nodes(self) -> list[str]:
         return ray.get([a.node_id.remote() for a in self.guests])
@@ -91,7 +94,7 @@ def run_one(
     run_id: str,
     out_dir: str,
     progress: Callable[[int, int], None] | None = None,
-    faults: list[str] = (),
+    faults: Sequence[str] = (),
 ) -> dict:
     """Simulate one run of a checked spec and commit it under `out_dir`; `faults`
     injects actor crashes (guest-crash@T, host-crash@T). Returns the runs row;

@@ -27,10 +27,10 @@ import abc
 import copy
 import random
 from collections.abc import Callable
-from typing import ClassVar
+from typing import ClassVar, NoReturn
 
 from fleet.records import GuestStats, HostState
-from fleet.spec.params import Params
+from fleet.spec.params import Params as ParamsBase
 from fleet.spec.registry import Registry
 
 MiB = 1 << 20
@@ -43,8 +43,11 @@ class Policy(abc.ABC):
     `self.params`, and implement `decide`."""
 
     name: ClassVar[str] = ""
-    Params: ClassVar[type[Params]]
-    params: Params
+    Params: ClassVar[type[ParamsBase]]
+    params: ParamsBase
+
+    def __init__(self, params: ParamsBase | None = None) -> None:
+        self.params = self.Params() if params is None else params
 
     @abc.abstractmethod
     def decide(self, host: HostState, guests: list[GuestStats]) -> dict[int, int]:
@@ -169,7 +172,7 @@ def _world(rng: random.Random, kind: str, overcommit: float, demand: tuple[float
 
 
 def _check_output(policy: Policy, where: str, guests: list[GuestStats], out: object) -> None:
-    def fail(msg: str) -> None:
+    def fail(msg: str) -> NoReturn:
         raise PolicyCheckError(f"policy {policy.name!r} ({type(policy).__name__}), {where}: {msg}")
 
     if not isinstance(out, dict):

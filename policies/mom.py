@@ -94,7 +94,7 @@ class MomPolicy(Policy):
     Params = MomParams
 
     def __init__(self, params: MomParams | None = None) -> None:
-        self.params = MomParams() if params is None else params
+        self.params: MomParams = MomParams() if params is None else params
         self._host_free: dict[int, deque[int]] = {}
         self._guest: dict[int, deque[tuple[int, int]]] = {}  # (balloon_cur, mem_unused)
 

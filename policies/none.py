@@ -24,7 +24,7 @@ class NonePolicy(Policy):
     Params = NoneParams
 
     def __init__(self, params: NoneParams | None = None) -> None:
-        self.params = NoneParams() if params is None else params
+        self.params: NoneParams = NoneParams() if params is None else params
 
     def decide(self, host: HostState, guests: list[GuestStats]) -> dict[int, int]:
         return {}

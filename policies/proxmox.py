@@ -158,7 +158,7 @@ class ProxmoxPolicy(Policy):
     Params = ProxmoxParams
 
     def __init__(self, params: ProxmoxParams | None = None) -> None:
-        self.params = ProxmoxParams() if params is None else params
+        self.params: ProxmoxParams = ProxmoxParams() if params is None else params
 
     def goal(self, host: HostState) -> int:
         """pvestatd's goal: bytes the host may hand out (> 0) or must take back (< 0)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from fleet.records import GuestStats, HostState
 from fleet.spec.params import Params, param
@@ -63,13 +64,14 @@ class StaticPolicy(Policy):
     Params = StaticParams
 
     def __init__(self, params: StaticParams | None = None) -> None:
-        self.params = StaticParams() if params is None else params
+        self.params: StaticParams = StaticParams() if params is None else params
         self.schedule: Schedule = ramp_schedule() if self.params.schedule is None else self.params.schedule
         self._times = [t for t, _ in self.schedule]
 
     @classmethod
-    def ramp(cls, **steps: float) -> StaticPolicy:
-        """The policy of `ramp_schedule(RampParams(**steps))` (see there)."""
+    def ramp(cls, **steps: Any) -> StaticPolicy:
+        """The policy of `ramp_schedule(RampParams(**steps))` (see there); RampParams
+        validates the steps (ints of bytes, float seconds)."""
         return cls(StaticParams(schedule=ramp_schedule(RampParams(**steps))))
 
     def balloon_at(self, time_s: float) -> int:

@@ -260,10 +260,13 @@ class PassSuccess(Metric):
         }
 
 
+RunLevelMetric = MeanOfTotal | PassSuccess
+
+
 # --------------------------------------------------------------------------
 # the registry: runs-table columns and fleet analyze's rows in this order
 
-RUN_METRICS: tuple[Metric, ...] = (
+RUN_METRICS: tuple[GuestMetric | RunLevelMetric, ...] = (
     GuestLast(name="guests", label="guests", column="guests", analyzed=False, values=(), combine=len),
     GuestMean(
         name="free_2mib_per_gib_mean",
@@ -310,7 +313,8 @@ RUN_METRICS: tuple[Metric, ...] = (
     counter("balloon_pages_end", "balloon pages, end", of="balloon_pages", analyzed=False),
     counter("host_populated_pages_end", "host-populated pages, end", of="host_populated_pages", analyzed=False),
 )
-RUNS_TABLE_METRICS = tuple(m for m in RUN_METRICS if m.column)
+# the run-level metrics query a whole results folder: none has a runs-table column
+RUNS_TABLE_METRICS = tuple(m for m in RUN_METRICS if m.column and isinstance(m, GuestMetric))
 ANALYZED_METRICS = tuple(m for m in RUN_METRICS if m.analyzed)
 
 
@@ -438,6 +442,7 @@ class RunSummary:
             return {}
         last = list(self.last.values())
         return {
-            m.column: self.means[m.name].mean() if m.name in self.means else m.of_last_rows(last)
+            m.column: self.means[m.name].mean() if isinstance(m, GuestMean) else m.of_last_rows(last)
             for m in RUNS_TABLE_METRICS
+            if m.column  # always: RUNS_TABLE_METRICS are the metrics with a column
         }

@@ -190,8 +190,8 @@ def plot_results(out_dir: str | Path, to: str | Path) -> list[Path]:
     for i, v in enumerate(variants):
         xs, ys, errs = [], [], []
         for j, m in enumerate(bars):
-            vals = [r.metrics.get(m) for r in v.runs]
-            vals = [x for x in vals if x is not None and x == x]
+            got = [r.metrics.get(m) for r in v.runs]
+            vals = [x for x in got if x is not None and x == x]
             xs.append(j - 0.4 + width * (i + 0.5))
             if vals:
                 nothing = False
@@ -203,13 +203,13 @@ def plot_results(out_dir: str | Path, to: str | Path) -> list[Path]:
             errs.append(sd)
         ax.bar(xs, ys, width=width * 0.95, yerr=errs, capsize=3, color=color_of[v.label], label=v.label)
         for x, y, sd, m in zip(xs, ys, errs, bars):
-            vals = [
+            defined = [
                 r.metrics.get(m)
                 for r in v.runs
                 if r.metrics.get(m) == r.metrics.get(m) and r.metrics.get(m) is not None
             ]
             ax.annotate(
-                "n/a" if not vals else f"{y:.0f}",
+                "n/a" if not defined else f"{y:.0f}",
                 (x, y + sd),
                 ha="center",
                 va="bottom",

@@ -29,7 +29,7 @@ def cache_dir() -> str:
     """`<base>/kernels-<digest of the package's .py files>`. The base is
     NUMBA_CACHE_DIR when set, else `.numba_cache` beside pyproject.toml in a
     source checkout, else ~/.cache/balloonfleet/numba."""
-    base = config.CACHE_DIR
+    base = config.CACHE_DIR  # type: ignore[attr-defined]  # numba.config sets its settings in a function (_EnvReloader), unseen by mypy
     if not base:
         checkout = PACKAGE_DIR.parent
         if (checkout / "pyproject.toml").exists():
@@ -40,8 +40,8 @@ def cache_dir() -> str:
 
 
 # Set before any kernel below is decorated: numba picks the directory then.
-config.CACHE_DIR = cache_dir()
+config.CACHE_DIR = cache_dir()  # type: ignore[attr-defined]  # as above
 
-kernel = njit(cache=True, _nrt=False)
-hot_kernel = njit(cache=True, _nrt=False, inline="always")
+kernel = njit(cache=True, _nrt=False)  # type: ignore[call-overload]  # numba's stubs lack njit's private _nrt flag
+hot_kernel = njit(cache=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # as above
 allocating_kernel = njit(cache=True)

@@ -203,10 +203,10 @@ def raise_for_unreadable(files: Iterable[Path]) -> None:
         except Exception as exc:
             bad.append((path, exc))
     if bad:
-        path, exc = bad[0]
+        first, error = bad[0]
         fine = len(files) - len(bad)
         raise ResultsError(
-            f"corrupt or truncated results file {path}: {one_line(exc)} "
+            f"corrupt or truncated results file {first}: {one_line(error)} "
             f"({len(bad)} bad file(s); {fine} of {len(files)} read fine)"
         ) from None
 

@@ -182,6 +182,8 @@ class RunWriter:
 
     def _flush(self) -> None:
         if self._buffer:
+            if self._writer is None:  # callers check first: the writer is open until commit or abort
+                raise ResultsError(f"run {self.key}: writer is closed")
             table = pa.concat_tables(self._buffer)
             self._buffer, self._buffered = [], 0
             self._writer.write_table(table, row_group_size=max(ROW_GROUP_ROWS, table.num_rows))
@@ -197,7 +199,7 @@ class RunWriter:
         and ``code`` (:func:`code_fingerprint`) are filled in when absent. Raises ResultsError if the run is already
         committed; on any failure before publishing, the staging is removed.
         """
-        if self._done:
+        if self._done or self._writer is None:
             raise ResultsError(f"run {self.key}: writer is already closed")
         try:
             entry = dict(manifest_entry)

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..memory.constants import PAGE_SIZE, PAGEBLOCK_NR_PAGES
 from .schema import GuestGroup
-from .workloads import WORKLOADS
+from .workloads import WORKLOADS, TraceParams
 
 MIN_GUEST_BYTES = 128 << 20  # the smallest guest the model boots (its watermarks need room)
 MAX_GUEST_BYTES = 1 << 40
@@ -59,7 +59,7 @@ def check_workload(name: str, params: dict[str, Any], indices: list[int]) -> Non
     for i in sorted(set(indices) | set(range(longest))):
         for part, part_params in workload_parts(name, guest_params(params, i)):
             values = WORKLOADS.make_params(part, part_params)
-            if part == "trace":
+            if isinstance(values, TraceParams):  # the "trace" part's parameters
                 from ..bitbrains import check_vm_in_slice
 
                 check_vm_in_slice(values.vm, values.slice)

@@ -58,7 +58,7 @@ def _check_number(name: str, value: Any, kind: type, meta: typing.Mapping[str, A
     if kind is int:
         if not isinstance(value, numbers.Integral) and not float(value).is_integer():
             _fail(name, "must be a whole number", value)
-        out = int(value)
+        out = int(value)  # type: ignore[call-overload]  # typeshed's Real.__trunc__ returns an Integral, not int; int() takes any Real
     else:
         out = float(value)
         if not math.isfinite(out):

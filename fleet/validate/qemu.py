@@ -96,6 +96,13 @@ class Guest:
                 time.sleep(0.05)
         raise GuestError(f"QEMU socket {path} did not appear")
 
+    def _open(self, sock: socket.socket | None) -> socket.socket:
+        """`sock` (self.con or self.qmp), connected in __init__: None only if
+        __init__ failed before connecting it."""
+        if sock is None:
+            raise GuestError(f"{self.name}: not connected")
+        return sock
+
     def _lines(self, sock: socket.socket, attr: str, timeout: float):
         """Yield lines from a socket until the caller stops or `timeout` passes."""
         deadline = time.monotonic() + timeout
@@ -123,10 +130,11 @@ class Guest:
         """Wait until init's command loop answers; returns the seconds taken."""
         start = time.monotonic()
         deadline = start + timeout
+        con = self._open(self.con)
         while time.monotonic() < deadline:
-            self.con.sendall(b"echo @@E0 0\n")
+            con.sendall(b"echo @@E0 0\n")
             try:
-                for line in self._lines(self.con, "_buf", 1.0):
+                for line in self._lines(con, "_buf", 1.0):
                     if END.match(line):
                         return time.monotonic() - start
             except GuestError:
@@ -137,10 +145,11 @@ class Guest:
     def sh(self, command: str, timeout: float = 300) -> str:
         """Run one shell line in the guest; returns its output. Raises
         GuestError when it exits non-zero."""
+        con = self._open(self.con)
         self._seq += 1
-        self.con.sendall(f'{command}; echo "@@E{self._seq} $?"\n'.encode())
-        out = []
-        for line in self._lines(self.con, "_buf", timeout):
+        con.sendall(f'{command}; echo "@@E{self._seq} $?"\n'.encode())
+        out: list[str] = []
+        for line in self._lines(con, "_buf", timeout):
             m = END.match(line)
             if m and int(m.group(1)) == self._seq:
                 if int(m.group(2)):
@@ -152,8 +161,9 @@ class Guest:
 
     def _qmp_cmd(self, execute: str, **arguments) -> dict:
         msg = {"execute": execute} | ({"arguments": arguments} if arguments else {})
-        self.qmp.sendall(json.dumps(msg).encode() + b"\n")
-        for line in self._lines(self.qmp, "_qbuf", 30):
+        qmp = self._open(self.qmp)
+        qmp.sendall(json.dumps(msg).encode() + b"\n")
+        for line in self._lines(qmp, "_qbuf", 30):
             reply = json.loads(line)
             if "return" in reply:
                 return reply["return"]

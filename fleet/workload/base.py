@@ -21,7 +21,7 @@ import numpy as np
 
 from ..memory import constants as C
 from ..memory.zone import Zone
-from ..spec.params import Params
+from ..spec.params import Params as ParamsBase
 from ..spec.workloads import WORKLOADS
 from .kernels import alloc_interleaved
 
@@ -43,9 +43,10 @@ class Workload:
     """
 
     name = "workload"
-    Params: type[Params] = Params
+    Params: type[ParamsBase] = ParamsBase
+    params: ParamsBase | None  # subclasses narrow it to their Params class; None in a Composite
 
-    def __init__(self, zone: Zone, params: Params, rng: np.ndarray):
+    def __init__(self, zone: Zone, params: ParamsBase, rng: np.ndarray):
         self.zone, self.params, self.rng = zone, params, rng
         self.owners: dict[str, int] = {}
         self._carry: dict[str, float] = {}

@@ -35,6 +35,8 @@ class Highalloc(Workload):
     then; end at the end of the tick of the last attempt); passes_done and
     holding_pages (blocks held now, in pages)."""
 
+    params: HighallocParams
+
     def __init__(self, zone, params: HighallocParams, rng):
         super().__init__(zone, params, rng)
         self.o = self.owner("blocks", C.KIND_KERNEL, C.MIGRATE_MOVABLE)

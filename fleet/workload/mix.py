@@ -19,6 +19,8 @@ class Mix(Workload):
     """RandomMix (default entries: anon, file, slab orders 0..3, kernel, page
     tables) ticked by the Workload interface."""
 
+    params: MixParams
+
     def __init__(self, zone, params: MixParams, rng):
         super().__init__(zone, params, rng)
         mix_spec = MixSpec(

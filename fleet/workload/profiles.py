@@ -56,6 +56,12 @@ def _split_orders(pages: int, shares: tuple) -> list[tuple[int, int]]:
 class _Helpers(Workload):
     """Shared steps: page tables that follow anon, THP faults, slab churn."""
 
+    # the owners and counters of the profiles that fault THP (set in their __init__)
+    anon: int
+    thp: int
+    thp_alloc: int
+    thp_fallback: int
+
     def slab_requests(self, o: int, pages: int, shares: tuple) -> list[tuple[int, int, int]]:
         return [(o, order, blocks) for order, blocks in _split_orders(pages, shares) if blocks > 0]
 
@@ -106,6 +112,8 @@ class Server(_Helpers):
     churned lightly, part of it in THP (madvised regions); page cache growing
     toward a cap from file reads and then slowly replaced; slab grown to a
     small footprint and churned; page tables following the anon mappings."""
+
+    params: ServerParams
 
     def __init__(self, zone, params: ServerParams, rng):
         super().__init__(zone, params, rng)
@@ -167,6 +175,8 @@ class Batch(_Helpers):
     linearly to the peak over `ramp_s` (reading its input into the page cache
     meanwhile), holds it for `hold_s`, then exits and frees its anon and page
     tables at once. The page cache it read stays until reclaim takes it."""
+
+    params: BatchParams
 
     def __init__(self, zone, params: BatchParams, rng):
         super().__init__(zone, params, rng)
@@ -240,6 +250,8 @@ class Build(_Helpers):
     buffers churn unmovable slab. An exiting process frees as many pages as
     it got: the oldest anon and page tables of the build (processes live
     about equally long) and random unmovable slab."""
+
+    params: BuildParams
 
     def __init__(self, zone, params: BuildParams, rng):
         super().__init__(zone, params, rng)

@@ -23,6 +23,8 @@ class Steady(_Helpers):
     """Constant footprint, constant churn. metrics(): the common counters
     plus thp_fault_alloc and thp_fault_fallback."""
 
+    params: SteadyParams
+
     def __init__(self, zone, params: SteadyParams, rng):
         super().__init__(zone, params, rng)
         self.anon = self.owner("anon", C.KIND_ANON)

@@ -30,6 +30,8 @@ class Trace(Workload):
     """One VM's memory usage curve as the guest's anon. metrics(): the
     counters of every workload plus target_pages and anon_pages (now)."""
 
+    params: TraceParams
+
     def __init__(self, zone, params: TraceParams, rng):
         super().__init__(zone, params, rng)
         check_vm_in_slice(params.vm, params.slice)
