@@ -1,0 +1,5 @@
+"""`python -m fleet.cli`."""
+
+from . import run
+
+run()

@@ -1,0 +1,58 @@
+"""`fleet analyze` and `fleet plot`: tables, headline sentences and figures of a results folder."""
+
+import sys
+
+import typer
+
+from .app import UserError, app
+
+
+@app.command()
+def analyze(
+    out_dir: str = typer.Argument(..., metavar="DIR", help="Results folder of fleet run / fleet sweep."),
+    fmt: str = typer.Option("rich", "--format", help="Output format: rich, csv, json or markdown."),
+    headline: bool = typer.Option(
+        False, "--headline", help="Also print one sentence per regime on the on-vs-off change."
+    ),
+) -> None:
+    """Per-variant metrics (mean over seeds) and the balloon compaction
+    on-vs-off difference with its 95% interval over seeds."""
+    from ..analysis import FORMATS, headline_sentences, render
+    from ..analysis import analyze as analyze_dir
+    from ..results import ResultsError
+
+    if fmt not in FORMATS:
+        raise UserError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
+    try:
+        result = analyze_dir(out_dir)
+    except ResultsError as e:
+        raise UserError(str(e)) from None
+    if result.uncommitted:
+        print(
+            f"fleet: note: left out {len(result.uncommitted)} uncommitted run(s) (interrupted or still "
+            f"being written): {', '.join(result.uncommitted)}",
+            file=sys.stderr,
+        )
+    sys.stdout.write(render(result, fmt))
+    if headline:
+        sentences = headline_sentences(result)
+        print("\n" + "\n".join(sentences) if sentences else "\n(no inflated and returned phases to compare)")
+
+
+@app.command()
+def plot(
+    out_dir: str = typer.Argument(..., metavar="DIR", help="Results folder of fleet run / fleet sweep."),
+    to: str = typer.Option(..., "--out", help="Folder for the PNG files (created)."),
+) -> None:
+    """PNG figures per variant: free 2 MiB blocks, buddyinfo, host memory, THP and high-order success."""
+    from ..analysis import plot_results
+    from ..results import ResultsError
+
+    try:
+        paths = plot_results(out_dir, to)
+    except ResultsError as e:
+        raise UserError(str(e)) from None
+    except OSError as e:
+        raise UserError(f"--out: {e}") from None
+    for path in paths:
+        print(path)

@@ -1,0 +1,78 @@
+"""`fleet validate setup|record|compare`: the real-kernel harness."""
+
+import sys
+from pathlib import Path
+
+import typer
+
+from .app import UserError, validate_app
+
+VALIDATION_DIR = "experiments/validation"
+
+
+@validate_app.command("setup")
+def validate_setup(jobs: int = typer.Option(0, min=0, help="Parallel build jobs (0: one per core).")) -> None:
+    """Build the two kernels (cached; CONFIG_BALLOON_COMPACTION off and on) and the guest's initramfs."""
+    from ..validate import initramfs, kernels
+
+    try:
+        for line in kernels.setup_kernels(jobs or None):
+            print(line)
+        print(f"initramfs: {initramfs.initramfs()}")
+    except kernels.SetupError as e:
+        raise UserError(str(e)) from None
+
+
+def _scenarios(paths: list[str]):
+    from ..scenario import ScenarioError
+    from ..validate.scenarios import load_scenario, shipped_scenarios
+
+    try:
+        if paths:
+            return [load_scenario(p) for p in paths]
+        if not Path(VALIDATION_DIR).is_dir():
+            raise UserError(f"no scenarios given and no {VALIDATION_DIR}/ here: name SCENARIO.toml files")
+        return shipped_scenarios(Path(VALIDATION_DIR))
+    except ScenarioError as e:
+        raise UserError(str(e)) from None
+
+
+@validate_app.command("record")
+def validate_record(
+    scenarios: list[str] = typer.Argument(
+        None, metavar="[SCENARIO.toml]...", help=f"Scenarios (default: all in {VALIDATION_DIR}/)."
+    ),
+    reps: int = typer.Option(3, min=1, max=20, help="Repetitions per kernel."),
+) -> None:
+    """Run scenarios in real guests of both kernels, side by side, and write each NAME.ref.json beside it."""
+    from ..validate import kernels
+    from ..validate.qemu import GuestError
+    from ..validate.record import record
+
+    for sc in _scenarios(scenarios or []):
+        print(f"recording {sc.path} ({reps} repetitions per kernel)", file=sys.stderr, flush=True)
+        try:
+            print(record(sc, reps))
+        except (kernels.SetupError, GuestError, OSError) as e:
+            raise UserError(f"{sc.path}: {e}") from None
+        except KeyboardInterrupt:
+            print(f"fleet: interrupted; {sc.reference_path} was not written", file=sys.stderr)
+            raise typer.Exit(130) from None
+
+
+@validate_app.command("compare")
+def validate_compare(
+    scenarios: list[str] = typer.Argument(
+        None, metavar="[SCENARIO.toml]...", help=f"Scenarios (default: all in {VALIDATION_DIR}/)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of the table."),
+    seeds: int = typer.Option(3, min=1, max=20, help="Model seeds per world (1..N)."),
+) -> None:
+    """Compare the model with the recorded references (needs no QEMU)."""
+    from ..validate.compare import compare, render_json, render_text
+
+    try:
+        rows, summary = compare(_scenarios(scenarios or []), tuple(range(1, seeds + 1)))
+    except (FileNotFoundError, ValueError) as e:
+        raise UserError(str(e)) from None
+    print(render_json(rows, summary) if as_json else render_text(rows, summary))
