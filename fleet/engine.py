@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import pyarrow as pa
 import ray
 
-from .analysis.metrics import RunSummary
+from .analysis.summary import RunSummary
 from .guest import samples_schema
 from .results import RunWriter
 from .spec import Spec

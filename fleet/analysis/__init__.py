@@ -4,8 +4,9 @@ and balloon compaction on vs off.
 - :mod:`.load`: reading a results folder into DuckDB (runs, parameters,
   variants, the ``samples`` view); :func:`loaded` opens one with its metrics.
 - :mod:`.metrics`: the one registry of per-run metrics, computed in DuckDB
-  for ``fleet analyze`` and as rows stream by for the runs table
-  (:class:`RunSummary`).
+  for ``fleet analyze``;
+- :mod:`.summary`: the same metrics as a run's rows stream by, for the runs
+  table (:class:`RunSummary`).
 - :mod:`.stats`: the on-vs-off effect (paired by seed, t intervals) and
   :func:`analyze`, which puts a folder's analysis together.
 - :mod:`.render`: an analysis as rich, csv, json or markdown text, and the
@@ -14,7 +15,7 @@ and balloon compaction on vs off.
 """
 
 from .load import COMPACTION_KEY, SEED_KEY, Results, Run, Variant, load, loaded
-from .metrics import RUN_METRICS, RunSummary, metric_label
+from .metrics import RUN_METRICS, metric_label
 from .plots import FIGURES, plot_results
 from .render import CSV_COLUMNS, FORMATS, headline_sentences, render
 from .stats import (
@@ -24,6 +25,7 @@ from .stats import (
     paired_stats,
     t_quantile_975,
 )
+from .summary import RunSummary
 
 __all__ = [
     "COMPACTION_KEY",
