@@ -32,9 +32,7 @@ SWEEP_LOCK = ".sweep.lock"
 # Key of the runs file's Parquet metadata holding the run's manifest entry.
 MANIFEST_ENTRY_KEY = b"balloonfleet.manifest_entry"
 
-PARTITIONING = ds.partitioning(
-    pa.schema([(c, pa.string()) for c in PARTITION_COLUMNS]), flavor="hive"
-)
+PARTITIONING = ds.partitioning(pa.schema([(c, pa.string()) for c in PARTITION_COLUMNS]), flavor="hive")
 
 
 def encode_name(value: str) -> str:

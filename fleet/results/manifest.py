@@ -26,14 +26,8 @@ def read_manifest(out: Path) -> dict:
         raise ResultsError(f"{out} is not a results folder (no {MANIFEST})") from None
     except (OSError, ValueError) as exc:
         raise ResultsError(f"unreadable manifest {path}: {one_line(exc)}") from None
-    if (
-        not isinstance(data, dict)
-        or data.get("format") != MANIFEST_FORMAT
-        or not isinstance(data.get("runs"), dict)
-    ):
-        raise ResultsError(
-            f"unsupported manifest {path}: expected format {MANIFEST_FORMAT} with a 'runs' table"
-        )
+    if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT or not isinstance(data.get("runs"), dict):
+        raise ResultsError(f"unsupported manifest {path}: expected format {MANIFEST_FORMAT} with a 'runs' table")
     return data
 
 

@@ -170,9 +170,7 @@ def read_table(out_dir: str | os.PathLike, name: str) -> pa.Table:
             raise_for_unreadable(files)
             raise
     try:
-        unified = pa.unify_schemas(
-            [s.remove_metadata() for s in schemas], promote_options="permissive"
-        )
+        unified = pa.unify_schemas([s.remove_metadata() for s in schemas], promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise ResultsError(f"incompatible column types across runs in {out / name}: {one_line(exc)}") from None
     data_fields = [f for f in unified if f.name not in PARTITION_COLUMNS]
@@ -216,7 +214,9 @@ def samples_hash(out_dir: str | os.PathLike) -> str:
     left out, rows in (run, time, host, guest) order): equal hashes mean equal
     rows."""
     table = read_table(out_dir, "samples").drop_columns(["experiment"])
-    table = table.sort_by([("run", "ascending"), ("time_s", "ascending"), ("host", "ascending"), ("guest", "ascending")])
+    table = table.sort_by(
+        [("run", "ascending"), ("time_s", "ascending"), ("host", "ascending"), ("guest", "ascending")]
+    )
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)

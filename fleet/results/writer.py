@@ -65,7 +65,7 @@ def _plain(value: Any) -> Any:
 
 
 def _utc_now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 class RunWriter:
@@ -116,8 +116,7 @@ class RunWriter:
                 continue
             except FileExistsError:
                 raise ResultsError(
-                    f"run {self.key} is already being written in {self.out} "
-                    f"(or was interrupted: run recover first)"
+                    f"run {self.key} is already being written in {self.out} (or was interrupted: run recover first)"
                 ) from None
         else:  # pragma: no cover
             raise ResultsError(f"could not create staging directory {self.staging}")
@@ -190,7 +189,9 @@ class RunWriter:
             self.rows_written += table.num_rows
 
     # -- publishing
-    def commit(self, runs_row: Mapping[str, Any] | pa.Table | pa.RecordBatch, manifest_entry: Mapping[str, Any]) -> None:
+    def commit(
+        self, runs_row: Mapping[str, Any] | pa.Table | pa.RecordBatch, manifest_entry: Mapping[str, Any]
+    ) -> None:
         """Publish the run: close the samples file, write the runs row
         (nested mappings are flattened to "a.b" columns), rename the samples
         partition into place, then the runs partition (the commit marker),

@@ -1,31 +1,18 @@
 """Small runs written with RunWriter, and the child processes (spawned, so
 importable here) that crash, commit or hold the lock beside a test."""
 
-
 from __future__ import annotations
 
 import json
 import multiprocessing as mp
 import os
-import subprocess
-import sys
-import threading
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
-import pytest
 
-from fleet import results
 from fleet.results import (
-    ResultsError,
     RunWriter,
-    committed_runs,
     lock_out_dir,
-    package_versions,
-    read_table,
-    recover,
     writer,
 )
 

@@ -1,19 +1,12 @@
 """Reading results: committed runs, recovery after a crash, unreadable files named, other code refused."""
 
-
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
-import os
 import subprocess
 import sys
-import threading
-from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 import pytest
 
 from fleet import results
@@ -21,14 +14,10 @@ from fleet.results import (
     ResultsError,
     RunWriter,
     committed_runs,
-    lock_out_dir,
-    package_versions,
     read_table,
     recover,
-    writer,
 )
-
-from tests.results.runs import SCHEMA, SPAWN, batch, child_commit, child_crash, child_hold_lock, commit_run, manifest
+from tests.results.runs import SCHEMA, SPAWN, batch, child_crash, commit_run, manifest
 
 
 def test_many_runs_committed_runs_and_type_unification(tmp_path):

@@ -1,34 +1,23 @@
 """RunWriter: runs written atomically and streamed, names encoded, commits serialised."""
 
-
 from __future__ import annotations
 
-import json
-import multiprocessing as mp
-import os
-import subprocess
-import sys
 import threading
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from fleet import results
 from fleet.results import (
     ResultsError,
     RunWriter,
     committed_runs,
-    lock_out_dir,
-    package_versions,
     read_table,
     recover,
     writer,
 )
-
-from tests.results.runs import SCHEMA, SPAWN, batch, child_commit, child_crash, child_hold_lock, commit_run, manifest
+from tests.results.runs import SCHEMA, SPAWN, batch, child_commit, commit_run, manifest
 
 
 def test_round_trip_samples_runs_and_manifest(tmp_path):
