@@ -1,5 +1,5 @@
-"""``fleet analyze`` and ``fleet plot``: what a results folder says, per variant
-and balloon compaction on vs off.
+"""``fleet analyze``, ``fleet compare`` and ``fleet plot``: what a results
+folder says, per variant and balloon compaction on vs off.
 
 - :mod:`.load`: reading a results folder into DuckDB (runs, parameters,
   variants, the ``samples`` view); :func:`loaded` opens one with its metrics.
@@ -11,6 +11,8 @@ and balloon compaction on vs off.
   :func:`analyze`, which puts a folder's analysis together.
 - :mod:`.render`: an analysis as rich, csv, json or markdown text, and the
   headline sentences.
+- :mod:`.compare`: ``fleet compare``, two sides of runs metric by metric
+  (means, stddevs, Welch's t-test), as text or markdown.
 - :mod:`.plots`: the PNG figures of ``fleet plot``.
 """
 

@@ -115,16 +115,17 @@ FREE_2MIB_PER_GIB = Sampled(
 
 @dataclass(frozen=True, kw_only=True)
 class Metric:
-    """A run metric: `name` in ``fleet analyze``, `label` for its tables,
-    `column` in the runs table (None: not there), `analyzed` whether
-    ``fleet analyze`` reports it. A guest metric (GuestMean, GuestLast) has
-    per-guest aggregates and a `combine` over guests; a run-level one
-    (MeanOfTotal, PassSuccess) its own query, `values`."""
+    """A run metric: `name` in ``fleet analyze``, `label` for its tables, `column` in the runs
+    table (None: not there), `analyzed` whether ``fleet analyze`` reports it, `rate` whether it
+    is a success rate (``fleet compare`` takes its harmonic mean over runs). A guest metric
+    (GuestMean, GuestLast) has per-guest aggregates and a `combine` over guests; a run-level
+    one (MeanOfTotal, PassSuccess) its own query, `values`."""
 
     name: str
     label: str
     column: str | None = None
     analyzed: bool = True
+    rate: bool = False
 
     def label_of(self, name: str) -> str | None:
         return self.label if name == self.name else None
@@ -299,8 +300,9 @@ RUN_METRICS: tuple[GuestMetric | RunLevelMetric, ...] = (
         column="thp_fault_success_pct",
         values=(sampled_column("thp_fault_alloc"), sampled_column("thp_fault_fallback")),
         combine=_success_pct,
+        rate=True,
     ),
-    PassSuccess(name="highalloc_pass<i>_success_pct", label="stress-highalloc pass <i> success %"),
+    PassSuccess(name="highalloc_pass<i>_success_pct", label="stress-highalloc pass <i> success %", rate=True),
     counter("balloon_migrate", "balloon_migrate (pages)"),
     counter("pgmigrate_success", "pages migrated (pgmigrate_success)"),
     counter("host_thp_split_pmd", "host huge pages split"),
