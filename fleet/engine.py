@@ -10,7 +10,6 @@ the packing of guests into actors or the machine.
 import logging
 import math
 import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 
@@ -161,13 +160,3 @@ def run_one(
     finally:
         for crew in crews.values():
             crew.kill()
-
-
-def print_progress(label: str) -> Callable[[int, int], None]:
-    """A progress line on stderr: simulated time done of the run."""
-
-    def show(done: int, total: int) -> None:
-        end = "\n" if done >= total else "\r"
-        print(f"{label}: {done}/{total} simulated s ({100 * done // total}%)", end=end, file=sys.stderr, flush=True)
-
-    return show

@@ -28,6 +28,7 @@ def run_command(
     from ..results import ResultsError
     from ..runner import PlannedRun, run_all
     from ..spec import SpecError, build_spec, resolve_raw
+    from .progress import RunProgress
 
     try:
         raw = resolve_raw(spec_path, sets, seed)
@@ -39,16 +40,24 @@ def run_command(
     run = PlannedRun(f"seed={spec.experiment.seed}", spec, tuple(faults))
     label = f"{spec.experiment.name}/{run.run_id}"
     rows: list[dict] = []
+    shown = RunProgress()
+    shown.announce(1)
+
+    def finished(_: PlannedRun, row: dict) -> None:
+        rows.append(row)
+        shown.finished()
+
     try:
-        run_all(
-            out,
-            [run],
-            workers=workers,
-            address=address,
-            refuse_committed=True,
-            progress=lambda *_: engine.print_progress(label),
-            finished=lambda _, row: rows.append(row),
-        )
+        with shown:
+            run_all(
+                out,
+                [run],
+                workers=workers,
+                address=address,
+                refuse_committed=True,
+                progress=lambda *_: shown.start(label, spec.experiment.duration_s),
+                finished=finished,
+            )
     except ResultsError as e:
         raise UserError(str(e)) from None
     except KeyboardInterrupt:
@@ -99,10 +108,10 @@ def sweep(
 ) -> None:
     """Run every point of the spec's \\[sweep] grid times every seed; runs
     already in --out are skipped, so an interrupted sweep resumes."""
-    from .. import engine
     from ..results import ResultsError, committed_runs
     from ..runner import PlannedRun, run_all
     from ..spec import SpecError, build_spec, resolve_raw, sweep_points
+    from .progress import RunProgress
 
     try:
         runs = [PlannedRun(run_id, build_spec(point)) for run_id, point in sweep_points(resolve_raw(spec_path, sets))]
@@ -110,27 +119,32 @@ def sweep(
         raise UserError(str(e)) from None
     name = runs[0].spec.experiment.name
 
+    shown = RunProgress()
+
     def announce(skipped: int) -> None:
-        print(f"{name}: {len(runs)} runs, {skipped} already done", file=sys.stderr)
+        shown.announce(len(runs), skipped)
+        shown.note(f"{name}: {len(runs)} runs, {skipped} already done")
 
     def finished(run: PlannedRun, row: dict) -> None:
-        print(
+        shown.summary(
             f"{run.run_id}: free 2MiB blocks per GiB {row['free_2mib_blocks_per_gib_mean']:.2f} mean, "
             f"{row['free_2mib_blocks_per_gib_end']:.2f} at the end; balloon {row['balloon_pages_end']} pages, "
             f"balloon_migrate {row['balloon_migrate']}, host THP splits {row['host_thp_split_pmd']}; "
             f"{row['wall_s']:.1f} s wall"
         )
+        shown.finished()
 
     try:
-        run_all(
-            out,
-            runs,
-            workers=workers,
-            address=address,
-            announce=announce,
-            finished=finished,
-            progress=lambda i, n, run: engine.print_progress(f"[{i}/{n}] {run.run_id}"),
-        )
+        with shown:
+            run_all(
+                out,
+                runs,
+                workers=workers,
+                address=address,
+                announce=announce,
+                finished=finished,
+                progress=lambda i, n, run: shown.start(run.run_id, run.spec.experiment.duration_s),
+            )
     except ResultsError as e:
         raise UserError(str(e)) from None
     except KeyboardInterrupt:
