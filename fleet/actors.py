@@ -21,10 +21,10 @@ class GuestActor:
         # fault injection: the process holding guest 0 dies at simulated time crash_at
         self.crash_at = crash_at if any(g == 0 for _, g, _ in members) else None
 
-    def advance(self, host_id: int, until_s: int, targets: dict[int, int]) -> Results:
+    def advance(self, host_id: int, until_s: int, targets: dict[int, int], shrink: bool = False) -> Results:
         if self.crash_at is not None and until_s >= self.crash_at:
             os._exit(1)
-        return self.pack.advance(host_id, until_s, targets)
+        return self.pack.advance(host_id, until_s, targets, shrink)
 
     def node_id(self) -> str:
         return ray.get_runtime_context().get_node_id()
@@ -40,8 +40,8 @@ class HostPolicyActor:
         self.controller = HostController(spec, host_id)
         self.host_id, self.guest_actors, self.crash_at = host_id, guest_actors, crash_at
 
-    def _advance(self, until_s: int, targets: dict[int, int]) -> Results:
-        futures = [a.advance.remote(self.host_id, until_s, targets) for a in self.guest_actors]
+    def _advance(self, until_s: int, targets: dict[int, int], shrink: bool) -> Results:
+        futures = [a.advance.remote(self.host_id, until_s, targets, shrink) for a in self.guest_actors]
         return [r for part in ray.get(futures) for r in part]
 
     def run(self, until_s: int) -> list[dict]:

@@ -265,7 +265,7 @@ def _compile_fleet_kernels() -> None:
     spec = build_spec(fleet_spec(40))
     pack, controller = GuestPack(spec, [(0, 0, 0)]), HostController(spec, 0)
     forced = {20: {0: 256 << 20}, 30: {0: 512 << 20}}
-    controller.run(30, lambda t, targets: pack.advance(0, t, forced.get(t, targets)))
+    controller.run(30, lambda t, targets, shrink: pack.advance(0, t, forced.get(t, targets), shrink))
 
 
 def fleet_figures(runs: dict[int, dict]) -> dict:

@@ -1,16 +1,19 @@
 """A guest: memory + balloon driver + workload + the host's backing of it.
 
-`Guest.advance(until_s, target_bytes)` runs the guest tick by tick to a policy
-boundary: the workload's requests, the balloon driver moving toward its target
-at the spec's rate in 256-page batches (update_balloon_size_func), kswapd and
-kcompactd, free page reporting every 2 s. It returns the stats record the host
+`Guest.advance(until_s, target_bytes, shrink)` runs the guest tick by tick to
+a policy boundary: the workload's requests, the balloon driver moving toward
+its target at the spec's rate in 256-page batches (update_balloon_size_func),
+kswapd and kcompactd, free page reporting every 2 s; the host's backing of it
+follows at every sample (its notifications, the pages it touched,
+khugepaged's passes), and `shrink` (the host decided it reclaims) runs the
+host's deferred-split shrinker first. It returns the stats record the host
 sees and the samples rows of the interval. All randomness comes from one
 generator seeded from (experiment seed, host, guest).
 """
 
 import pyarrow as pa
 
-from .host import GuestBacking
+from .host import REGION_PAGES, GuestBacking, KhugepagedScan
 from .memory import constants as C
 from .memory import stats as S
 from .memory.page_reporting import PAGE_REPORTING_DELAY
@@ -18,7 +21,7 @@ from .memory.rng import new_rng
 from .memory.zone import Zone
 from .records import GuestStats
 from .spec import GuestGroup, Spec
-from .spec.guests import guest_memory, guest_params, workload_parts
+from .spec.guests import guest_memory, guest_params, host_guest_bytes, workload_parts
 from .workload.base import make_composite, make_workload
 
 VM_COLUMNS = C.VM_NAMES
@@ -29,6 +32,22 @@ def build_workload(name: str, zone: Zone, params: dict, rng):
     if len(parts) == 1:
         return make_workload(parts[0][0], zone, parts[0][1], rng)
     return make_composite(zone, parts, rng)
+
+
+def khugepaged_scan(spec: Spec, host_id: int, guest_id: int) -> KhugepagedScan | None:
+    """The host's khugepaged as this guest sees it (None when off): the
+    guests of the host laid out by guest id, from the spec alone."""
+    h = spec.hosts
+    if not h.khugepaged:
+        return None
+    regions = [nbytes // (C.PAGE_SIZE * REGION_PAGES) for nbytes in host_guest_bytes(spec, host_id)]
+    return KhugepagedScan(
+        pages_to_scan=h.khugepaged_pages_to_scan,
+        scan_sleep_s=h.khugepaged_scan_sleep_s,
+        max_ptes_none=h.khugepaged_max_ptes_none,
+        offset=sum(regions[:guest_id]),
+        host_regions=sum(regions),
+    )
 
 
 class Guest:
@@ -51,17 +70,20 @@ class Guest:
             thp_defrag=k.thp_defrag,
         )
         self.workload = build_workload(group.workload, self.zone, params, self.rng)
-        self.backing = GuestBacking(nr_pages, khugepaged=spec.hosts.khugepaged)
+        self.backing = GuestBacking(nr_pages, khugepaged_scan(spec, host_id, guest_id))
         self.balloon_rate_pages = max(1, k.balloon_rate // C.PAGE_SIZE)
         self.target_pages = 0
         self.t = 0
 
     # ------------------------------------------------------------ running
 
-    def advance(self, until_s: int, target_bytes: int | None) -> tuple[GuestStats, list[dict]]:
+    def advance(self, until_s: int, target_bytes: int | None, shrink: bool = False) -> tuple[GuestStats, list[dict]]:
         """Run to `until_s` with a new balloon target (guest memory the host
-        wants the guest to keep, in bytes; None keeps the current target)."""
+        wants the guest to keep, in bytes; None keeps the current target);
+        `shrink`: the host reclaims, so its deferred-split shrinker runs now."""
         e, k = self.spec.experiment, self.spec.kernel
+        if shrink:
+            self.backing.shrink()
         if target_bytes is not None:
             keep = max(min(target_bytes, self.memory), self.group.balloon_min)
             self.target_pages = (self.memory - keep) // C.PAGE_SIZE
@@ -86,7 +108,7 @@ class Guest:
         self.backing.apply(self.zone.take_stream())
         a = self.zone.a
         self.backing.touch(a.pb_dirty, a.owner, self.zone.balloon_owner)
-        self.backing.collapse()
+        self.backing.scan(self.t)
 
     # ------------------------------------------------------------ what is seen
 
@@ -142,6 +164,8 @@ class Guest:
             "host_huge_regions": self.backing.huge_regions(),
             "host_thp_split_pmd": self.backing.splits,
             "host_thp_collapse": self.backing.collapses,
+            "host_deferred_split_regions": self.backing.deferred_regions(),
+            "host_deferred_split_freed_pages": self.backing.shrinker_freed,
         }
         for o in range(C.NR_PAGE_ORDERS):
             row[f"free_blocks_o{o}"] = int(by_order[o])
@@ -174,7 +198,14 @@ def samples_schema() -> pa.Schema:
     cols += [pa.field("extfrag_index_9", pa.int32()), pa.field("unusable_index_9", pa.int32())]
     cols += [
         pa.field(n, pa.int64())
-        for n in ("host_populated_pages", "host_huge_regions", "host_thp_split_pmd", "host_thp_collapse")
+        for n in (
+            "host_populated_pages",
+            "host_huge_regions",
+            "host_thp_split_pmd",
+            "host_thp_collapse",
+            "host_deferred_split_regions",
+            "host_deferred_split_freed_pages",
+        )
     ]
     cols += [pa.field(f"free_blocks_o{o}", pa.int64()) for o in range(C.NR_PAGE_ORDERS)]
     cols += [pa.field(n, pa.int64()) for n in VM_COLUMNS]

@@ -1,81 +1,191 @@
 """Host memory: what backs each guest, and the host's capacity.
 
-`GuestBacking` is the host's view of one guest's memory (its mm, its EPT) in
-2 MiB regions of guest-physical memory, with the host's THP enabled:
-- a region is unpopulated until the guest touches it; the first touch of an
-  unpopulated region faults in a whole host huge page (do_huge_pmd_anonymous_page);
-- a balloon inflate of one 4 KiB page is a 4 KiB MADV_DONTNEED (QEMU
-  `ram_block_discard_range`): inside a huge region it splits the host PMD
-  (`__split_huge_pmd`, counted as thp_split_pmd) and frees that page; the
-  region stays split, and later touches fault in 4 KiB pages;
-- a free page report covers whole 2 MiB blocks and zaps whole regions without
-  a split; a deflate is only a hint (the page is populated when touched);
-- optional khugepaged re-collapses a split region (max_ptes_none = 511: any
-  split region with a populated page becomes huge again, re-populating the
-  discarded pages, as Andrea Arcangeli warned on linux-mm in 2016).
+`GuestBacking` is the host's view of one guest's memory (the guest RAM of its
+QEMU process: one anonymous VMA madvised MADV_HUGEPAGE, in the host's mm) in
+2 MiB regions of guest-physical memory, with the host's THP enabled. A region
+is in one of four states (`region`, one byte per region), and each 4 KiB page
+of a region whose PMD points to a PTE table has one PTE (`pte`, one byte per
+page, written only in such regions):
+
+- UNPOPULATED: the PMD is none. The first touch faults in a whole host huge
+  page (`__handle_mm_fault` takes `create_huge_pmd` only when
+  `pmd_none(*vmf.pmd)`, mm/memory.c, 6.1) and the region becomes HUGE.
+- HUGE: a PMD maps a THP; 512 pages resident.
+- DEFERRED: the PMD was split by a 4 KiB discard (`zap_pmd_range` calls
+  `__split_huge_pmd` for a range smaller than HPAGE_PMD_SIZE, counted as
+  thp_split_pmd; mm/memory.c and mm/huge_memory.c, 6.1): a PTE table now maps
+  the THP's subpages (PTE_SUBPAGE), and the zapped PTE's `page_remove_rmap`
+  queued the folio for deferred split (`deferred_split_huge_page`,
+  mm/rmap.c and mm/huge_memory.c, 6.1; `deferred_split_folio` from 6.4).
+  The folio stays whole in host memory: its unmapped subpages are still
+  resident (`held`). It leaves the queue when
+  (a) the deferred-split shrinker runs (`deferred_split_scan` ->
+      `split_huge_page`: `__split_huge_page` drops each subpage's reference,
+      freeing the unmapped ones; the mapped ones become PTE_PAGE): SPLIT;
+  (b) its last subpage is unmapped (the folio is freed and
+      `free_transhuge_page` takes it off the queue): SPLIT;
+  (c) khugepaged collapses the region: HUGE.
+- SPLIT: the PMD points to a PTE table of 4 KiB pages of their own
+  (PTE_PAGE). A discard or a free page report clears PTEs but the table
+  stays (`zap_pte_range` frees pages, not the table; 6.1 has no empty-table
+  reclaim), so a later touch faults one 4 KiB page (`handle_pte_fault` ->
+  `do_anonymous_page`), never a THP, until khugepaged collapses the region.
+
+The guest's notifications (memory/stream.py) are QEMU's
+`ram_block_discard_range`, MADV_DONTNEED on the host:
+- a balloon inflate discards one 4 KiB page: in a HUGE region it splits the
+  PMD (the region becomes DEFERRED) and unmaps the page; in a SPLIT region it
+  frees a PTE_PAGE; unmapping a PTE_SUBPAGE frees nothing (the folio holds
+  it) unless it was the folio's last mapped subpage (b);
+- a free page report covers whole 2 MiB blocks (page_reporting_order is the
+  pageblock order): a HUGE region's range is a whole PMD, so `zap_huge_pmd`
+  frees the THP and leaves the PMD none (UNPOPULATED: the next touch faults a
+  THP again); a SPLIT or DEFERRED region's PTEs are all cleared (a DEFERRED
+  folio thereby loses its last mapping and is freed) and it stays SPLIT;
+- a deflate is only a hint (the page is populated when touched).
+
+khugepaged (`KhugepagedScan`, optional, one thread per host) scans at its
+real rate; a scanned SPLIT or DEFERRED region collapses when its none PTEs
+are at most max_ptes_none, repopulating every page of the region (discarded
+balloon pages included, as Andrea Arcangeli warned on linux-mm in 2016).
 
 The guest's touches are sampled at policy boundaries: pages allocated at that
 moment are taken as touched (a page allocated and freed within one epoch
 between two discards is missed). Only the 2 MiB regions the guest allocated
 in since the last look (the zone's `pb_dirty` marks) are examined, so an idle
-guest costs nothing however large it is. The backing is updated where the guest runs
-and the host policy sees its totals through the stats record.
+guest costs nothing however large it is. The backing is updated where the
+guest runs and the host policy sees its totals through the stats record.
 """
+
+import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from .memory import constants as C
-from .memory.jit import kernel
+from .memory.jit import hot_kernel, kernel
 from .memory.stream import decode
+from .memory.watermark import WMARK_LOW, recommended_min_free_kbytes, zone_watermarks
 
 UNPOPULATED = 0
 HUGE = 1
 SPLIT = 2
-REGION_PAGES = 1 << C.HPAGE_PMD_ORDER
+DEFERRED = 3
+REGION_PAGES = 1 << C.HPAGE_PMD_ORDER  # HPAGE_PMD_NR
+
+PTE_NONE = 0
+PTE_PAGE = 1  # a 4 KiB page of its own
+PTE_SUBPAGE = 2  # a subpage of the region's THP, queued for deferred split
+
+# GuestBacking.counts
+N_HUGE = 0  # regions mapped by a PMD (HUGE)
+N_PTE = 1  # present PTEs (PTE_PAGE or PTE_SUBPAGE)
+N_HELD = 2  # unmapped subpages of queued folios, still resident
+N_DEFERRED = 3  # folios on the deferred-split queue (DEFERRED regions)
+SPLITS = 4  # thp_split_pmd
+COLLAPSES = 5  # thp_collapse_alloc
+DISCARDED = 6  # pages given back to the host
+SHRINKER_FREED = 7  # pages the deferred-split shrinker freed
+FILLED = 8  # none PTEs khugepaged filled by collapsing
+NR_COUNTS = 9
+
+
+@hot_kernel
+def _split_pmd(region, pte, counts, r):
+    """`__split_huge_pmd` of a HUGE region: a PTE table maps the 512 subpages
+    of the still whole THP, which the caller's zap then queues."""
+    region[r] = DEFERRED
+    pte[r * REGION_PAGES : (r + 1) * REGION_PAGES] = PTE_SUBPAGE
+    counts[N_HUGE] -= 1
+    counts[N_PTE] += REGION_PAGES
+    counts[N_DEFERRED] += 1
+    counts[SPLITS] += 1
+
+
+@hot_kernel
+def _folio_still_mapped(pte, r, pfn):
+    """Whether a subpage of region r's folio other than `pfn` is still mapped,
+    looking outward from `pfn` (a balloon inflates runs of pages, so the
+    nearest one is usually next door)."""
+    lo = r * REGION_PAGES
+    hi = lo + REGION_PAGES
+    for d in range(1, REGION_PAGES):
+        below = pfn - d
+        above = pfn + d
+        if below < lo and above >= hi:
+            break
+        if below >= lo and pte[below] == PTE_SUBPAGE:
+            return True
+        if above < hi and pte[above] == PTE_SUBPAGE:
+            return True
+    return False
+
+
+@hot_kernel
+def _zap_pte(region, pte, counts, r, pfn):
+    """`zap_pte_range` of one PTE: a page of its own is freed; a subpage of
+    the queued folio stays resident, unless it was the last one mapped: then
+    the folio is freed (and leaves the queue) and the region is SPLIT."""
+    v = pte[pfn]
+    if v == PTE_NONE:
+        return
+    pte[pfn] = PTE_NONE
+    counts[N_PTE] -= 1
+    if v == PTE_PAGE:
+        counts[DISCARDED] += 1
+        return
+    counts[N_HELD] += 1
+    if not _folio_still_mapped(pte, r, pfn):
+        counts[N_HELD] -= REGION_PAGES
+        counts[DISCARDED] += REGION_PAGES
+        counts[N_DEFERRED] -= 1
+        region[r] = SPLIT
 
 
 @kernel
-def _apply_stream(region, small, stream):
-    """The host's side of a notification stream; returns (splits, pages
-    discarded, change in populated 4 KiB pages of split regions). Compiled: a
-    1 GiB inflate is 262,144 notifications."""
-    splits = 0
-    discarded = 0
-    small_delta = 0
+def _apply_stream(region, pte, counts, stream):
+    """The host's side of a notification stream, in order, on `counts`.
+    Compiled: a 1 GiB inflate is 262,144 notifications."""
     for entry in stream:
         pfn, order, op = decode(entry)
         r = pfn // REGION_PAGES
         if op == C.STREAM_INFLATE:
+            if region[r] == UNPOPULATED:
+                continue  # nothing mapped: nothing to zap
             if region[r] == HUGE:
-                region[r] = SPLIT
-                small[r * REGION_PAGES : (r + 1) * REGION_PAGES] = True
-                small_delta += REGION_PAGES
-                splits += 1
-            if region[r] == SPLIT and small[pfn]:
-                small[pfn] = False
-                small_delta -= 1
-                discarded += 1
+                _split_pmd(region, pte, counts, r)
+            _zap_pte(region, pte, counts, r, pfn)
         elif op == C.STREAM_REPORT:
             last = (pfn + (1 << order)) // REGION_PAGES
             for q in range(r, last):
-                if region[q] == HUGE:
-                    discarded += REGION_PAGES
-                elif region[q] == SPLIT:
+                if region[q] == HUGE:  # zap_huge_pmd: the THP is freed, the PMD left none
+                    region[q] = UNPOPULATED
+                    counts[N_HUGE] -= 1
+                    counts[DISCARDED] += REGION_PAGES
+                elif region[q] != UNPOPULATED:  # zap_pte_range over the whole table
+                    pages = 0
+                    subpages = 0
                     for i in range(q * REGION_PAGES, (q + 1) * REGION_PAGES):
-                        if small[i]:
-                            small[i] = False
-                            discarded += 1
-                            small_delta -= 1
-                region[q] = UNPOPULATED
-    return splits, discarded, small_delta
+                        if pte[i] == PTE_PAGE:
+                            pages += 1
+                        elif pte[i] == PTE_SUBPAGE:
+                            subpages += 1
+                        pte[i] = PTE_NONE
+                    counts[N_PTE] -= pages + subpages
+                    counts[DISCARDED] += pages
+                    if region[q] == DEFERRED:  # its last subpages unmapped: the folio is freed
+                        counts[N_HELD] -= REGION_PAGES - subpages
+                        counts[DISCARDED] += REGION_PAGES
+                        counts[N_DEFERRED] -= 1
+                    region[q] = SPLIT
 
 
 @kernel
-def _touch(region, small, dirty, owner, balloon):
+def _touch(region, pte, counts, dirty, owner, balloon):
     """Mark the regions with a page allocated to anyone but the balloon, among
-    those marked dirty (and clear the marks): an unpopulated one becomes huge,
-    a split one gets its newly allocated pages. Returns 4 KiB pages added."""
-    added = 0
+    those marked dirty (and clear the marks): an unpopulated one faults a THP,
+    a split one (SPLIT or DEFERRED) a 4 KiB page per newly allocated page
+    whose PTE is none."""
     for r in range(dirty.shape[0]):
         if not dirty[r]:
             continue
@@ -85,59 +195,232 @@ def _touch(region, small, dirty, owner, balloon):
             for i in range(lo, lo + REGION_PAGES):
                 if owner[i] != C.OWNER_NONE and owner[i] != balloon:
                     region[r] = HUGE
+                    counts[N_HUGE] += 1
                     break
-        elif region[r] == SPLIT:
+        elif region[r] != HUGE:
             for i in range(lo, lo + REGION_PAGES):
-                if not small[i] and owner[i] != C.OWNER_NONE and owner[i] != balloon:
-                    small[i] = True
-                    added += 1
-    return added
+                if pte[i] == PTE_NONE and owner[i] != C.OWNER_NONE and owner[i] != balloon:
+                    pte[i] = PTE_PAGE
+                    counts[N_PTE] += 1
+
+
+@kernel
+def _collapse(region, pte, counts, lo, hi, max_ptes_none):
+    """khugepaged over regions [lo, hi) (`hpage_collapse_scan_pmd`, mm/khugepaged.c,
+    6.1, `khugepaged_scan_pmd` before it): a none PMD (SCAN_PMD_NONE) or a
+    PMD-mapped THP (SCAN_PMD_MAPPED) is left alone; a PTE table collapses
+    unless more than `max_ptes_none` PTEs are none (SCAN_EXCEED_NONE_PTE).
+    The collapse (`collapse_huge_page`) copies the mapped pages into a new
+    THP and zero-fills the rest; the old pages, or the queued folio (its
+    last mapping gone), are freed."""
+    for r in range(lo, hi):
+        if region[r] != SPLIT and region[r] != DEFERRED:
+            continue
+        present = 0
+        subpages = 0
+        for i in range(r * REGION_PAGES, (r + 1) * REGION_PAGES):
+            if pte[i] != PTE_NONE:
+                present += 1
+                if pte[i] == PTE_SUBPAGE:
+                    subpages += 1
+        if REGION_PAGES - present > max_ptes_none:
+            continue
+        resident = present
+        if region[r] == DEFERRED:
+            resident += REGION_PAGES - subpages
+            counts[N_HELD] -= REGION_PAGES - subpages
+            counts[N_DEFERRED] -= 1
+        pte[r * REGION_PAGES : (r + 1) * REGION_PAGES] = PTE_NONE
+        region[r] = HUGE
+        counts[N_PTE] -= present
+        counts[N_HUGE] += 1
+        counts[COLLAPSES] += 1
+        counts[FILLED] += REGION_PAGES - resident
+
+
+@kernel
+def _deferred_split_scan(region, pte, counts):
+    """The deferred-split shrinker over the whole queue (`deferred_split_scan`
+    -> `split_huge_page`, mm/huge_memory.c, 6.1): each queued folio is split,
+    its unmapped subpages freed, its mapped ones left as pages of their own."""
+    for r in range(region.shape[0]):
+        if region[r] != DEFERRED:
+            continue
+        subpages = 0
+        for i in range(r * REGION_PAGES, (r + 1) * REGION_PAGES):
+            if pte[i] == PTE_SUBPAGE:
+                pte[i] = PTE_PAGE
+                subpages += 1
+        freed = REGION_PAGES - subpages
+        region[r] = SPLIT
+        counts[N_HELD] -= freed
+        counts[N_DEFERRED] -= 1
+        counts[DISCARDED] += freed
+        counts[SHRINKER_FREED] += freed
+
+
+@dataclass(frozen=True)
+class KhugepagedScan:
+    """The host's one khugepaged thread as one guest sees it: which of the
+    guest's regions its cursor passes, a function of simulated time and of
+    the sizes of the host's guests only, so that each guest computes it alone.
+
+    The rules (mm/khugepaged.c, 6.1): `khugepaged()` loops `khugepaged_do_scan`
+    then sleeps `khugepaged_scan_sleep_millisecs` (default 10000); a pass
+    scans `khugepaged_pages_to_scan` (default HPAGE_PMD_NR * 8 = 4096) units
+    of progress, and `khugepaged_scan_mm_slot` adds HPAGE_PMD_NR per 2 MiB
+    range it scans, whatever the range holds (none, PMD-mapped, a PTE table;
+    collapsed or not), checking `progress >= pages` after each range; its mm
+    slots (the QEMU processes, queued by `__khugepaged_enter` as each
+    madvises its guest RAM) are scanned one after another, each from low to
+    high address, and the cursor stays where a pass stopped.
+
+    The model: pass k (k >= 1) runs at k * scan_sleep_s and scans the
+    host-wide ranges [(k-1) * P, k * P) modulo the host's regions N, with
+    P = ceil(pages_to_scan / HPAGE_PMD_NR); the guests are laid out in
+    guest-id order, each guest's regions in pfn order (`offset` is the
+    number of regions of the guests before it; a wrap starts over at guest 0).
+    Left out: the one unit of progress per mm visit and per skipped VMA (for
+    a pages_to_scan that is a multiple of HPAGE_PMD_NR, as the default is,
+    they cost no range unless a pass makes 512 of them), QEMU's other VMAs
+    (with THP enabled=madvise only guest RAM is eligible), and the kernel's
+    cut of a pass at its second passage through the list head (only a pass
+    longer than all the host's guests meets it; the model then scans them
+    all, once)."""
+
+    pages_to_scan: int
+    scan_sleep_s: int
+    max_ptes_none: int
+    offset: int  # regions of the host's guests before this one
+    host_regions: int  # regions of all the host's guests
+
+    @property
+    def ranges_per_pass(self) -> int:
+        return math.ceil(self.pages_to_scan / REGION_PAGES)
+
+    def ranges(self, after_s: int, until_s: int, nr_regions: int) -> list[tuple[int, int]]:
+        """The guest's regions [lo, hi) (its own numbering; a guest of
+        `nr_regions`) scanned by the passes at times in (after_s, until_s]."""
+        first = after_s // self.scan_sleep_s + 1
+        last = until_s // self.scan_sleep_s
+        if last < first:
+            return []
+        n, p = self.host_regions, self.ranges_per_pass
+        start, length = (first - 1) * p, (last - first + 1) * p
+        if length >= n:
+            return [(0, nr_regions)]
+        a = start % n
+        b = a + length  # < 2n: the guest's copies at offset and offset + n
+        out = []
+        for base in (self.offset, self.offset + n):
+            lo, hi = max(a, base), min(b, base + nr_regions)
+            if lo < hi:
+                out.append((lo - base, hi - base))
+        return out
 
 
 class GuestBacking:
-    """Host-side backing of one guest of `nr_pages` pages. `small` is one
-    byte per page but is written only in split regions, so untouched memory
-    costs no resident memory (zero pages are mapped lazily)."""
+    """Host-side backing of one guest of `nr_pages` pages; `khugepaged` is
+    the host's scan as this guest sees it (None: khugepaged off). `pte` is
+    one byte per page but is written only in regions with a PTE table, so
+    untouched memory costs no resident memory (zero pages are mapped
+    lazily)."""
 
-    def __init__(self, nr_pages: int, khugepaged: bool = False):
+    def __init__(self, nr_pages: int, khugepaged: KhugepagedScan | None = None):
         self.nr_regions = nr_pages // REGION_PAGES
         self.region = np.zeros(self.nr_regions, dtype=np.int8)
-        self.small = np.zeros(nr_pages, dtype=bool)  # populated 4 KiB pages of split regions
-        self.nr_small = 0  # pages set in `small`
+        self.pte = np.zeros(nr_pages, dtype=np.uint8)
+        self.counts = np.zeros(NR_COUNTS, dtype=np.int64)
         self.khugepaged = khugepaged
-        self.splits = 0  # thp_split_pmd
-        self.collapses = 0  # thp_collapse_alloc
-        self.discarded = 0  # pages given back to the host
+        self.scanned_to_s = 0  # khugepaged's passes up to this time are applied
+
+    # ------------------------------------------------------------ events
 
     def touch(self, dirty: np.ndarray, owner: np.ndarray, balloon: int) -> None:
         """The guest has allocated in the regions marked in `dirty` (cleared):
         pages of `owner` held by anyone but the balloon are touched."""
-        self.nr_small += int(_touch(self.region, self.small, dirty, owner, balloon))
+        _touch(self.region, self.pte, self.counts, dirty, owner, balloon)
 
     def apply(self, stream: np.ndarray) -> None:
         """Apply the guest's notifications (memory/stream.py), in order."""
-        splits, discarded, small_delta = _apply_stream(self.region, self.small, stream)
-        self.splits += int(splits)
-        self.discarded += int(discarded)
-        self.nr_small += int(small_delta)
+        _apply_stream(self.region, self.pte, self.counts, stream)
 
-    def collapse(self) -> None:
-        """khugepaged: collapse every split region that still has a page."""
-        if not self.khugepaged:
-            return
-        grid = self.small.reshape(self.nr_regions, REGION_PAGES)
-        split = np.flatnonzero(self.region == SPLIT)
-        split = split[grid[split].any(axis=1)]
-        self.collapses += len(split)
-        self.region[split] = HUGE
-        self.nr_small -= int(grid[split].sum())
-        grid[split] = False
+    def scan(self, until_s: int) -> None:
+        """khugepaged's passes since the last call, up to `until_s`."""
+        k = self.khugepaged
+        if k is not None:
+            for lo, hi in k.ranges(self.scanned_to_s, until_s, self.nr_regions):
+                _collapse(self.region, self.pte, self.counts, lo, hi, k.max_ptes_none)
+        self.scanned_to_s = max(self.scanned_to_s, until_s)
+
+    def shrink(self) -> None:
+        """The host reclaims: the deferred-split shrinker splits every queued
+        folio."""
+        if self.counts[N_DEFERRED]:
+            _deferred_split_scan(self.region, self.pte, self.counts)
+
+    # ------------------------------------------------------------ figures
 
     def populated_pages(self) -> int:
-        return self.huge_regions() * REGION_PAGES + self.nr_small
+        """Host memory backing the guest: huge pages, mapped 4 KiB pages and
+        the unmapped subpages that queued folios still hold."""
+        c = self.counts
+        return int(c[N_HUGE] * REGION_PAGES + c[N_PTE] + c[N_HELD])
 
     def huge_regions(self) -> int:
-        return int((self.region == HUGE).sum())
+        return int(self.counts[N_HUGE])
+
+    def deferred_regions(self) -> int:
+        return int(self.counts[N_DEFERRED])
+
+    @property
+    def splits(self) -> int:
+        return int(self.counts[SPLITS])
+
+    @property
+    def collapses(self) -> int:
+        return int(self.counts[COLLAPSES])
+
+    @property
+    def discarded(self) -> int:
+        return int(self.counts[DISCARDED])
+
+    @property
+    def shrinker_freed(self) -> int:
+        return int(self.counts[SHRINKER_FREED])
+
+    @property
+    def filled(self) -> int:
+        return int(self.counts[FILLED])
+
+    def check(self) -> None:
+        """Recount every counter of state from the arrays (for tests)."""
+        grid = self.pte.reshape(self.nr_regions, REGION_PAGES)
+        subpages = (grid == PTE_SUBPAGE).sum(axis=1)
+        deferred = self.region == DEFERRED
+        with_table = (self.region == SPLIT) | deferred
+        assert not grid[~with_table].any(), "PTEs outside regions with a PTE table"
+        assert not subpages[~deferred].any(), "subpages outside queued folios"
+        assert subpages[deferred].all(), "a queued folio with no subpage mapped"
+        c = self.counts
+        assert c[N_HUGE] == (self.region == HUGE).sum()
+        assert c[N_PTE] == (grid != PTE_NONE).sum()
+        assert c[N_DEFERRED] == deferred.sum()
+        assert c[N_HELD] == (REGION_PAGES - subpages[deferred]).sum()
+
+
+def host_low_watermark(memory_bytes: int) -> int:
+    """The low watermark, in bytes, of a 6.x host of `memory_bytes` with THP
+    enabled, whose free memory below it wakes kswapd (and so the shrinkers).
+    One zone of that many pages and no host page cache: min_free_kbytes as
+    THP raises it (`set_recommended_min_free_kbytes`, called from
+    `start_stop_khugepaged` whenever THP is enabled, mm/khugepaged.c 6.1; at
+    least `calculate_min_free_kbytes`) and `__setup_per_zone_wmarks`'s low =
+    min + max(min / 4, managed * watermark_scale_factor / 10000)
+    (memory/watermark.py). An 8 GiB host: min 5,632 pages, low 7,729 pages."""
+    pages = memory_bytes // C.PAGE_SIZE
+    mfk = recommended_min_free_kbytes(pages, C.ERA_6_X, nr_zones=1)
+    return zone_watermarks(pages, C.ERA_6_X, mfk=mfk)[WMARK_LOW] * C.PAGE_SIZE
 
 
 class Host:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
-from ..memory.constants import BALLOON_ISOLATION, DEFRAG_MODES, ERAS
+from ..memory.constants import BALLOON_ISOLATION, DEFRAG_MODES, ERAS, HPAGE_PMD_ORDER
 from ..units import parse_size
 from .guests import MAX_GUESTS_PER_HOST, check_guest_bytes, check_workload, guest_memory, guest_params
 from .schema import (
@@ -22,10 +22,11 @@ from .schema import (
 )
 
 DURATION_UNITS = {"s": 1, "min": 60, "h": 3600, "d": 86400}
+MAX_PTES_NONE = (1 << HPAGE_PMD_ORDER) - 1  # khugepaged's max_ptes_none_store refuses more than HPAGE_PMD_NR - 1
 SEED_MAX = (1 << 63) - 1  # seeds are stored as int64 (manifest, Parquet)
 TABLES = ("experiment", "kernel", "hosts", "policy", "guests", "sweep")
 _SIZE_KEYS = {"memory", "balloon_min", "balloon_rate"}
-_DURATION_KEYS = {"duration_s", "tick_s", "policy_interval_s", "sample_interval_s"}
+_DURATION_KEYS = {"duration_s", "tick_s", "policy_interval_s", "sample_interval_s", "khugepaged_scan_sleep_s"}
 
 
 def check_seed(value: Any, where: str) -> int:
@@ -112,6 +113,11 @@ def _validate(spec: Spec) -> None:
         raise SpecError("experiment.sample_interval_s: must divide or be a multiple of policy_interval_s")
     if h.count <= 0:
         raise SpecError("hosts.count: must be positive")
+    for key in ("khugepaged_pages_to_scan", "khugepaged_scan_sleep_s"):
+        if getattr(h, key) <= 0:
+            raise SpecError(f"hosts.{key}: must be positive")
+    if not 0 <= h.khugepaged_max_ptes_none <= MAX_PTES_NONE:
+        raise SpecError(f"hosts.khugepaged_max_ptes_none: must be within 0..{MAX_PTES_NONE}")
     if not spec.guests:
         raise SpecError("guests: at least one [[guests]] group is needed")
     offset = 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..memory.constants import PAGE_SIZE, PAGEBLOCK_NR_PAGES
-from .schema import GuestGroup
+from .schema import GuestGroup, Spec
 from .workloads import WORKLOADS, TraceParams
 
 MIN_GUEST_BYTES = 128 << 20  # the smallest guest the model boots (its watermarks need room)
@@ -77,3 +77,15 @@ def guest_memory(group: GuestGroup, params: dict[str, Any]) -> int:
 
     nbytes = -(-provisioned_bytes(int(params.get("vm", 1))) // GUEST_SIZE_STEP) * GUEST_SIZE_STEP
     return max(nbytes, MIN_GUEST_BYTES)
+
+
+def host_guest_bytes(spec: Spec, host: int) -> list[int]:
+    """The memory of each guest of `host`, by guest id (the groups in order,
+    each group's guests in order): how the host lays its guests out, e.g. for
+    khugepaged's scan of its QEMU processes one after another."""
+    out: list[int] = []
+    for group in spec.guests:
+        for _ in range(group.count):
+            index = spec.fleet_index(host, len(out))
+            out.append(guest_memory(group, guest_params(group.workload_params, index)))
+    return out

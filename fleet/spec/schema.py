@@ -59,7 +59,24 @@ class KernelSpec:
 class HostSpec:
     count: int = _help("number of hosts", 1)
     memory: int = _help("host memory available to guests", 8 << 30)
-    khugepaged: bool = _help("host khugepaged re-collapses split 2 MiB regions", False)
+    khugepaged: bool = _help(
+        "host khugepaged collapses split 2 MiB regions of guest memory back into huge pages (real hosts run it "
+        "whenever THP is enabled; off here unless asked for)",
+        False,
+    )
+    khugepaged_pages_to_scan: int = _help(
+        "khugepaged/pages_to_scan: one pass scans this many PTEs' worth (512 per 2 MiB region) of the host's "
+        "guests, one after another (the kernel's default 4096)",
+        4096,
+    )
+    khugepaged_scan_sleep_s: int = _help(
+        "khugepaged/scan_sleep_millisecs in seconds: one pass every this period (the kernel's default 10 s)", 10
+    )
+    khugepaged_max_ptes_none: int = _help(
+        "khugepaged/max_ptes_none (0..511): a split region collapses when at most this many of its PTEs are none "
+        "(the kernel's default 511: one populated page suffices, and the collapse populates the rest)",
+        511,
+    )
 
 
 @dataclass(frozen=True)
