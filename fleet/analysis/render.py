@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from .load import COMPACTION_KEY
-from .metrics import isnan, metric_label
+from .metrics import NAN, isnan, metric_label
 from .stats import Analysis
 
 FORMATS = ("rich", "csv", "json", "markdown")
@@ -208,11 +208,28 @@ def render(a: Analysis, fmt: str = "rich") -> str:
     }[fmt](a)
 
 
+def _never_returned(a: Analysis, group_params: dict[str, Any]) -> str:
+    """Which world of a group has no `returned` phase, in words."""
+    worlds = []
+    for v in a.variants:
+        rest = {k: val for k, val in v.params.items() if k != COMPACTION_KEY}
+        if rest == group_params and isnan(v.metrics.get("free_2mib_per_gib_returned", NAN)):
+            worlds.append("with" if v.params.get(COMPACTION_KEY) in (True, "True", "true") else "without")
+    if len(worlds) == 2:
+        who = "neither world (with or without balloon compaction) returns"
+    elif worlds:
+        who = f"the world {worlds[0]} balloon compaction never returns"
+    else:
+        who = "no seed has both worlds returning"
+    return f"{who} its balloons within the run (no sample after the inflation with the balloon below 10% of its peak)"
+
+
 def headline_sentences(a: Analysis) -> list[str]:
     """One sentence per group of the other varying parameters (a regime):
     the change of free 2 MiB blocks per GiB with balloon compaction, while
     the balloons are inflated and after they are returned, against the
-    pre-seed kernel, with the 95% intervals over seeds."""
+    pre-seed kernel, with the 95% intervals over seeds. A phase one world
+    never reaches is said in words, with the world that misses it."""
     by_group: dict[str, dict[str, dict]] = {}
     for e in a.effect:
         by_group.setdefault(e["group"], {})[e["metric"]] = e
@@ -222,11 +239,19 @@ def headline_sentences(a: Analysis) -> list[str]:
         returned = metrics.get("free_2mib_per_gib_returned")
         if not inflated or not returned:
             continue
-        out.append(
+        head = (
             f"{group}: with balloon compaction, free 2 MiB blocks per GiB change by "
-            f"{_num(inflated['mean_diff'])} ({_num(inflated['rel_pct'])}%) while balloons are inflated and by "
-            f"{_num(returned['mean_diff'])} ({_num(returned['rel_pct'])}%) after they are returned, vs the "
-            f"pre-seed kernel (95% intervals {_ci(inflated)} and {_ci(returned)}, "
-            f"{inflated['n_pairs']} seed pairs)"
+            f"{_num(inflated['mean_diff'])} ({_num(inflated['rel_pct'])}%) while balloons are inflated"
         )
+        if returned["n_pairs"]:
+            out.append(
+                f"{head} and by {_num(returned['mean_diff'])} ({_num(returned['rel_pct'])}%) after they are "
+                f"returned, vs the pre-seed kernel (95% intervals {_ci(inflated)} and {_ci(returned)}, "
+                f"{inflated['n_pairs']} seed pairs)"
+            )
+        else:
+            out.append(
+                f"{head}, vs the pre-seed kernel (95% interval {_ci(inflated)}, {inflated['n_pairs']} seed pairs); "
+                f"after they are returned: not measured, because {_never_returned(a, returned['group_params'])}"
+            )
     return out

@@ -66,3 +66,17 @@ def test_headline_sentences_name_both_phases_per_group(grid):
         assert "while balloons are inflated" in s and "after they are returned" in s
         assert f"change by {inflated['mean_diff']:.2f}" in s
         assert f"{inflated['n_pairs']} seed pairs" in s
+
+
+def test_a_phase_one_world_never_reaches_is_said_in_words(tmp_path):
+    """The seed's world keeps its balloon to the end: no `returned` phase, so
+    the headline names that world instead of printing n/a."""
+    from tests.analysis.folders import commit, sample
+
+    for seed in (1, 2):
+        for on, balloon in ((False, [0, 100, 200, 0]), (True, [0, 100, 200, 200])):
+            rows = [sample(10 * (i + 1), free_2mib_blocks=5 + i, balloon_pages=b) for i, b in enumerate(balloon)]
+            commit(tmp_path, f"{on}_seed={seed}", rows, seed=seed, compaction=on)
+    (sentence,) = headline_sentences(analyze(tmp_path))
+    assert "while balloons are inflated" in sentence and "n/a" not in sentence
+    assert "not measured, because the world with balloon compaction never returns its balloons" in sentence
