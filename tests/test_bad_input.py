@@ -23,7 +23,15 @@ KEYS = {
         "bogus",
     ],
     "kernel": ["era", "balloon_compaction", "thp_defrag", "proactiveness", "balloon_rate", "swap", "bogus"],
-    "hosts": ["count", "memory", "khugepaged", "bogus"],
+    "hosts": [
+        "count",
+        "memory",
+        "khugepaged",
+        "khugepaged_pages_to_scan",
+        "khugepaged_scan_sleep_s",
+        "khugepaged_max_ptes_none",
+        "bogus",
+    ],
     "policy": ["name", "params", "bogus"],
 }
 GUEST_KEYS = ["count", "memory", "balloon_min", "shares", "workload", "workload_params", "bogus"]
