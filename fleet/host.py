@@ -1,5 +1,9 @@
 """Host memory: what backs each guest, and the host's capacity.
 
+Long (about 440 lines) because the backing's four region states, its kernels,
+khugepaged and the deferred-split shrinker share one region array, one PTE
+array and one counters array; split up, each part would import the others'.
+
 `GuestBacking` is the host's view of one guest's memory (the guest RAM of its
 QEMU process: one anonymous VMA madvised MADV_HUGEPAGE, in the host's mm) in
 2 MiB regions of guest-physical memory, with the host's THP enabled. A region
