@@ -28,9 +28,19 @@ def apply_override(raw: dict[str, Any], assignment: str) -> None:
     set_key(raw, key.strip(), value)
 
 
+def key_parts(key: str) -> list[str]:
+    """The segments of a dotted key; a segment in double quotes may hold dots,
+    as in TOML (`sweep."kernel.era"` is the sweep table's `kernel.era` key)."""
+    parts = re.findall(r'"([^"]*)"|([^."]+)', key)
+    if ".".join(f'"{q}"' if q else p for q, p in parts) != key:
+        raise SpecError(f'--set {key}: not a dotted key (quote a segment that holds dots: sweep."kernel.era")')
+    return [q or p for q, p in parts]
+
+
 def set_key(raw: dict[str, Any], key: str, value: Any) -> None:
-    """Set the dotted `key` (`guests[0].count` indexes a list) of a raw spec."""
-    parts = key.split(".")
+    """Set the dotted `key` (`guests[0].count` indexes a list; a quoted
+    segment may hold dots) of a raw spec."""
+    parts = key_parts(key)
     node = raw
     for i, part in enumerate(parts[:-1]):
         m = re.fullmatch(r"(\w+)\[(\d+)\]", part)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from fleet.spec import SpecError, build_spec, load_spec, sweep_points
+from fleet.spec import SpecError, apply_override, build_spec, load_spec, sweep_points
 from tests.spec.test_build import GOOD
 
 
@@ -24,3 +24,14 @@ def test_sweep_grid_names_every_point():
     run, point = points[-1]
     assert run == "balloon_compaction=True_seed=3"
     assert build_spec(point).kernel.balloon_compaction is True and build_spec(point).experiment.seed == 3
+
+
+def test_a_quoted_segment_may_hold_dots():
+    """`--set sweep."kernel.balloon_compaction"=[true]` overrides one sweep
+    dimension, whose key is itself dotted; an unbalanced quote is refused."""
+    raw = {**GOOD, "sweep": {"kernel.balloon_compaction": [False, True], "seeds": [1, 2]}}
+    apply_override(raw, 'sweep."kernel.balloon_compaction"=[true]')
+    assert raw["sweep"] == {"kernel.balloon_compaction": [True], "seeds": [1, 2]}
+    assert [run for run, _ in sweep_points(raw)] == ["balloon_compaction=True_seed=1", "balloon_compaction=True_seed=2"]
+    with pytest.raises(SpecError, match="not a dotted key"):
+        apply_override(raw, 'sweep."kernel.era=[1]')
