@@ -124,20 +124,15 @@ class Spec:
         return d
 
     def flat(self) -> dict:
-        """Scalar parameters as dotted keys (for the runs table)."""
-        out = {}
-        for section in ("experiment", "kernel", "hosts", "policy"):
-            for k, v in asdict(getattr(self, section)).items():
+        """Scalar parameters as dotted keys (for the runs table); a table's
+        entries (policy or workload parameters) as strings under its key."""
+        out: dict[str, Any] = {}
+        tables = [(section, getattr(self, section)) for section in ("experiment", "kernel", "hosts", "policy")]
+        tables += [(f"guests[{i}]", group) for i, group in enumerate(self.guests)]
+        for prefix, table in tables:
+            for k, v in asdict(table).items():
                 if isinstance(v, dict):
-                    for pk, pv in (v or {}).items():
-                        out[f"{section}.{k}.{pk}"] = str(pv)
+                    out.update({f"{prefix}.{k}.{pk}": str(pv) for pk, pv in v.items()})
                 else:
-                    out[f"{section}.{k}"] = v
-        for i, group in enumerate(self.guests):
-            for k, v in asdict(group).items():
-                if isinstance(v, dict):
-                    for pk, pv in (v or {}).items():
-                        out[f"guests[{i}].{k}.{pk}"] = str(pv)
-                else:
-                    out[f"guests[{i}].{k}"] = v
+                    out[f"{prefix}.{k}"] = v
         return out
