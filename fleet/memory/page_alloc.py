@@ -314,13 +314,16 @@ def zone_batchsize(era: int, managed: int, present: int) -> int:
     return max((1 << (batch.bit_length() - 1)) - 1, 1)
 
 
-def zone_highsize(era: int, batch: int, low_wmark: int) -> int:
-    """pcp->high: 6.1's `zone_highsize` (percpu_pagelist_high_fraction 0):
-    the low watermark split between the node's CPUs (here one list for all
-    of them), at least 4 * batch; 3.8's setup_pageset: 6 * batch."""
+def zone_highsize(era: int, batch: int, low_wmark: int, managed: int = 0, high_fraction: int = 0) -> int:
+    """pcp->high: 6.1's `zone_highsize`: with percpu_pagelist_high_fraction
+    0 (the default) low_wmark_pages(zone), which includes the watermark
+    boost of the moment, else managed pages / fraction; split between the
+    node's CPUs (here one list for all of them), at least 4 * batch. 3.8's
+    setup_pageset: 6 * batch."""
     if era == C.ERA_3_8:
         return 6 * batch
-    return max(low_wmark, batch << 2)
+    total = low_wmark if high_fraction == 0 else managed // high_fraction
+    return max(total, batch << 2)
 
 
 @kernel

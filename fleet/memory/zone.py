@@ -310,6 +310,23 @@ class Zone:
         """Every per-cpu page back to the buddy lists (drain_all_pages)."""
         page_alloc.drain_pages_zone(self.a)
 
+    def set_pcp_high_fraction(self, fraction: int) -> None:
+        """Write vm.percpu_pagelist_high_fraction (6.1's sysctl handler ->
+        `zone_pcp_update`): batch from the managed pages of the moment (a
+        balloon without DEFLATE_ON_OOM has lowered them), high from
+        `zone_highsize` (fraction 0: the low watermark plus the boost of the
+        moment). The lists keep their pages until a free spills them."""
+        if self.era != "6.x" or not self.a.zs[C.ZS_PCP_HIGH]:
+            raise ValueError("percpu_pagelist_high_fraction needs the 6.x era's per-cpu lists")
+        if fraction != 0 and fraction < 8:
+            raise ValueError("percpu_pagelist_high_fraction must be 0 or at least 8")
+        zs = self.a.zs
+        managed = int(zs[C.ZS_MANAGED])
+        batch = page_alloc.zone_batchsize(C.ERA_6_X, managed, int(zs[C.ZS_NR_PAGES]))
+        low = int(zs[C.ZS_WMARK_LOW] + zs[C.ZS_WATERMARK_BOOST])
+        zs[C.ZS_PCP_BATCH] = batch
+        zs[C.ZS_PCP_HIGH] = page_alloc.zone_highsize(C.ERA_6_X, batch, low, managed, fraction)
+
     def free_2mib_blocks_drained(self) -> int:
         """Free 2 MiB blocks once the per-cpu lists were drained, measured on
         a copy: the zone itself is left as it is."""

@@ -12,6 +12,7 @@ from ..memory.zone import Zone
 from ..scenario import ScenarioRunner
 from .boot import BootState, boot_zone
 from .scenarios import Scenario
+from .steps import DRAIN_HIGH_FRACTION
 
 PROACTIVENESS = 20  # vm.compaction_proactiveness default (5.9+)
 # With page table isolation (CONFIG_PAGE_TABLE_ISOLATION=y, as the validation
@@ -41,18 +42,32 @@ def run_step_process(zone: Zone, runner: ScenarioRunner, step, pgd_owner: int) -
     step that only frees pages (punch, free, compact) ends with the lists
     drained. The rest of fork, exec and exit is not modelled.
 
-    The recorder reads /proc right after a step and drains the lists
-    afterwards, which takes seconds (steps.drain_pcp): the closing daemon
-    round, with kcompactd's 500 ms proactive check, falls between the two
-    reads."""
+    The recorder reads /proc right after a step, then drains the lists
+    (recorder_drain)."""
     pgd = zone.alloc(pgd_owner, PGD_ORDER, WMARK_MIN) if step.verb != "balloon" else -1
     runner.run(step, settle=False)
     if pgd >= 0:
         zone.free(pgd)
     snap = model_snapshot(zone)
-    runner.settle(step)
-    snap["free_2mib_drained"] = zone.free_2mib_blocks_drained()
+    snap["free_2mib_drained"] = recorder_drain(zone, lambda: runner.settle(step))
     return snap
+
+
+def recorder_drain(zone: Zone, daemons) -> int:
+    """What steps.drain_pcp does to the guest, and the drained figure it
+    reads: percpu_pagelist_high_fraction = 100000 lowers pcp->high to 4 *
+    batch; for the seconds the short-lived processes take, the daemons run
+    (the step's closing round, with kcompactd's 500 ms proactive check)
+    with lists that spill at once, and the processes' frees spill the
+    rest; restoring the fraction to 0 recomputes batch and high from the
+    managed pages and the boosted low watermark of that moment (6.1's
+    zone_pcp_update), which the next steps run with."""
+    zone.set_pcp_high_fraction(DRAIN_HIGH_FRACTION)
+    daemons()
+    zone.drain_pcp()
+    drained = zone.free_2mib_blocks()
+    zone.set_pcp_high_fraction(0)
+    return drained
 
 
 def run_model(sc: Scenario, boot: BootState, world: str, seed: int) -> list[dict]:
@@ -62,7 +77,8 @@ def run_model(sc: Scenario, boot: BootState, world: str, seed: int) -> list[dict
     )
     runner = ScenarioRunner(zone, proactiveness=PROACTIVENESS, daemons="always")
     pgd_owner = zone.register_owner("shell pgd", C.KIND_PAGETABLE)
-    snaps = [{**model_snapshot(zone), "free_2mib_drained": zone.free_2mib_blocks_drained()}]
+    snaps = [model_snapshot(zone)]
+    snaps[0]["free_2mib_drained"] = recorder_drain(zone, lambda: None)
     for step in sc.steps:
         snaps.append(run_step_process(zone, runner, step, pgd_owner))
     return snaps

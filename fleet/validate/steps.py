@@ -34,6 +34,7 @@ from .qemu import Guest
 REAL_KINDS = ("anon", "file", "thp")
 PROC_FILES = ("buddyinfo", "pagetypeinfo", "vmstat", "meminfo", "zoneinfo")
 DRAIN_COMMANDS = 300  # short-lived processes whose frees spill the per-cpu lists
+DRAIN_HIGH_FRACTION = 100000  # percpu_pagelist_high_fraction while they run: pcp->high at its floor
 
 
 class RealRunner:
@@ -112,11 +113,11 @@ def read_files(guest: Guest, names: tuple[str, ...]) -> dict[str, str]:
 def drain_pcp(guest: Guest) -> None:
     """Spill the per-cpu page lists back to the buddy lists: 6.1 has no sysctl
     that drains them, so lower `high` to its floor (percpu_pagelist_high_fraction
-    = 100000), let short-lived processes free pages through the lists, and
+    = DRAIN_HIGH_FRACTION), let short-lived processes free pages through the lists, and
     restore the old value (see validation-notes.md)."""
     f = "/proc/sys/vm/percpu_pagelist_high_fraction"
     guest.sh(
-        f"o=$(cat {f}); echo 100000 > {f}; i=0; "
+        f"o=$(cat {f}); echo {DRAIN_HIGH_FRACTION} > {f}; i=0; "
         f"while [ $i -lt {DRAIN_COMMANDS} ]; do bfhelper >/dev/null 2>&1; i=$((i+1)); done; "
         f"sleep 1; echo $o > {f}"
     )

@@ -254,3 +254,35 @@ def test_watermarks_leave_the_lists_out():
     assert z.nr_free == 0 and pcp(z) == mark + 10
     assert z.alloc(o, 0, WMARK_MIN) == -1
     assert z.alloc(o, 0, ALLOC_NO_WATERMARKS) == mark + 9
+
+
+def test_high_fraction_sysctl_recomputes_batch_and_high_from_the_moment():
+    """6.1's percpu_pagelist_high_fraction handler (zone_pcp_update): a
+    fraction gives high = managed / fraction, at least 4 * batch; 0 gives the
+    low watermark plus the boost of the moment; batch follows the managed
+    pages a balloon has lowered (63 -> 31 below 174,080 managed pages, as in
+    the real 1 GiB guest with a 300 MiB balloon). The lists keep their pages until a free spills them."""
+    z = Zone(GIB, era="6.x", rng=new_rng(1, 0))
+    o = z.register_owner("anon", C.KIND_ANON)
+    pfns = [z.alloc(o) for _ in range(200)]
+    for pfn in pfns:
+        z.free(pfn)
+    held = pcp(z)
+    assert held >= 200  # the frees, and what the last refill left
+    z.set_pcp_high_fraction(100000)
+    assert int(z.a.zs[C.ZS_PCP_HIGH]) == 63 << 2  # 262144 // 100000 = 2 < 4 * batch
+    assert pcp(z) == held
+    z.free(z.alloc(o))  # the next free spills
+    assert pcp(z) < 63 << 2
+    z.a.zs[C.ZS_WATERMARK_BOOST] = 1000
+    z.a.zs[C.ZS_MANAGED] -= 90000
+    z.set_pcp_high_fraction(0)
+    assert int(z.a.zs[C.ZS_PCP_BATCH]) == 31  # (172144 >> 10) / 4 = 42 -> rounddown_pow_of_two(63) - 1
+    assert int(z.a.zs[C.ZS_PCP_HIGH]) == z.watermark(1) + 1000
+
+
+def test_high_fraction_sysctl_refuses_what_the_kernel_refuses():
+    with pytest.raises(ValueError, match="at least 8"):
+        Zone(GIB, era="6.x").set_pcp_high_fraction(4)
+    with pytest.raises(ValueError, match="6.x"):
+        Zone(GIB, era="3.8").set_pcp_high_fraction(0)
