@@ -206,10 +206,13 @@ class Zone:
     def run_daemons(self, kcompactd: bool = True, proactiveness: int = 0) -> None:
         """What runs between ticks: kswapd if woken; in 6.x kcompactd for the
         order kswapd was woken for (pageblock order after a boosted kswapd
-        run), and proactive compaction; in 3.8 kswapd's own async compaction
-        for that order (compaction.kswapd_compact_38), which no switch turns
-        off."""
+        run), and proactive compaction, skipped in a round in which kswapd
+        was woken (6.1's should_proactive_compact_node and __compact_finished
+        give way while kswapd_is_running); in 3.8 kswapd's own async
+        compaction for that order (compaction.kswapd_compact_38), which no
+        switch turns off."""
         woken = int(self.a.zs[C.ZS_KSWAPD_WAKE]) - 1
+        kswapd_ran = woken >= 0
         vmscan.balance_pgdat(self.a, self.rng)
         woken = max(woken, int(self.a.zs[C.ZS_KCOMPACTD_WAKE]) - 1)
         self.a.zs[C.ZS_KCOMPACTD_WAKE] = 0
@@ -225,6 +228,8 @@ class Zone:
                 self.drain_stream()
                 result = compaction.compact_zone(self.a)
             compaction.kcompactd_done(self.a, woken, result)
+        if kswapd_ran:
+            return
         if proactiveness and compaction.proactive_compact(self.a, proactiveness) == compaction.COMPACT_SUSPENDED:
             self._run_compaction()
 

@@ -138,3 +138,30 @@ def test_migrate_scanner_counts_the_pfns_it_passes(era, thp_counted):
     assert nr == C.COMPACT_CLUSTER_MAX
     assert scanned == FREE_RUN + C.COMPACT_CLUSTER_MAX
     assert z.a.cc[compaction.CC_MIGRATE_PFN] == PB + FREE_RUN + C.COMPACT_CLUSTER_MAX
+
+
+# ------------------------------------------------ proactive compaction and kswapd
+
+
+def fragmented_zone():
+    """Every other page of a full zone freed: fragmentation score 100."""
+    z = Zone(64 * PB, era="6.x", rng=new_rng(1, 0))
+    o = z.register_owner("anon", C.KIND_ANON)
+    assert z.alloc_bulk(o, 0, z.nr_pages, ALLOC_NO_WATERMARKS) == z.nr_pages
+    z.free_owner_every(o, 2)
+    z.drain_pcp()
+    assert compaction.fragmentation_score(z.a) > 90
+    return z
+
+
+def test_proactive_compaction_gives_way_while_kswapd_runs():
+    """6.1's should_proactive_compact_node is false while kswapd_is_running:
+    a daemon round in which kswapd was woken does no proactive compaction;
+    the next round, kswapd asleep, does."""
+    z = fragmented_zone()
+    z.a.zs[C.ZS_KSWAPD_WAKE] = 1  # woken for order 0
+    z.run_daemons(proactiveness=20)
+    assert vm(z, "pgmigrate_success") == 0
+    z.run_daemons(proactiveness=20)
+    assert vm(z, "pgmigrate_success") > 0
+    assert compaction.fragmentation_score(z.a) <= 80
