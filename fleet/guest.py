@@ -91,7 +91,7 @@ class Guest:
         while self.t < until_s:
             self.workload.tick(self.t, e.tick_s)
             self.zone.update_balloon_size(self.target_pages, self.balloon_rate_pages * e.tick_s)
-            self.zone.run_daemons(kcompactd=k.kcompactd, proactiveness=k.proactiveness)
+            self.zone.run_daemons(kcompactd=k.kcompactd, proactiveness=k.proactiveness, seconds=e.tick_s)
             if e.check:
                 self.zone.check()
             self.t += e.tick_s

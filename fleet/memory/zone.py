@@ -203,12 +203,17 @@ class Zone:
             result = compaction.compact_zone(self.a)
         return int(result)
 
-    def run_daemons(self, kcompactd: bool = True, proactiveness: int = 0) -> None:
-        """What runs between ticks: kswapd if woken; in 6.x kcompactd for the
-        order kswapd was woken for (pageblock order after a boosted kswapd
-        run), and proactive compaction, skipped in a round in which kswapd
-        was woken (6.1's should_proactive_compact_node and __compact_finished
-        give way while kswapd_is_running); in 3.8 kswapd's own async
+    def run_daemons(self, kcompactd: bool = True, proactiveness: int = 0, seconds: int = 1) -> None:
+        """What runs in a round of `seconds` between ticks: kswapd if woken;
+        in 6.x kcompactd for the order kswapd was woken for (pageblock order
+        after a boosted kswapd run), and a proactive compaction check. As in
+        6.1's kcompactd loop, the check gives way in a round in which kswapd
+        was woken (should_proactive_compact_node and __compact_finished test
+        kswapd_is_running), and a run that did not lower the fragmentation
+        score puts the next check off by 32 s (the 500 ms timeout <<
+        COMPACT_MAX_DEFER_SHIFT) unless kcompactd is woken for work
+        meanwhile, which resets the timeout. Simplified: one check per round
+        where the kernel checks every 500 ms. In 3.8 kswapd's own async
         compaction for that order (compaction.kswapd_compact_38), which no
         switch turns off."""
         woken = int(self.a.zs[C.ZS_KSWAPD_WAKE]) - 1
@@ -222,16 +227,27 @@ class Zone:
             if woken > 0 and compaction.kswapd_compact_38(self.a, woken) == compaction.COMPACT_SUSPENDED:
                 self._run_compaction()
             return
+        zs = self.a.zs
         if kcompactd and woken > 0:
             result = compaction.kcompactd_do_work(self.a, woken)
             while result == compaction.COMPACT_SUSPENDED:
                 self.drain_stream()
                 result = compaction.compact_zone(self.a)
             compaction.kcompactd_done(self.a, woken, result)
+            zs[C.ZS_PROACTIVE_WAIT_S] = 0
+        if not proactiveness:
+            return
+        if zs[C.ZS_PROACTIVE_WAIT_S] > 0:
+            zs[C.ZS_PROACTIVE_WAIT_S] = max(0, int(zs[C.ZS_PROACTIVE_WAIT_S]) - seconds)
+            return
         if kswapd_ran:
             return
-        if proactiveness and compaction.proactive_compact(self.a, proactiveness) == compaction.COMPACT_SUSPENDED:
-            self._run_compaction()
+        before = compaction.fragmentation_score(self.a)
+        result = compaction.proactive_compact(self.a, proactiveness)
+        if result == compaction.COMPACT_SUSPENDED:
+            result = self._run_compaction()
+        if result != compaction.COMPACT_SKIPPED and compaction.fragmentation_score(self.a) >= before:
+            zs[C.ZS_PROACTIVE_WAIT_S] = compaction.PROACTIVE_DEFER_S
 
     # ------------------------------------------------------------ balloon
 

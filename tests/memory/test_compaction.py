@@ -165,3 +165,25 @@ def test_proactive_compaction_gives_way_while_kswapd_runs():
     z.run_daemons(proactiveness=20)
     assert vm(z, "pgmigrate_success") > 0
     assert compaction.fragmentation_score(z.a) <= 80
+
+
+def test_a_proactive_run_that_does_not_lower_the_score_waits_32_seconds():
+    """kcompactd (6.1): when proactive_compact_node left the score where it
+    was, the next check comes after 500 ms << COMPACT_MAX_DEFER_SHIFT = 32 s;
+    a wake-up for work resets the timeout."""
+    z = Zone(64 * PB, era="6.x", rng=new_rng(1, 0))
+    o = z.register_owner("kernel", C.KIND_KERNEL)  # unmovable: nothing to migrate
+    assert z.alloc_bulk(o, 0, z.nr_pages, ALLOC_NO_WATERMARKS) == z.nr_pages
+    z.free_owner_every(o, 2)
+    z.drain_pcp()
+    scanned = []
+    for _ in range(34):
+        z.run_daemons(proactiveness=20)
+        scanned.append(vm(z, "compact_daemon_migrate_scanned") + vm(z, "compact_migrate_scanned"))
+    runs = [i for i in range(34) if scanned[i] > (scanned[i - 1] if i else 0)]
+    assert runs == [0, 33]
+    assert int(z.a.zs[C.ZS_PROACTIVE_WAIT_S]) == compaction.PROACTIVE_DEFER_S
+    wakes = vm(z, "compact_daemon_wake")
+    z.a.zs[C.ZS_KCOMPACTD_WAKE] = C.PAGEBLOCK_ORDER + 1
+    z.run_daemons(proactiveness=20)
+    assert vm(z, "compact_daemon_wake") == wakes + 2  # kcompactd_do_work, then the proactive check at once
