@@ -1,7 +1,8 @@
 """VMware ESX Server: share-based allocation with the idle memory tax.
 
 A model of Waldspurger, "Memory Resource Management in VMware ESX Server"
-(OSDI 2002), sections 5 (shares vs. working sets) and 6.3 (reclamation):
+(OSDI 2002), sections 5 (shares vs. working sets) and 6.3 (dynamic
+reallocation):
 
 - Min-funding revocation with the idle memory tax (5.2): memory is reclaimed
   from the guest with the lowest adjusted shares-per-page ratio
@@ -23,15 +24,16 @@ A model of Waldspurger, "Memory Resource Management in VMware ESX Server"
   fast one including the current period; here the last term is the current
   period's sample itself (a policy sees one sample per interval). The paper
   does not give the gains; `slow_gain` and `fast_gain` are the model's.
-- Free memory states (6.3): high 6 %, soft 4 %, hard 2 %, low 1 % of host
-  memory. In the high state no memory is reclaimed; below soft the host
-  reclaims, with targets that drive free memory back above high, and
-  returns to the high state only once free memory exceeds high (the
-  hysteresis). The hard and low states pick ESX's mechanism (paging,
-  blocking); here the targets drive the balloon in every state and the
-  host's own swap is the last resort when memory runs out (fleet/host.py).
-  In the high state the free memory above high is handed back to ballooned
-  guests.
+- Free memory states (6.3; the thresholds from secondary sources, not
+  checked against the paper's text): high 6 %, soft 4 %, hard 2 %, low 1 %
+  of host memory. In the high state no memory is reclaimed; below soft the
+  host reclaims, with targets that drive free memory back above high, and
+  it returns to the high state once free memory exceeds high (a
+  hysteresis between the two thresholds). The hard
+  and low states pick ESX's mechanism (paging, blocking); here the targets
+  drive the balloon in every state and the host's own swap is the last
+  resort when memory runs out (fleet/host.py). In the high state the free
+  memory above high is handed back to ballooned guests.
 
 Mapping onto the records: S = shares (0: the guest is left alone, as the
 spec's shares mean), P = memory - balloon (what the guest holds now), min =

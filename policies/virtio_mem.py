@@ -33,7 +33,7 @@ from fleet.spec.params import Params, param
 
 from .base import POLICIES, MiB, Policy, clamp_target
 
-MIN_BLOCK = 2 * MiB  # a pageblock: what alloc_contig_range isolates at least
+MIN_BLOCK = 2 * MiB  # a pageblock: the driver's least subblock (virtio_mem_init_hotplug, 6.x)
 MAX_BLOCK = 64 * MiB  # a block's host notifications fit the guest's stream (fleet/memory/virtio_mem.py)
 
 
