@@ -2,13 +2,17 @@
 
 `Guest.advance(until_s, target_bytes, shrink)` runs the guest tick by tick to
 a policy boundary: the workload's requests, the balloon driver moving toward
-its target at the spec's rate in 256-page batches (update_balloon_size_func),
-kswapd and kcompactd, free page reporting every 2 s; the host's backing of it
+its target at the spec's rate in 256-page batches (update_balloon_size_func)
+-- or, when the host's policy drives virtio-mem, the virtio-mem driver
+plugging and unplugging blocks toward it at that rate --, kswapd and
+kcompactd, free page reporting every 2 s; the host's backing of it
 follows at every sample (its notifications, the pages it touched,
 khugepaged's passes), and `shrink` (the host decided it reclaims) runs the
 host's deferred-split shrinker first. It returns the stats record the host
-sees and the samples rows of the interval. All randomness comes from one
-generator seeded from (experiment seed, host, guest).
+sees, with the host's working-set sample of the interval
+(fleet/working_set.py), and the samples rows of the interval. All randomness
+of the model comes from one generator seeded from (experiment seed, host,
+guest); the working-set sampler has its own.
 """
 
 import pyarrow as pa
@@ -18,10 +22,12 @@ from .memory import constants as C
 from .memory import stats as S
 from .memory.page_reporting import PAGE_REPORTING_DELAY
 from .memory.rng import new_rng
+from .memory.virtio_mem import VirtioMem
 from .memory.zone import Zone
 from .records import GuestStats
 from .spec import GuestGroup, Spec
 from .spec.guests import guest_memory, guest_params, host_guest_bytes, workload_parts
+from .working_set import WorkingSetSampler
 from .workload.base import make_composite, make_workload
 
 VM_COLUMNS = C.VM_NAMES
@@ -50,6 +56,15 @@ def khugepaged_scan(spec: Spec, host_id: int, guest_id: int) -> KhugepagedScan |
     )
 
 
+def virtio_mem_device(spec: Spec, zone: Zone) -> VirtioMem | None:
+    """The guest's virtio-mem device when the host's policy drives one
+    (policies: `device` "virtio-mem"), in the policy's block size; else None."""
+    from policies import virtio_mem_block
+
+    block = virtio_mem_block(spec.policy.name, spec.policy.params)
+    return None if block is None else VirtioMem(zone, block // C.PAGE_SIZE)
+
+
 class Guest:
     def __init__(self, spec: Spec, host_id: int, guest_id: int, group: GuestGroup):
         self.host_id, self.guest_id, self.group = host_id, guest_id, group
@@ -72,7 +87,10 @@ class Guest:
         self.workload = build_workload(group.workload, self.zone, params, self.rng)
         self.backing = GuestBacking(nr_pages, khugepaged_scan(spec, host_id, guest_id))
         self.balloon_rate_pages = max(1, k.balloon_rate // C.PAGE_SIZE)
-        self.target_pages = 0
+        self.vmem = virtio_mem_device(spec, self.zone)
+        self.target_pages = 0  # the balloon's target, or the unplugged size asked of virtio-mem
+        self.sampler = WorkingSetSampler(nr_pages, spec.experiment.seed, host_id, guest_id)
+        self.active_fraction = 1.0
         self.t = 0
 
     # ------------------------------------------------------------ running
@@ -86,11 +104,18 @@ class Guest:
             self.backing.shrink()
         if target_bytes is not None:
             keep = max(min(target_bytes, self.memory), self.group.balloon_min)
-            self.target_pages = (self.memory - keep) // C.PAGE_SIZE
+            if self.vmem is None:
+                self.target_pages = (self.memory - keep) // C.PAGE_SIZE
+            else:
+                self.vmem.request(-(-keep // C.PAGE_SIZE))
+                self.target_pages = self.zone.nr_pages - self.vmem.requested_pages()
         rows = []
         while self.t < until_s:
             self.workload.tick(self.t, e.tick_s)
-            self.zone.update_balloon_size(self.target_pages, self.balloon_rate_pages * e.tick_s)
+            if self.vmem is None:
+                self.zone.update_balloon_size(self.target_pages, self.balloon_rate_pages * e.tick_s)
+            else:
+                self.vmem.run(self.t, self.balloon_rate_pages * e.tick_s)
             self.zone.run_daemons(kcompactd=k.kcompactd, proactiveness=k.proactiveness, seconds=e.tick_s)
             if e.check:
                 self.zone.check()
@@ -102,6 +127,8 @@ class Guest:
                 rows.append(self.sample())
         if self.t % e.sample_interval_s:  # else the last tick synced it
             self._sync_backing()
+        unbacked = (self.zone.balloon_owner,) if self.vmem is None else (self.zone.balloon_owner, self.vmem.owner)
+        self.active_fraction = self.sampler.sample(self.zone.a.owner, self.zone.a.pflags, unbacked)
         return self.stats(), rows
 
     def _sync_backing(self) -> None:
@@ -127,13 +154,14 @@ class Guest:
             host_id=self.host_id,
             time_s=float(self.t),
             memory=self.memory,
-            balloon=z.balloon_pages() * page,
+            balloon=(z.balloon_pages() if self.vmem is None else z.nr_pages - self.vmem.plugged_pages()) * page,
             balloon_target=self.target_pages * page,
             mem_total=int(z.a.zs[C.ZS_MANAGED]) * page,
             mem_free=free * page,
             mem_available=available * page,
             caches=caches * page,
             balloon_min=self.group.balloon_min,
+            active_fraction=self.active_fraction,
             shares=self.group.shares,
         )
 

@@ -10,6 +10,15 @@ from dataclasses import dataclass
 class GuestStats:
     """One guest as its host sees it at a policy boundary; sizes in bytes.
 
+    active_fraction is the share of a random sample of the guest's pages
+    touched during the last interval (VMware ESX's working-set estimate
+    f = t/n, Waldspurger OSDI 2002; fleet/working_set.py says what "touched"
+    means in the model; 1.0 before the first sample). A virtio-mem guest
+    (a policy whose `device` is "virtio-mem") reports its unplugged memory
+    as `balloon` and the unplugged size asked of it as `balloon_target`
+    (memory - plugged size, memory - requested size), so memory - balloon
+    is what a guest holds with either device.
+
     mem_total, mem_free, mem_available and caches are the guest's
     VIRTIO_BALLOON_S_MEMTOT, S_MEMFREE, S_AVAIL and S_CACHES; balloon is the
     device's `actual`, balloon_target the last target the host set.
@@ -31,7 +40,9 @@ class GuestStats:
     mem_available: int
     caches: int
     balloon_min: int  # the least memory the guest keeps (memory - balloon >= this)
+    active_fraction: float = 1.0  # sampled share of its pages touched in the last interval (ESX's f)
     shares: int = 1000
+    psi_memory_some: float = 0.0  # share of the last interval stalled on memory (PSI "some")
 
 
 @dataclass(frozen=True)

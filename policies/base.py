@@ -12,6 +12,12 @@ Each policy declares its parameters as a frozen `fleet.spec.params.Params`
 dataclass whose defaults are the modelled system's own constants; both the
 parameters and the policy class are registered by name in POLICIES.
 
+`device` names the guest device a policy works through (DEVICES): "balloon"
+(virtio-balloon: targets move the balloon), "virtio-mem" (targets are the
+memory the guest keeps plugged, in whole device blocks) or
+"free-page-reporting" (virtio-balloon's REPORTING: the guests report free
+blocks and the host discards them; such a policy never sets a target).
+
 A target is the memory the guest keeps, i.e. `memory - balloon` (what libvirt's
 setMemory, MOM's balloon_target and Proxmox's `balloon` mean). Guests left out of
 the result keep their current target. A policy may keep state between calls
@@ -43,6 +49,7 @@ class Policy(abc.ABC):
     `self.params`, and implement `decide`."""
 
     name: ClassVar[str] = ""
+    device: ClassVar[str] = "balloon"
     Params: ClassVar[type[ParamsBase]]
     params: ParamsBase
 
@@ -59,6 +66,7 @@ class Policy(abc.ABC):
 
 
 POLICIES: Registry[type[Policy]] = Registry("policy")
+DEVICES = ("balloon", "virtio-mem", "free-page-reporting")
 
 
 def current_memory(g: GuestStats) -> int:
@@ -159,7 +167,9 @@ def _world(rng: random.Random, kind: str, overcommit: float, demand: tuple[float
                     mem_available=free + caches,
                     caches=caches,
                     balloon_min=g["floor"],
+                    active_fraction=rng.random(),
                     shares=g["shares"],
+                    psi_memory_some=rng.choice((0.0, rng.uniform(0.0, 0.002), rng.uniform(0.0, 0.2))),
                 )
             )
         host_own = min(capacity // 4, max(0, host_own + rng.randint(-64, 64) * MiB))
@@ -177,6 +187,8 @@ def _check_output(policy: Policy, where: str, guests: list[GuestStats], out: obj
 
     if not isinstance(out, dict):
         fail(f"decide returned {type(out).__name__}, not a dict of guest id -> target bytes")
+    if out and policy.device == "free-page-reporting":
+        fail(f"a {policy.device} policy sets no targets, but decide returned {out}")
     by_id = {g.guest_id: g for g in guests}
     for gid, target in out.items():
         if not is_int(gid) or gid not in by_id:
@@ -199,10 +211,13 @@ def check_policy(policy: Policy | Callable[[], Policy], rounds: int = 60, seed: 
     factory such as the class itself. For each of four generated hosts (roomy,
     tight, critically overcommitted, and one with awkward guests: floor equal to
     memory, floor 0, shares 0, a 64 MiB guest) it runs `rounds` policy intervals
-    of 10 s in which guests' demand wanders and their balloons move toward the
-    targets set. Every result must map known guest ids to int targets within
-    [balloon_min, memory], must not modify its inputs, and a second fresh
-    instance fed the same records must return the same results (determinism).
+    of 10 s in which guests' demand, sampled activity and memory pressure
+    wander and their balloons move toward the targets set. The policy's
+    `device` must be one of DEVICES. Every result must map known guest ids
+    to int targets within [balloon_min, memory] (and be empty for a
+    free-page-reporting policy), must not modify its inputs, and a second
+    fresh instance fed the same records must return the same results
+    (determinism).
     Raises PolicyCheckError saying which host, round and guest broke what.
     """
     if isinstance(policy, Policy):
@@ -220,6 +235,8 @@ def check_policy(policy: Policy | Callable[[], Policy], rounds: int = 60, seed: 
             raise PolicyCheckError(f"{policy!r} made {first!r}, which is not a Policy")
         if not isinstance(first.name, str) or not first.name:
             raise PolicyCheckError(f"{type(first).__name__} has no name")
+        if first.device not in DEVICES:
+            raise PolicyCheckError(f"policy {first.name!r}: device {first.device!r} is not one of {', '.join(DEVICES)}")
         world = _world(rng, kind, overcommit, demand, host_id, rounds)
         history = []
         step = next(world)

@@ -99,17 +99,8 @@ class Zone:
         zs[C.ZS_MANAGED] = managed
         zs[C.ZS_ERA] = C.ERAS[era]
         zs[C.ZS_MOBILITY_DISABLED] = int(managed < C.PAGEBLOCK_NR_PAGES * _MIGRATE_TYPES_KERNEL)
-        lowmem = managed + other_zone_pages
-        if thp:
-            mfk = recommended_min_free_kbytes(lowmem, C.ERAS[era], guest_zones(nr_pages + other_zone_pages))
-        else:
-            mfk = min_free_kbytes(lowmem, C.ERAS[era])
-        zs[C.ZS_MIN_FREE_KBYTES] = mfk
-        marks = zone_watermarks(managed, C.ERAS[era], watermark_scale_factor, mfk, lowmem)
-        zs[C.ZS_WMARK_MIN : C.ZS_WMARK_PROMO + 1] = marks
-        batch = page_alloc.zone_batchsize(C.ERAS[era], managed, nr_pages)
-        zs[C.ZS_PCP_BATCH] = batch
-        zs[C.ZS_PCP_HIGH] = page_alloc.zone_highsize(C.ERAS[era], batch, int(zs[C.ZS_WMARK_LOW])) if pcp else 0
+        self._wmark_setup = (watermark_scale_factor, thp, other_zone_pages, pcp)
+        self.init_per_zone_wmark_min()
         zs[C.ZS_EXTFRAG_THRESHOLD] = 500
         zs[C.ZS_SWAP] = int(swap)
         zs[C.ZS_DEFLATE_ON_OOM] = int(deflate_on_oom)
@@ -122,6 +113,27 @@ class Zone:
         zs[C.ZS_BALLOON_OWNER] = self.register_owner("balloon", C.KIND_BALLOON, mt)
         self.stream_totals = np.zeros(3, dtype=np.int64)  # pages per STREAM_* op
         self._drained: list[np.ndarray] = []
+
+    def init_per_zone_wmark_min(self) -> None:
+        """min_free_kbytes, the watermarks and the per-cpu lists' batch and
+        high from the managed pages now: at boot, and again after memory
+        hotplug (`init_per_zone_wmark_min` and `zone_pcp_update`, which
+        online_pages and offline_pages call; memory_hotplug.py). The rule of
+        boot is used both times: lowmem is the managed pages (plus the
+        guest zones left out of the model)."""
+        watermark_scale_factor, thp, other_zone_pages, pcp = self._wmark_setup
+        zs, era = self.a.zs, C.ERAS[self.era]
+        managed, nr_pages = int(zs[C.ZS_MANAGED]), int(zs[C.ZS_NR_PAGES])
+        lowmem = managed + other_zone_pages
+        if thp:
+            mfk = recommended_min_free_kbytes(lowmem, era, guest_zones(nr_pages + other_zone_pages))
+        else:
+            mfk = min_free_kbytes(lowmem, era)
+        zs[C.ZS_MIN_FREE_KBYTES] = mfk
+        zs[C.ZS_WMARK_MIN : C.ZS_WMARK_PROMO + 1] = zone_watermarks(managed, era, watermark_scale_factor, mfk, lowmem)
+        batch = page_alloc.zone_batchsize(era, managed, nr_pages)
+        zs[C.ZS_PCP_BATCH] = batch
+        zs[C.ZS_PCP_HIGH] = page_alloc.zone_highsize(era, batch, int(zs[C.ZS_WMARK_LOW])) if pcp else 0
 
     # ------------------------------------------------------------ owners
 

@@ -5,7 +5,7 @@ problem reported as one line naming the key before any simulation starts.
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import Any
 
 from ..memory.constants import BALLOON_ISOLATION, DEFRAG_MODES, ERAS, HPAGE_PMD_ORDER
@@ -90,9 +90,12 @@ def _build(cls: type, table: Any, path: str) -> Any:
 
 
 def _validate(spec: Spec) -> None:
+    from policies import virtio_mem_block
+
     e, k, h = spec.experiment, spec.kernel, spec.hosts
     check_seed(e.seed, "experiment.seed")
     _check_policy(spec.policy)
+    block = virtio_mem_block(spec.policy.name, spec.policy.params)
     if k.era not in ERAS:
         raise SpecError(f"kernel.era: {k.era!r} is not one of {', '.join(ERAS)}")
     if k.thp_defrag not in DEFRAG_MODES:
@@ -140,6 +143,11 @@ def _validate(spec: Spec) -> None:
             )
         if g.balloon_min > min(sizes):
             raise SpecError(f"{where}.balloon_min: larger than the guest's memory")
+        if block and any(size % block for size in sizes):
+            raise SpecError(
+                f"{where}.memory: policy {spec.policy.name} plugs {block >> 20}MiB blocks: "
+                "a guest must be a whole number of them"
+            )
         offset += g.count
     if spec.guests_per_host > MAX_GUESTS_PER_HOST:
         raise SpecError(f"guests: at most {MAX_GUESTS_PER_HOST} guests per host")
@@ -154,6 +162,21 @@ def _check_policy(p: PolicySpec) -> None:
         make_policy(p.name, **(p.params or {}))
     except (ValueError, TypeError) as e:
         raise SpecError(f"policy: {e}") from None
+
+
+def _imply_reporting(spec: Spec, raw: dict[str, Any]) -> Spec:
+    """A free-page-reporting policy (fpr) turns the guests' reporting on:
+    kernel.free_page_reporting is implied true, and an explicit false is
+    refused."""
+    from policies import POLICIES
+
+    if POLICIES.implementation_of(spec.policy.name).device != "free-page-reporting":
+        return spec
+    if raw.get("kernel", {}).get("free_page_reporting") is False:
+        raise SpecError(
+            f"kernel.free_page_reporting: policy {spec.policy.name} is free page reporting; leave it out or set it true"
+        )
+    return replace(spec, kernel=replace(spec.kernel, free_page_reporting=True))
 
 
 def build_spec(raw: dict[str, Any]) -> Spec:
@@ -177,4 +200,4 @@ def build_spec(raw: dict[str, Any]) -> Spec:
     if not isinstance(spec.sweep, dict):
         raise SpecError("sweep: expected a table")
     _validate(spec)
-    return spec
+    return _imply_reporting(spec, raw)

@@ -81,7 +81,9 @@ class HostSpec:
 
 @dataclass(frozen=True)
 class PolicySpec:
-    name: str = _help("host balloon policy (policies.POLICIES: none, static, mom, proxmox)", "none")
+    name: str = _help(
+        "host memory policy (policies.POLICIES: none, static, mom, proxmox, esx, senpai, fpr, virtio-mem)", "none"
+    )
     params: dict = _help("policy parameters", None)
 
 

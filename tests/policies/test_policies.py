@@ -13,6 +13,7 @@ import pytest
 from fleet.records import GuestStats, HostState
 from fleet.spec.params import params_help
 from policies import (
+    DEVICES,
     POLICIES,
     MomParams,
     MomPolicy,
@@ -432,11 +433,12 @@ def test_static_schedule_errors():
 
 
 def test_registry_names_and_classes():
-    assert POLICIES.names() == ["mom", "none", "proxmox", "static"]
+    assert POLICIES.names() == ["esx", "fpr", "mom", "none", "proxmox", "senpai", "static", "virtio-mem"]
     for name in POLICIES.names():
         cls = POLICIES.implementation_of(name)
         assert issubclass(cls, Policy) and cls.name == name
         assert cls.Params is POLICIES.params_class(name)
+        assert cls.device in DEVICES
 
 
 @pytest.mark.parametrize("name", POLICIES.names())
@@ -465,7 +467,8 @@ def test_make_policy():
 
 
 def test_make_policy_errors():
-    with pytest.raises(ValueError, match=r"unknown policy 'x'; choose from mom, none, proxmox, static \(lower case\)"):
+    names = "esx, fpr, mom, none, proxmox, senpai, static, virtio-mem"
+    with pytest.raises(ValueError, match=rf"unknown policy 'x'; choose from {names} \(lower case\)"):
         make_policy("x")
     with pytest.raises(ValueError, match=r"unknown policy 'MOM'; .*\(lower case\)"):
         make_policy("MOM")
