@@ -131,9 +131,7 @@ class Zone:
             mfk = min_free_kbytes(lowmem, era)
         zs[C.ZS_MIN_FREE_KBYTES] = mfk
         zs[C.ZS_WMARK_MIN : C.ZS_WMARK_PROMO + 1] = zone_watermarks(managed, era, watermark_scale_factor, mfk, lowmem)
-        batch = page_alloc.zone_batchsize(era, managed, nr_pages)
-        zs[C.ZS_PCP_BATCH] = batch
-        zs[C.ZS_PCP_HIGH] = page_alloc.zone_highsize(era, batch, int(zs[C.ZS_WMARK_LOW])) if pcp else 0
+        self._zone_pcp_update(0, pcp)
 
     # ------------------------------------------------------------ owners
 
@@ -353,12 +351,18 @@ class Zone:
             raise ValueError("percpu_pagelist_high_fraction needs the 6.x era's per-cpu lists")
         if fraction != 0 and fraction < 8:
             raise ValueError("percpu_pagelist_high_fraction must be 0 or at least 8")
-        zs = self.a.zs
+        self._zone_pcp_update(fraction, True)
+
+    def _zone_pcp_update(self, fraction: int, pcp: bool) -> None:
+        """`zone_pcp_update`: pcp->batch from the managed pages now, pcp->high
+        from `zone_highsize` with low_wmark_pages (the boost included); high
+        0 for a zone without lists."""
+        zs, era = self.a.zs, C.ERAS[self.era]
         managed = int(zs[C.ZS_MANAGED])
-        batch = page_alloc.zone_batchsize(C.ERA_6_X, managed, int(zs[C.ZS_NR_PAGES]))
+        batch = page_alloc.zone_batchsize(era, managed, int(zs[C.ZS_NR_PAGES]))
         low = int(zs[C.ZS_WMARK_LOW] + zs[C.ZS_WATERMARK_BOOST])
         zs[C.ZS_PCP_BATCH] = batch
-        zs[C.ZS_PCP_HIGH] = page_alloc.zone_highsize(C.ERA_6_X, batch, low, managed, fraction)
+        zs[C.ZS_PCP_HIGH] = page_alloc.zone_highsize(era, batch, low, managed, fraction) if pcp else 0
 
     def free_2mib_blocks_drained(self) -> int:
         """Free 2 MiB blocks once the per-cpu lists were drained, measured on
