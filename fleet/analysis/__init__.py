@@ -19,7 +19,7 @@ folder says, per variant and balloon compaction on vs off.
 from .load import COMPACTION_KEY, SEED_KEY, Results, Run, Variant, load, loaded
 from .metrics import RUN_METRICS, metric_label
 from .plots import FIGURES, plot_results
-from .render import CSV_COLUMNS, FORMATS, headline_sentences, render
+from .render import CSV_COLUMNS, FORMATS, headline_sentences, headline_text, render
 from .stats import (
     Analysis,
     analyze,
@@ -44,6 +44,7 @@ __all__ = [
     "analyze",
     "balloon_compaction_effect",
     "headline_sentences",
+    "headline_text",
     "load",
     "loaded",
     "metric_label",
