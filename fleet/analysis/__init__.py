@@ -1,4 +1,4 @@
-"""``fleet analyze``, ``fleet compare`` and ``fleet plot``: what a results
+"""``fleet analyze``, ``fleet compare``, ``fleet plot`` and ``fleet report``: what a results
 folder says, per variant and balloon compaction on vs off.
 
 - :mod:`.load`: reading a results folder into DuckDB (runs, parameters,
@@ -14,6 +14,8 @@ folder says, per variant and balloon compaction on vs off.
 - :mod:`.compare`: ``fleet compare``, two sides of runs metric by metric
   (means, stddevs, Welch's t-test), as text or markdown.
 - :mod:`.plots`: the PNG figures of ``fleet plot``.
+- :mod:`.report`: the HTML page of ``fleet report`` (figures, tables,
+  headline, spec, provenance).
 """
 
 from .load import COMPACTION_KEY, SEED_KEY, Results, Run, Variant, load, loaded
