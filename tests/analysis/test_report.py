@@ -11,17 +11,18 @@ import os
 import tomllib
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from fleet.analysis import FIGURES, analyze, headline_sentences
 from fleet.analysis import report as report_module
 from fleet.analysis.render import tables
 from fleet.cli import main
-from fleet.results import code_fingerprint
+from fleet.results import RunWriter, code_fingerprint
 from fleet.spec import load_spec
 
 from . import chromium
-from .folders import commit, eras_folder, run_cli, sample
+from .folders import SCHEMA, commit, eras_folder, run_cli, sample
 
 SPEC = load_spec("experiments/smoke.toml").to_dict()
 # A 1 x 1 PNG.
@@ -139,9 +140,12 @@ def test_text_from_the_folder_is_escaped(tmp_path, monkeypatch):
         for on in (False, True):
             rows = [sample(t, free_2mib_blocks=3 + on, balloon_pages=b) for t, b in ((10, 0), (20, 50), (30, 0))]
             commit(out, f"{on}_{seed}", rows, seed=seed, compaction=on, workload=f"<script>alert({seed})</script>&")
+    unfinished = RunWriter(out, "t", "seed=9", SCHEMA)  # an interrupted run, left out and named
+    unfinished.write_samples(pa.Table.from_pylist([sample(10)], schema=SCHEMA))
     html = report_module.build_report(out)
+    unfinished.abort()
     assert "<script" not in html and "&lt;script&gt;alert(2)&lt;/script&gt;&amp;" in html
-    assert "The manifest records no spec" in html
+    assert "The manifest records no spec" in html and "Left out 1 uncommitted run(s)" in html and "t/seed=9" in html
 
 
 def _refused(capsys, *args) -> str:
