@@ -24,33 +24,20 @@ from .memory.rng import new_rng
 from .memory.state import copy_zone
 from .memory.watermark import WMARK_MIN
 from .memory.zone import Zone
+from .results import provenance
 from .workload.random_mix import DEFAULT_MIX, MixSpec, RandomMix, churn
 
 
 def machine() -> dict:
     """The facts a reader needs to compare figures across machines."""
+    facts = provenance.machine()
     return {
-        "machine": platform.machine(),
-        "cpu_model": cpu_model(),
-        "cpus": os.cpu_count(),
-        "memory_total_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
+        **{k: facts[k] for k in ("machine", "cpu_model", "cpus", "memory_total_bytes")},
         "python": platform.python_version(),
         "numba": numba.__version__,
         "numpy": np.__version__,
         "ray": importlib.metadata.version("ray"),
     }
-
-
-def cpu_model() -> str:
-    """The first "model name" of /proc/cpuinfo, else what platform knows."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def fragmented_zone(nr_pages: int, seed: int, mix: tuple) -> tuple[Zone, RandomMix]:

@@ -1,4 +1,4 @@
-"""``fleet analyze``, ``fleet compare`` and ``fleet plot``: what a results
+"""``fleet analyze``, ``fleet compare``, ``fleet plot`` and ``fleet report``: what a results
 folder says, per variant and balloon compaction on vs off.
 
 - :mod:`.load`: reading a results folder into DuckDB (runs, parameters,
@@ -14,12 +14,14 @@ folder says, per variant and balloon compaction on vs off.
 - :mod:`.compare`: ``fleet compare``, two sides of runs metric by metric
   (means, stddevs, Welch's t-test), as text or markdown.
 - :mod:`.plots`: the PNG figures of ``fleet plot``.
+- :mod:`.report`: the HTML page of ``fleet report`` (figures, tables,
+  headline, spec, provenance).
 """
 
 from .load import COMPACTION_KEY, SEED_KEY, Results, Run, Variant, load, loaded
 from .metrics import RUN_METRICS, metric_label
 from .plots import FIGURES, plot_results
-from .render import CSV_COLUMNS, FORMATS, headline_sentences, render
+from .render import CSV_COLUMNS, FORMATS, headline_sentences, headline_text, render
 from .stats import (
     Analysis,
     analyze,
@@ -44,6 +46,7 @@ __all__ = [
     "analyze",
     "balloon_compaction_effect",
     "headline_sentences",
+    "headline_text",
     "load",
     "loaded",
     "metric_label",

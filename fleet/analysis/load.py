@@ -44,6 +44,7 @@ from .metrics import REQUIRED_COLUMNS, nan_mean, run_metrics
 SEED_KEY = "experiment.seed"
 REGIME_KEY = "experiment.regime"
 COMPACTION_KEY = "kernel.balloon_compaction"
+ERA_KEY = "kernel.era"
 PARAM_PREFIXES = ("experiment.", "kernel.", "hosts.", "policy.", "guests[")
 
 

@@ -11,7 +11,7 @@ import math
 import sys
 from typing import Any
 
-from .load import COMPACTION_KEY
+from .load import COMPACTION_KEY, ERA_KEY
 from .metrics import NAN, isnan, metric_label
 from .stats import Analysis
 
@@ -45,7 +45,7 @@ def _json_value(v: Any) -> Any:
     return v
 
 
-def _tables(a: Analysis, multiline: bool = False) -> list[tuple[str, list[str], list[list[str]]]]:
+def tables(a: Analysis, multiline: bool = False) -> list[tuple[str, list[str], list[list[str]]]]:
     """(title, headers, rows) of the human-readable tables."""
     tables = []
     heads = ["metric"] + [v.label for v in a.variants]
@@ -64,7 +64,8 @@ def _tables(a: Analysis, multiline: bool = False) -> list[tuple[str, list[str], 
     return tables
 
 
-def _no_effect_note(a: Analysis) -> str | None:
+def no_effect_note(a: Analysis) -> str | None:
+    """Why there is no on-vs-off table, or None when there is one."""
     if a.compaction_varies and not a.effect:
         return "balloon compaction varies but no on-run has an off-run with the same parameters and seed"
     if not a.compaction_varies:
@@ -75,7 +76,7 @@ def _no_effect_note(a: Analysis) -> str | None:
 def render_plain(a: Analysis) -> str:
     """The tables as aligned plain text (rich's fallback)."""
     lines = []
-    for title, heads, rows in _tables(a):
+    for title, heads, rows in tables(a):
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(heads)]
         lines.append(title)
         fmt = "  ".join(
@@ -85,7 +86,7 @@ def render_plain(a: Analysis) -> str:
         lines.append("  ".join("-" * w for w in widths))
         lines.extend(fmt.format(*r) for r in rows)
         lines.append("")
-    note = _no_effect_note(a)
+    note = no_effect_note(a)
     if note:
         lines.append(note)
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -103,7 +104,7 @@ def _render_rich(a: Analysis) -> str:
     # On a terminal, wrap to it; into a pipe or file, keep every row on one line.
     width = shutil.get_terminal_size((120, 24)).columns if sys.stdout.isatty() else 1000
     console = Console(file=buf, width=width, force_terminal=False, color_system=None)
-    for title, heads, rows in _tables(a, multiline=True):
+    for title, heads, rows in tables(a, multiline=True):
         t = Table(title=title, title_justify="left")
         for i, h in enumerate(heads):
             left = i == 0 or (len(heads) == 6 and i == 1)
@@ -111,7 +112,7 @@ def _render_rich(a: Analysis) -> str:
         for r in rows:
             t.add_row(*r)
         console.print(t)
-    note = _no_effect_note(a)
+    note = no_effect_note(a)
     if note:
         console.print(note)
     return "".join(line.rstrip() + "\n" for line in buf.getvalue().splitlines())
@@ -122,7 +123,7 @@ def _render_markdown(a: Analysis) -> str:
         return s.replace("|", "\\|")
 
     lines = []
-    for title, heads, rows in _tables(a):
+    for title, heads, rows in tables(a):
         lines.append(f"### {title}")
         lines.append("")
         lines.append("| " + " | ".join(cell(h) for h in heads) + " |")
@@ -133,7 +134,7 @@ def _render_markdown(a: Analysis) -> str:
         )
         lines.extend("| " + " | ".join(cell(c) for c in r) + " |" for r in rows)
         lines.append("")
-    note = _no_effect_note(a)
+    note = no_effect_note(a)
     if note:
         lines.append(note)
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -208,50 +209,103 @@ def render(a: Analysis, fmt: str = "rich") -> str:
     }[fmt](a)
 
 
-def _never_returned(a: Analysis, group_params: dict[str, Any]) -> str:
-    """Which world of a group has no `returned` phase, in words."""
+# Per phase metric: what a world that never reaches the phase fails to do.
+_NEVER = {
+    "free_2mib_per_gib_inflated": "inflates a balloon within the run (no guest's balloon ever grew)",
+    "free_2mib_per_gib_returned": (
+        "returns its balloons within the run (no sample after the inflation with the balloon below 10% of its peak)"
+    ),
+}
+
+
+def _never_reached(a: Analysis, group_params: dict[str, Any], metric: str) -> str:
+    """Which world of a group never reaches the phase of `metric`, in words."""
     worlds = []
     for v in a.variants:
         rest = {k: val for k, val in v.params.items() if k != COMPACTION_KEY}
-        if rest == group_params and isnan(v.metrics.get("free_2mib_per_gib_returned", NAN)):
+        if rest == group_params and isnan(v.metrics.get(metric, NAN)):
             worlds.append("with" if v.params.get(COMPACTION_KEY) in (True, "True", "true") else "without")
     if len(worlds) == 2:
-        who = "neither world (with or without balloon compaction) returns"
-    elif worlds:
-        who = f"the world {worlds[0]} balloon compaction never returns"
-    else:
-        who = "no seed has both worlds returning"
-    return f"{who} its balloons within the run (no sample after the inflation with the balloon below 10% of its peak)"
+        return f"neither world (with or without balloon compaction) {_NEVER[metric]}"
+    if worlds:
+        return f"the world {worlds[0]} balloon compaction never {_NEVER[metric]}"
+    return "no seed has that phase in both worlds"
 
 
-def headline_sentences(a: Analysis) -> list[str]:
+def _change(e: dict) -> str:
+    """A change and its share of the pre-seed value, in words when there is no share."""
+    if isnan(e["rel_pct"]):
+        return f"{_num(e['mean_diff'])} (from none without it)"
+    return f"{_num(e['mean_diff'])} ({_num(e['rel_pct'])}%)"
+
+
+def _intervals(*effects: dict) -> str:
+    n = effects[0]["n_pairs"]
+    if n < 2:
+        return f"{n} seed pair, so no interval"
+    if len(effects) == 1:
+        return f"95% interval {_ci(effects[0])}, {n} seed pairs"
+    return f"95% intervals {' and '.join(_ci(e) for e in effects)}, {n} seed pairs"
+
+
+def _sentence(a: Analysis, label: str, inflated: dict, returned: dict) -> str:
+    """The headline sentence of one group (see headline_sentences)."""
+    gp = inflated["group_params"]
+    if not inflated["n_pairs"]:
+        return (
+            f"{label}: free 2 MiB blocks per GiB with balloon compaction vs the pre-seed kernel: not measured, "
+            f"because {_never_reached(a, gp, inflated['metric'])}"
+        )
+    head = (
+        f"{label}: with balloon compaction, free 2 MiB blocks per GiB change by {_change(inflated)} "
+        "while balloons are inflated"
+    )
+    if returned["n_pairs"]:
+        return (
+            f"{head} and by {_change(returned)} after they are returned, vs the pre-seed kernel "
+            f"({_intervals(inflated, returned)})"
+        )
+    return (
+        f"{head}, vs the pre-seed kernel ({_intervals(inflated)}); after they are returned: not measured, "
+        f"because {_never_reached(a, gp, returned['metric'])}"
+    )
+
+
+def headline_sentences(a: Analysis) -> list[tuple[str | None, list[str]]]:
     """One sentence per group of the other varying parameters (a regime):
     the change of free 2 MiB blocks per GiB with balloon compaction, while
     the balloons are inflated and after they are returned, against the
     pre-seed kernel, with the 95% intervals over seeds. A phase one world
-    never reaches is said in words, with the world that misses it."""
+    never reaches is said in words, with the world that misses it.
+
+    When ``kernel.era`` varies, the sentences come per era, as (heading,
+    sentences) with the era left out of each sentence's group; otherwise one
+    (None, sentences)."""
     by_group: dict[str, dict[str, dict]] = {}
     for e in a.effect:
         by_group.setdefault(e["group"], {})[e["metric"]] = e
-    out = []
+    out: dict[str | None, list[str]] = {}
     for group, metrics in by_group.items():
         inflated = metrics.get("free_2mib_per_gib_inflated")
         returned = metrics.get("free_2mib_per_gib_returned")
         if not inflated or not returned:
             continue
-        head = (
-            f"{group}: with balloon compaction, free 2 MiB blocks per GiB change by "
-            f"{_num(inflated['mean_diff'])} ({_num(inflated['rel_pct'])}%) while balloons are inflated"
-        )
-        if returned["n_pairs"]:
-            out.append(
-                f"{head} and by {_num(returned['mean_diff'])} ({_num(returned['rel_pct'])}%) after they are "
-                f"returned, vs the pre-seed kernel (95% intervals {_ci(inflated)} and {_ci(returned)}, "
-                f"{inflated['n_pairs']} seed pairs)"
-            )
+        heading, label = None, group
+        if ERA_KEY in a.varying:
+            era = f"{ERA_KEY}={inflated['group_params'].get(ERA_KEY)}"
+            heading = f"Linux {inflated['group_params'].get(ERA_KEY)} era ({era})"
+            label = ", ".join(part for part in group.split(", ") if part != era) or "all runs"
+        out.setdefault(heading, []).append(_sentence(a, label, inflated, returned))
+    return list(out.items())
+
+
+def headline_text(a: Analysis) -> str:
+    """The headline sentences as ``fleet analyze --headline`` prints them:
+    under each era's heading, its sentences indented."""
+    blocks = []
+    for heading, sentences in headline_sentences(a):
+        if heading is None:
+            blocks.append("\n".join(sentences))
         else:
-            out.append(
-                f"{head}, vs the pre-seed kernel (95% interval {_ci(inflated)}, {inflated['n_pairs']} seed pairs); "
-                f"after they are returned: not measured, because {_never_returned(a, returned['group_params'])}"
-            )
-    return out
+            blocks.append(f"{heading}:\n" + "\n".join(f"  {s}" for s in sentences))
+    return "\n\n".join(blocks) + "\n" if blocks else "(no inflated and returned phases to compare)\n"

@@ -1,6 +1,6 @@
 """The `fleet` command: typer apps in app.py, one module per command group
 (inspect, running: run and sweep, benchmark, analyze: analyze and plot,
-compare, validate). This module maps every error to one line and an exit code.
+compare, report, validate). This module maps every error to one line and an exit code.
 """
 
 import importlib
@@ -18,7 +18,8 @@ from .inspect import KERNEL_FILES
 
 __all__ = ["KERNEL_FILES", "UserError", "app", "main", "run"]
 
-_GROUPS = ("inspect", "running", "benchmark", "analyze", "compare", "validate")  # the order `fleet --help` lists them
+# The order `fleet --help` lists them.
+_GROUPS = ("inspect", "running", "benchmark", "analyze", "compare", "report", "validate")
 for _group in _GROUPS:
     importlib.import_module(f".{_group}", __name__)
 

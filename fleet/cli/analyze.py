@@ -12,12 +12,12 @@ def analyze(
     out_dir: str = typer.Argument(..., metavar="DIR", help="Results folder of fleet run / fleet sweep."),
     fmt: str = typer.Option("rich", "--format", help="Output format: rich, csv, json or markdown."),
     headline: bool = typer.Option(
-        False, "--headline", help="Also print one sentence per regime on the on-vs-off change."
+        False, "--headline", help="Also print one sentence per regime (per era, if it varies) on the on-vs-off change."
     ),
 ) -> None:
     """Per-variant metrics (mean over seeds) and the balloon compaction
     on-vs-off difference with its 95% interval over seeds."""
-    from ..analysis import FORMATS, headline_sentences, render
+    from ..analysis import FORMATS, headline_text, render
     from ..analysis import analyze as analyze_dir
     from ..results import ResultsError
 
@@ -35,8 +35,7 @@ def analyze(
         )
     sys.stdout.write(render(result, fmt))
     if headline:
-        sentences = headline_sentences(result)
-        print("\n" + "\n".join(sentences) if sentences else "\n(no inflated and returned phases to compare)")
+        sys.stdout.write("\n" + headline_text(result))
 
 
 @app.command()

@@ -1,13 +1,15 @@
 """File-system primitives: fsync of files and directories, publishing a
-directory by rename, and the two flocks of a results folder (OUT/.lock around
+directory by rename, writing a file whole or not at all, and the two flocks of a results folder (OUT/.lock around
 manifest updates and publishing, OUT/.sweep.lock for one sweep per folder)."""
 
 import contextlib
 import errno
 import fcntl
 import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from .errors import ResultsError
 from .layout import LOCK, SWEEP_LOCK
@@ -39,6 +41,31 @@ def publish_dir(src: Path, dst: Path) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     os.rename(src, dst)
     fsync_dir(dst.parent)
+
+
+@contextlib.contextmanager
+def atomic_write(path: Path) -> Iterator[IO[str]]:
+    """A text file for `path` that appears whole or not at all: written to
+    a temp file beside it (``.<name>.*.tmp``, with the umask's permissions,
+    as open() would), fsynced and renamed onto `path` when the with-block
+    ends; removed if the block or the writing fails. An OSError names
+    `path`, not the temp file."""
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as exc:
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from None
+    try:
+        with os.fdopen(fd, "w") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
 
 
 def rmdir_if_empty(*paths: Path) -> None:

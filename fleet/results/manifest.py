@@ -2,15 +2,12 @@
 package versions, code fingerprint, finish time) under "<experiment>/<run_id>".
 Written atomically; updates happen under OUT/.lock."""
 
-import contextlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 from .errors import ResultsError, one_line
-from .fs import fsync_dir, locked
+from .fs import atomic_write, locked
 from .layout import MANIFEST
 
 MANIFEST_FORMAT = 1
@@ -32,21 +29,10 @@ def read_manifest(out: Path) -> dict:
 
 
 def _write_manifest(out: Path, data: dict) -> None:
-    """Write manifest.json atomically (temp file + fsync + os.replace).
-    The caller holds the OUT/.lock."""
-    fd, tmp = tempfile.mkstemp(dir=out, prefix=".manifest.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1, sort_keys=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out / MANIFEST)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    fsync_dir(out)
+    """Write manifest.json atomically. The caller holds the OUT/.lock."""
+    with atomic_write(out / MANIFEST) as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+        f.write("\n")
 
 
 def update_manifest(out: Path, entries: Mapping[str, dict]) -> None:

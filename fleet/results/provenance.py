@@ -1,8 +1,10 @@
-"""What made a result: a fingerprint of the simulator's code and the versions
-of the packages that shape results. Both go into every run's manifest entry."""
+"""What made a result: a fingerprint of the simulator's code, the versions
+of the packages that shape results and the machine that wrote them. All
+three go into every run's manifest entry."""
 
 import functools
 import importlib.metadata
+import os
 import platform
 from pathlib import Path
 
@@ -37,3 +39,28 @@ def package_versions() -> dict[str, str]:
     numba, pyarrow, ray, typer, balloonfleet); packages not installed are
     skipped."""
     return dict(_versions())
+
+
+def cpu_model() -> str:
+    """The first "model name" of /proc/cpuinfo, else what platform knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+@functools.lru_cache(maxsize=1)
+def machine() -> dict[str, str | int | None]:
+    """The machine this process runs on: OS, architecture, CPU model and
+    count, physical memory (the driver's, for a run: Ray nodes may differ)."""
+    return {
+        "system": f"{platform.system()} {platform.release()}",
+        "machine": platform.machine(),
+        "cpu_model": cpu_model(),
+        "cpus": os.cpu_count(),
+        "memory_total_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
+    }

@@ -35,7 +35,7 @@ from .layout import (
     staging_dir,
 )
 from .manifest import ensure_manifest, update_manifest
-from .provenance import code_fingerprint, package_versions
+from .provenance import code_fingerprint, machine, package_versions
 
 COMPRESSION = "zstd"
 # Samples are buffered up to this many rows before a row group is written, so
@@ -196,8 +196,9 @@ class RunWriter:
         (nested mappings are flattened to "a.b" columns), rename the samples
         partition into place, then the runs partition (the commit marker),
         then add ``manifest_entry`` to manifest.json under ``"<experiment>/<run_id>"``.
-        ``finished`` (UTC ISO time), ``versions`` (:func:`package_versions`)
-        and ``code`` (:func:`code_fingerprint`) are filled in when absent. Raises ResultsError if the run is already
+        ``finished`` (UTC ISO time), ``versions`` (:func:`package_versions`),
+        ``code`` (:func:`code_fingerprint`) and ``machine``
+        (:func:`~.provenance.machine`) are filled in when absent. Raises ResultsError if the run is already
         committed; on any failure before publishing, the staging is removed.
         """
         if self._done or self._writer is None:
@@ -206,6 +207,7 @@ class RunWriter:
             entry = dict(manifest_entry)
             entry.setdefault("versions", package_versions())
             entry.setdefault("code", code_fingerprint())
+            entry.setdefault("machine", machine())
             entry.setdefault("finished", _utc_now())
             try:
                 entry_json = json.dumps(entry, sort_keys=True)

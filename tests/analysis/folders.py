@@ -40,21 +40,24 @@ def commit(
     regime=None,
     params=None,
     columns=None,
+    era="6.x",
+    entry=None,
 ) -> None:
-    """Commit one run of `rows`; `columns` are more runs-table columns."""
+    """Commit one run of `rows`; `columns` are more runs-table columns,
+    `entry` more of its manifest entry."""
     with RunWriter(out, experiment, run_id, SCHEMA) as w:
         w.write_samples(pa.Table.from_pylist(rows, schema=SCHEMA))
         w.commit(
             {
                 "experiment": {"name": experiment, "seed": seed, **({"regime": regime} if regime else {})},
                 **({"guests[0].workload_params": params} if params else {}),
-                "kernel": {"era": "6.x", "balloon_compaction": compaction},
+                "kernel": {"era": era, "balloon_compaction": compaction},
                 "hosts": {"count": hosts, "memory": host_memory},
                 "guests[0]": {"workload": workload},
                 **(columns or {}),
                 "wall_s": 1.0,
             },
-            {"seed": seed},
+            {"seed": seed, **(entry or {})},
         )
 
 
@@ -90,6 +93,22 @@ def grid_folder(out: Path) -> Path:
     for (workload, on), seeds in GRID.items():
         for seed, value in seeds.items():
             flat_run(out, f"{workload}_{on}_seed={seed}", value, seed=seed, compaction=on, workload=workload)
+    return out
+
+
+def eras_folder(out: Path, entry=None) -> Path:
+    """Kernel era 3.8 and 6.x x balloon compaction off and on x seeds 1, 2;
+    one 1 GiB guest per run whose balloon peaks at 200 pages (inflated at
+    20 s and 30 s) and is returned at 40 s, but in the 3.8 era's pre-seed
+    world, which keeps it. Free 2 MiB blocks: 10 + seed, plus 3 with
+    balloon compaction and 1 in era 6.x (inflated on - off = 3 everywhere)."""
+    for era in ("3.8", "6.x"):
+        for on in (False, True):
+            balloon = [0, 100, 200, 200] if era == "3.8" and not on else [0, 100, 200, 0]
+            for seed in (1, 2):
+                free = 10 + seed + 3 * on + (era == "6.x")
+                rows = [sample(10 * (i + 1), free_2mib_blocks=free, balloon_pages=b) for i, b in enumerate(balloon)]
+                commit(out, f"era={era}_{on}_seed={seed}", rows, seed=seed, compaction=on, era=era, entry=entry)
     return out
 
 

@@ -57,7 +57,8 @@ def test_bad_format_is_refused(grid, capsys):
 
 def test_headline_sentences_name_both_phases_per_group(grid):
     a = analyze(grid)
-    sentences = headline_sentences(a)
+    ((heading, sentences),) = headline_sentences(a)
+    assert heading is None  # one era: no headings
     by_metric = {(e["group"], e["metric"]): e for e in a.effect}
     assert len(sentences) == 2
     for s in sentences:
@@ -70,13 +71,42 @@ def test_headline_sentences_name_both_phases_per_group(grid):
 
 def test_a_phase_one_world_never_reaches_is_said_in_words(tmp_path):
     """The seed's world keeps its balloon to the end: no `returned` phase, so
-    the headline names that world instead of printing n/a."""
+    the headline names that world instead of printing n/a; a world that
+    never inflates has no phase at all, and that is said too."""
     from tests.analysis.folders import commit, sample
 
-    for seed in (1, 2):
-        for on, balloon in ((False, [0, 100, 200, 0]), (True, [0, 100, 200, 200])):
-            rows = [sample(10 * (i + 1), free_2mib_blocks=5 + i, balloon_pages=b) for i, b in enumerate(balloon)]
-            commit(tmp_path, f"{on}_seed={seed}", rows, seed=seed, compaction=on)
-    (sentence,) = headline_sentences(analyze(tmp_path))
+    worlds = {
+        "keeps": {False: [0, 100, 200, 0], True: [0, 100, 200, 200]},
+        "never": {False: [0, 0, 0, 0], True: [0, 100, 200, 0]},
+    }
+    for case, balloons in worlds.items():
+        for seed in (1, 2):
+            for on, balloon in balloons.items():
+                rows = [sample(10 * (i + 1), free_2mib_blocks=5 + i, balloon_pages=b) for i, b in enumerate(balloon)]
+                commit(tmp_path / case, f"{on}_seed={seed}", rows, seed=seed, compaction=on)
+    ((heading, [sentence]),) = headline_sentences(analyze(tmp_path / "keeps"))
+    assert heading is None
     assert "while balloons are inflated" in sentence and "n/a" not in sentence
     assert "not measured, because the world with balloon compaction never returns its balloons" in sentence
+    ((_, [sentence]),) = headline_sentences(analyze(tmp_path / "never"))
+    assert "n/a" not in sentence and "change by" not in sentence
+    assert "not measured, because the world without balloon compaction never inflates a balloon" in sentence
+
+
+def test_headline_groups_the_sentences_by_era(tmp_path, capsys):
+    """Both eras, each under its heading; in the 3.8 era the pre-seed world
+    keeps its balloon, which its sentence says in words."""
+    from tests.analysis.folders import eras_folder
+
+    out = eras_folder(tmp_path / "eras")
+    groups = headline_sentences(analyze(out))
+    assert [h for h, _ in groups] == ["Linux 3.8 era (kernel.era=3.8)", "Linux 6.x era (kernel.era=6.x)"]
+    [(_, [old]), (_, [new])] = groups
+    assert old.startswith("all runs: with balloon compaction, free 2 MiB blocks per GiB change by 3.00 (26.09%)")
+    assert "kernel.era" not in old and "n/a" not in old
+    assert "not measured, because the world without balloon compaction never returns its balloons" in old
+    assert new.startswith("all runs: with balloon compaction, free 2 MiB blocks per GiB change by 3.00 (24.00%)")
+    assert "and by 3.00 (24.00%) after they are returned" in new and "2 seed pairs" in new
+    code, text, err = run_cli(capsys, "analyze", str(out), "--headline")
+    assert code == 0, err
+    assert text.endswith(f"\nLinux 3.8 era (kernel.era=3.8):\n  {old}\n\nLinux 6.x era (kernel.era=6.x):\n  {new}\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pyarrow as pa
@@ -17,6 +18,7 @@ from fleet.results import (
     recover,
     writer,
 )
+from fleet.results.provenance import machine
 from tests.results.runs import SCHEMA, SPAWN, batch, child_commit, commit_run, manifest
 
 
@@ -71,6 +73,7 @@ def test_round_trip_samples_runs_and_manifest(tmp_path):
     entry = m["runs"]["exp/r1"]
     assert entry["spec"] == {"name": "exp", "guests": 3} and entry["seed"] == 7
     assert entry["versions"]["pyarrow"] == pa.__version__
+    assert entry["machine"] == json.loads(json.dumps(machine()))
     assert "finished" in entry
     assert not (out / ".staging").exists()
 
