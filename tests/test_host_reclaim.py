@@ -278,6 +278,27 @@ def test_a_swapped_in_page_is_a_stall_the_guest_reports():
     assert seen
 
 
+def test_the_stats_record_carries_the_pressure_of_the_last_policy_interval():
+    """The next job reuses pages the host swapped out after the last one
+    exited: the stats record the policy sees at 70 s and the samples row
+    report the same share (both intervals are 10 s), the field being
+    GuestStats' last."""
+    from dataclasses import fields
+
+    from fleet.guest import Guest
+    from fleet.records import GuestStats
+
+    spec = overcommitted("1GiB", bandwidth="64MiB", job=AGAIN)
+    guest = Guest(spec, 0, 2, spec.guests[1])
+    guest.advance(50, None)  # the first job has exited at 40 s; its pages stay backed
+    guest.reclaim(Reclaim(swap_out=guest.report().resident))
+    guest.advance(60, None)  # the next job starts at 60 s
+    stats, rows = guest.advance(70, None)
+    assert guest.report().swap_ins > 0
+    assert stats.psi_memory_some == rows[-1]["psi_memory_some"] > 0
+    assert fields(GuestStats)[-1].name == "psi_memory_some"
+
+
 # ---------------------------------------------------------------- the spec
 
 
