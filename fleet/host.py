@@ -74,12 +74,13 @@ real rate; a scanned SPLIT or DEFERRED region collapses when its none PTEs
 are at most max_ptes_none, repopulating every page of the region (discarded
 balloon pages included, as Andrea Arcangeli warned on linux-mm in 2016).
 
-The guest's touches are sampled at policy boundaries: pages allocated at that
-moment are taken as touched (a page allocated and freed within one epoch
-between two discards is missed). Only the 2 MiB regions the guest allocated
-in since the last look (the zone's `pb_dirty` marks) are examined, so an idle
-guest costs nothing however large it is. The backing is updated where the
-guest runs and the host policy sees its totals through the stats record.
+The guest's touches are sampled at every sample and at the end of each
+advance: pages allocated at that moment are taken as touched (a page
+allocated and freed within one epoch between two discards is missed). Only
+the 2 MiB regions the guest allocated in since the last look (the zone's
+`pb_dirty` marks) are examined, so an idle guest costs nothing however large
+it is. The backing is updated where the guest runs; the host sees its totals
+in the guest's `BackingReport`.
 """
 
 import math

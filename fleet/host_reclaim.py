@@ -34,7 +34,7 @@ average, at least SWAP_STORM_SHARE of its RAM per second.
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .host import BackingReport, host_watermarks
+from .host import REGION_PAGES, BackingReport, host_watermarks
 from .memory.constants import PAGE_SIZE
 
 SWAP_STORM_SHARE = 0.01  # swap-out of 1% of the host's RAM per second, over a sample interval
@@ -125,7 +125,7 @@ class Host:
         resident = self.resident()
         if not resident:
             return None
-        return sum(r.huge_regions for r in self.reports.values()) * 512 / resident
+        return sum(r.huge_regions for r in self.reports.values()) * REGION_PAGES / resident
 
     # ------------------------------------------------------------ decisions
 
