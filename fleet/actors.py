@@ -1,7 +1,8 @@
 """The Ray actors: thin wrappers around GuestPack and HostController.
 
 A HostPolicyActor runs its host's epoch loop (`HostController.run`), advancing
-the guest actors holding its guests in parallel. Guest actors take one CPU
+the guest actors holding its guests in parallel and having them carry out
+the host's reclaim. Guest actors take one CPU
 each; host actors take none (they wait on their guests). Both receive the
 run's Spec from Ray's object store, put there once per run.
 """
@@ -10,7 +11,8 @@ import os
 
 import ray
 
-from .pack import GuestPack, HostController, Results
+from .host_reclaim import Reclaim
+from .pack import GuestPack, HostController, Results, Rows
 from .spec import Spec
 
 
@@ -21,10 +23,13 @@ class GuestActor:
         # fault injection: the process holding guest 0 dies at simulated time crash_at
         self.crash_at = crash_at if any(g == 0 for _, g, _ in members) else None
 
-    def advance(self, host_id: int, until_s: int, targets: dict[int, int], shrink: bool = False) -> Results:
+    def advance(self, host_id: int, until_s: int, targets: dict[int, int]) -> Results:
         if self.crash_at is not None and until_s >= self.crash_at:
             os._exit(1)
-        return self.pack.advance(host_id, until_s, targets, shrink)
+        return self.pack.advance(host_id, until_s, targets)
+
+    def reclaim(self, host_id: int, actions: dict[int, Reclaim]) -> Results:
+        return self.pack.reclaim(host_id, actions)
 
     def node_id(self) -> str:
         return ray.get_runtime_context().get_node_id()
@@ -40,10 +45,15 @@ class HostPolicyActor:
         self.controller = HostController(spec, host_id)
         self.host_id, self.guest_actors, self.crash_at = host_id, guest_actors, crash_at
 
-    def _advance(self, until_s: int, targets: dict[int, int], shrink: bool) -> Results:
-        futures = [a.advance.remote(self.host_id, until_s, targets, shrink) for a in self.guest_actors]
+    def advance(self, until_s: int, targets: dict[int, int]) -> Results:
+        futures = [a.advance.remote(self.host_id, until_s, targets) for a in self.guest_actors]
         return [r for part in ray.get(futures) for r in part]
 
-    def run(self, until_s: int) -> list[dict]:
-        """HostController.run over the guest actors; the samples rows produced."""
-        return self.controller.run(until_s, self._advance, self.crash_at)
+    def reclaim(self, actions: dict[int, Reclaim]) -> Results:
+        futures = [a.reclaim.remote(self.host_id, actions) for a in self.guest_actors]
+        return [r for part in ray.get(futures) for r in part]
+
+    def run(self, until_s: int) -> Rows:
+        """HostController.run over the guest actors (this actor is its
+        `Guests`); the rows produced."""
+        return self.controller.run(until_s, self, self.crash_at)

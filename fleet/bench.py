@@ -246,13 +246,17 @@ def _compile_fleet_kernels() -> None:
     """Run what the fleet's actors run (a guest of fleet_spec in the host's
     epoch loop, its balloon target forced to 256 and then 512 MiB so that the
     balloon inflates and deflates) into the numba cache."""
-    from .pack import GuestPack, HostController
+    from .pack import GuestPack, HostController, PackGuests
     from .spec import build_spec
 
-    spec = build_spec(fleet_spec(40))
-    pack, controller = GuestPack(spec, [(0, 0, 0)]), HostController(spec, 0)
     forced = {20: {0: 256 << 20}, 30: {0: 512 << 20}}
-    controller.run(30, lambda t, targets, shrink: pack.advance(0, t, forced.get(t, targets), shrink))
+
+    class Forced(PackGuests):
+        def advance(self, until_s: int, targets: dict[int, int]):
+            return super().advance(until_s, forced.get(until_s, targets))
+
+    spec = build_spec(fleet_spec(40))
+    HostController(spec, 0).run(30, Forced(GuestPack(spec, [(0, 0, 0)]), 0))
 
 
 def fleet_figures(runs: dict[int, dict]) -> dict:

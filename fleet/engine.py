@@ -1,8 +1,10 @@
 """Runs a fleet on Ray: starts the actors, advances time in chunks of policy
-epochs, streams the samples rows to the run's Parquet writer, commits the run.
+epochs, streams the samples, hosts and events rows to the run's Parquet
+writer, commits the run.
 
 Determinism: every guest draws from its own generator seeded from (seed, host,
 guest), hosts are independent, and rows are sorted by (time, host, guest)
+(samples) or by (time, host), keeping each host's order (hosts, events),
 before they are written, so the rows do not depend on the number of workers,
 the packing of guests into actors or the machine.
 """
@@ -16,8 +18,9 @@ from collections.abc import Callable, Sequence
 import pyarrow as pa
 import ray
 
-from .analysis.summary import RunSummary
+from .analysis.summary import HostSummary, RunSummary
 from .guest import samples_schema
+from .pack import events_schema, hosts_schema
 from .results import RunWriter
 from .spec import Spec
 
@@ -107,9 +110,9 @@ def run_one(
     cpus = int(ray.cluster_resources().get("CPU", 1))
     plan = plan_actors(spec, cpus)
     cpu_share = min(1.0, cpus / sum(len(p) for p in plan.values()))
-    schema = samples_schema()
+    schemas = {"samples": samples_schema(), "hosts": hosts_schema(), "events": events_schema()}
     started = time.perf_counter()
-    summary = RunSummary()
+    summary, host_summary = RunSummary(), HostSummary()
     # The guest fault hits the actor holding guest 0 (of host 0), the host fault host 0.
     spec_ref = ray.put(spec)  # one copy in the object store for every actor of the run
     crews = {h: HostCrew(spec_ref, h, packs, cpu_share, injected if h == 0 else {}) for h, packs in plan.items()}
@@ -117,26 +120,34 @@ def run_one(
     try:
         nodes = sorted({n for crew in crews.values() for n in crew.nodes()})
         ready = time.perf_counter()
-        with RunWriter(out_dir, e.name, run_id, schema) as writer:
+        with RunWriter(
+            out_dir, e.name, run_id, schemas["samples"], {n: schemas[n] for n in ("hosts", "events")}
+        ) as writer:
             chunk = e.policy_interval_s * CHUNK_EPOCHS
             written = 0  # rows up to this time are on disk
             while written < e.duration_s:
                 t = min(written + chunk, e.duration_s)
                 futures = {h: crew.host.run.remote(t) for h, crew in crews.items()}
-                rows = []
+                rows: dict[str, list[dict]] = {name: [] for name in schemas}
                 for h, future in futures.items():
                     try:
                         part = ray.get(future)
                     except ray.exceptions.RayError:
                         crews[h].kill()
                         crews[h] = HostCrew(spec_ref, h, plan[h], cpu_share, {})
-                        part = [r for r in ray.get(crews[h].host.run.remote(t)) if r["time_s"] > written]
+                        replayed = ray.get(crews[h].host.run.remote(t))
+                        part = {name: [r for r in replayed[name] if r["time_s"] > written] for name in schemas}
                         recoveries += 1
-                    rows.extend(part)
-                rows.sort(key=lambda r: (r["time_s"], r["host"], r["guest"]))
-                if rows:
-                    writer.write_samples(pa.RecordBatch.from_pylist(rows, schema=schema))
-                summary.add(rows)
+                    for name in schemas:
+                        rows[name].extend(part[name])
+                rows["samples"].sort(key=lambda r: (r["time_s"], r["host"], r["guest"]))
+                for name in ("hosts", "events"):
+                    rows[name].sort(key=lambda r: (r["time_s"], r["host"]))  # stable: each host's order kept
+                for name, schema in schemas.items():
+                    if rows[name]:
+                        writer.write(name, pa.RecordBatch.from_pylist(rows[name], schema=schema))
+                summary.add(rows["samples"])
+                host_summary.add(rows["hosts"])
                 written = t
                 if progress:
                     progress(t, e.duration_s)
@@ -146,6 +157,7 @@ def run_one(
             row = {
                 **spec.flat(),
                 **summary.metrics(),
+                **host_summary.metrics(),
                 "ray_nodes": len(nodes),
                 "recoveries": recoveries,
                 "wall_s": wall,

@@ -1,23 +1,29 @@
 """A guest: memory + balloon driver + workload + the host's backing of it.
 
-`Guest.advance(until_s, target_bytes, shrink)` runs the guest tick by tick to
-a policy boundary: the workload's requests, the balloon driver moving toward
-its target at the spec's rate in 256-page batches (update_balloon_size_func)
--- or, when the host's policy drives virtio-mem, the virtio-mem driver
-plugging and unplugging blocks toward it at that rate --, kswapd and
-kcompactd, free page reporting every 2 s; the host's backing of it
-follows at every sample (its notifications, the pages it touched,
-khugepaged's passes), and `shrink` (the host decided it reclaims) runs the
-host's deferred-split shrinker first. It returns the stats record the host
-sees, with the host's working-set sample of the interval
-(fleet/working_set.py), and the samples rows of the interval. All randomness
-of the model comes from one generator seeded from (experiment seed, host,
-guest); the working-set sampler has its own.
+`Guest.advance(until_s, target_bytes)` runs the guest tick by tick to the
+host's next boundary: the workload's requests, the balloon driver moving
+toward its target at the spec's rate in 256-page batches
+(update_balloon_size_func) -- or, when the host's policy drives virtio-mem,
+the virtio-mem driver plugging and unplugging blocks toward it at that rate
+--, kswapd and kcompactd, free page reporting every 2 s; the host's backing
+of it follows at every sample (its notifications, the pages it touched and
+the swap-ins they cost, khugepaged's passes). It returns the stats record the
+host sees, with the host's working-set sample of the interval
+(fleet/working_set.py), and the samples rows of the interval; `Guest.reclaim`
+then carries out what the host's reclaim asks of its backing (shrinker,
+swap-out) and gives the new figures of the same moment. Memory pressure
+(`psi_memory_some`, pressure.py) is the share of the last policy interval
+(stats) or sample interval (samples) stalled in direct reclaim, direct
+compaction or host swap-in. All randomness of the model comes from one
+generator seeded from (experiment seed, host, guest); the working-set sampler
+has its own.
 """
 
 import pyarrow as pa
 
-from .host import REGION_PAGES, GuestBacking, KhugepagedScan
+from . import pressure
+from .host import REGION_PAGES, BackingReport, GuestBacking, KhugepagedScan
+from .host_reclaim import Reclaim
 from .memory import constants as C
 from .memory import stats as S
 from .memory.page_reporting import PAGE_REPORTING_DELAY
@@ -92,16 +98,16 @@ class Guest:
         self.sampler = WorkingSetSampler(nr_pages, spec.experiment.seed, host_id, guest_id)
         self.active_fraction = 1.0
         self.t = 0
+        self.stalls = (pressure.StallWindow(), pressure.StallWindow())  # since the policy boundary, the sample
+        self.psi_stats = 0.0  # psi_memory_some of the stats record
+        self.psi_sample = 0.0  # of the last samples row
 
     # ------------------------------------------------------------ running
 
-    def advance(self, until_s: int, target_bytes: int | None, shrink: bool = False) -> tuple[GuestStats, list[dict]]:
+    def advance(self, until_s: int, target_bytes: int | None) -> tuple[GuestStats, list[dict]]:
         """Run to `until_s` with a new balloon target (guest memory the host
-        wants the guest to keep, in bytes; None keeps the current target);
-        `shrink`: the host reclaims, so its deferred-split shrinker runs now."""
+        wants the guest to keep, in bytes; None keeps the current target)."""
         e, k = self.spec.experiment, self.spec.kernel
-        if shrink:
-            self.backing.shrink()
         if target_bytes is not None:
             keep = max(min(target_bytes, self.memory), self.group.balloon_min)
             if self.vmem is None:
@@ -110,8 +116,11 @@ class Guest:
                 self.vmem.request(-(-keep // C.PAGE_SIZE))
                 self.target_pages = self.zone.nr_pages - self.vmem.requested_pages()
         rows = []
+        vm = self.zone.a.vm
         while self.t < until_s:
+            before = vm[pressure.DIRECT_COUNTERS]
             self.workload.tick(self.t, e.tick_s)
+            self._stall(min(pressure.direct_stall_s(before, vm[pressure.DIRECT_COUNTERS]), e.tick_s))
             if self.vmem is None:
                 self.zone.update_balloon_size(self.target_pages, self.balloon_rate_pages * e.tick_s)
             else:
@@ -124,17 +133,36 @@ class Guest:
                 self.zone.report_free_pages()
             if self.t % e.sample_interval_s == 0:
                 self._sync_backing()
+                self.psi_sample = self.stalls[1].close(self.t)
                 rows.append(self.sample())
         if self.t % e.sample_interval_s:  # else the last tick synced it
             self._sync_backing()
         unbacked = (self.zone.balloon_owner,) if self.vmem is None else (self.zone.balloon_owner, self.vmem.owner)
         self.active_fraction = self.sampler.sample(self.zone.a.owner, self.zone.a.pflags, unbacked)
+        policy = self.stalls[0]
+        self.psi_stats = policy.close(self.t) if self.t % e.policy_interval_s == 0 else policy.share(self.t)
         return self.stats(), rows
+
+    def reclaim(self, action: Reclaim) -> tuple[GuestStats, BackingReport, list[dict]]:
+        """The host's reclaim on this guest's backing, at the time reached
+        (host_reclaim.py): the stats record, the backing's report and the
+        samples row of this moment (if it is a sample time) after it."""
+        if action.shrink:
+            self.backing.shrink()
+        self.backing.swap_out(action.swap_out)
+        rows = [self.sample()] if self.t % self.spec.experiment.sample_interval_s == 0 else []
+        return self.stats(), self.report(action.lru), rows
+
+    def _stall(self, seconds: float) -> None:
+        for window in self.stalls:
+            window.add(seconds)
 
     def _sync_backing(self) -> None:
         self.backing.apply(self.zone.take_stream())
         a = self.zone.a
-        self.backing.touch(a.pb_dirty, a.owner, self.zone.balloon_owner)
+        swapped_in = self.backing.touch(a.pb_dirty, a.owner, self.zone.balloon_owner, self.t)
+        if swapped_in:
+            self._stall(pressure.swap_in_s(swapped_in, self.spec.hosts.swap_bandwidth))
         self.backing.scan(self.t)
 
     # ------------------------------------------------------------ what is seen
@@ -163,10 +191,12 @@ class Guest:
             balloon_min=self.group.balloon_min,
             active_fraction=self.active_fraction,
             shares=self.group.shares,
+            psi_memory_some=self.psi_stats,
         )
 
-    def populated_bytes(self) -> int:
-        return self.backing.populated_pages() * C.PAGE_SIZE
+    def report(self, lru: bool = False) -> BackingReport:
+        """The host's accounting of this guest's memory (with its LRU when asked)."""
+        return self.backing.report(self.guest_id, lru)
 
     def sample(self) -> dict:
         """One samples row."""
@@ -194,6 +224,10 @@ class Guest:
             "host_thp_collapse": self.backing.collapses,
             "host_deferred_split_regions": self.backing.deferred_regions(),
             "host_deferred_split_freed_pages": self.backing.shrinker_freed,
+            "host_swapped_pages": self.backing.swapped_pages(),
+            "host_swap_in_pages": self.backing.swap_ins,
+            "host_swap_out_pages": self.backing.swap_outs,
+            "psi_memory_some": self.psi_sample,
         }
         for o in range(C.NR_PAGE_ORDERS):
             row[f"free_blocks_o{o}"] = int(by_order[o])
@@ -233,8 +267,12 @@ def samples_schema() -> pa.Schema:
             "host_thp_collapse",
             "host_deferred_split_regions",
             "host_deferred_split_freed_pages",
+            "host_swapped_pages",
+            "host_swap_in_pages",
+            "host_swap_out_pages",
         )
     ]
+    cols.append(pa.field("psi_memory_some", pa.float64()))
     cols += [pa.field(f"free_blocks_o{o}", pa.int64()) for o in range(C.NR_PAGE_ORDERS)]
     cols += [pa.field(n, pa.int64()) for n in VM_COLUMNS]
     cols.append(pa.field("workload_metrics", pa.map_(pa.string(), pa.float64())))

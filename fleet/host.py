@@ -1,8 +1,10 @@
-"""Host memory: what backs each guest, and the host's capacity.
+"""Host memory: what backs each guest, and the host's watermarks.
 
-Long (about 440 lines) because the backing's four region states, its kernels,
-khugepaged and the deferred-split shrinker share one region array, one PTE
-array and one counters array; split up, each part would import the others'.
+Long (about 600 lines) because the backing's four region states, its kernels,
+khugepaged, the deferred-split shrinker and swap share one region array, one
+PTE array and one counters array; split up, each part would import the
+others'. The host-wide decisions (how much to swap from which guest, whom the
+OOM killer kills) are in host_reclaim.py.
 
 `GuestBacking` is the host's view of one guest's memory (the guest RAM of its
 QEMU process: one anonymous VMA madvised MADV_HUGEPAGE, in the host's mm) in
@@ -30,10 +32,29 @@ page, written only in such regions):
       `free_transhuge_page` takes it off the queue): SPLIT;
   (c) khugepaged collapses the region: HUGE.
 - SPLIT: the PMD points to a PTE table of 4 KiB pages of their own
-  (PTE_PAGE). A discard or a free page report clears PTEs but the table
-  stays (`zap_pte_range` frees pages, not the table; 6.1 has no empty-table
-  reclaim), so a later touch faults one 4 KiB page (`handle_pte_fault` ->
-  `do_anonymous_page`), never a THP, until khugepaged collapses the region.
+  (PTE_PAGE) and of swap entries (PTE_SWAPPED). A discard or a free page
+  report clears PTEs but the table stays (`zap_pte_range` frees pages, not
+  the table; 6.1 has no empty-table reclaim), so a later touch faults one
+  4 KiB page (`handle_pte_fault` -> `do_anonymous_page`), never a THP, until
+  khugepaged collapses the region.
+
+Swap (`swap_out`, asked by the host's reclaim, host_reclaim.py): the host
+swaps the guest's anonymous memory out region by region, oldest first by
+`last_touch` (the host's LRU as the model sees it: a region's age is the time
+since the guest last allocated in it; `lru_pages`), following
+`shrink_folio_list` (mm/vmscan.c, 6.1): a queued (not entirely mapped) folio
+is split first (`split_folio_to_list`: its unmapped subpages are freed
+without I/O); a PMD-mapped THP goes to swap whole (`add_to_swap` with
+CONFIG_THP_SWAP, the x86_64 default) and `try_to_unmap(TTU_SPLIT_HUGE_PMD)`
+splits its PMD into 512 swap PTEs (thp_split_pmd), or, when only part of it
+fits the quota, it is split and swapped page by page
+(THP_SWPOUT_FALLBACK); either way the region is SPLIT, and each swapped page's
+PTE is a swap entry (PTE_SWAPPED). A guest touching a swapped page swaps it in
+(`do_swap_page`: 6.1 swaps in 4 KiB pages, so the region stays SPLIT); a
+discard of a swapped page frees its swap slot (`zap_pte_range` ->
+`free_swap_and_cache`); khugepaged collapses a region with at most
+KHUGEPAGED_MAX_PTES_SWAP swap entries, swapping them in
+(`__collapse_huge_page_swapin`).
 
 The guest's notifications (memory/stream.py) are QEMU's
 `ram_block_discard_range`, MADV_DONTNEED on the host:
@@ -53,12 +74,13 @@ real rate; a scanned SPLIT or DEFERRED region collapses when its none PTEs
 are at most max_ptes_none, repopulating every page of the region (discarded
 balloon pages included, as Andrea Arcangeli warned on linux-mm in 2016).
 
-The guest's touches are sampled at policy boundaries: pages allocated at that
-moment are taken as touched (a page allocated and freed within one epoch
-between two discards is missed). Only the 2 MiB regions the guest allocated
-in since the last look (the zone's `pb_dirty` marks) are examined, so an idle
-guest costs nothing however large it is. The backing is updated where the
-guest runs and the host policy sees its totals through the stats record.
+The guest's touches are sampled at every sample and at the end of each
+advance: pages allocated at that moment are taken as touched (a page
+allocated and freed within one epoch between two discards is missed). Only
+the 2 MiB regions the guest allocated in since the last look (the zone's
+`pb_dirty` marks) are examined, so an idle guest costs nothing however large
+it is. The backing is updated where the guest runs; the host sees its totals
+in the guest's `BackingReport`.
 """
 
 import math
@@ -69,7 +91,7 @@ import numpy as np
 from .memory import constants as C
 from .memory.jit import hot_kernel, kernel
 from .memory.stream import decode
-from .memory.watermark import WMARK_LOW, recommended_min_free_kbytes, zone_watermarks
+from .memory.watermark import recommended_min_free_kbytes, zone_watermarks
 
 UNPOPULATED = 0
 HUGE = 1
@@ -80,6 +102,12 @@ REGION_PAGES = 1 << C.HPAGE_PMD_ORDER  # HPAGE_PMD_NR
 PTE_NONE = 0
 PTE_PAGE = 1  # a 4 KiB page of its own
 PTE_SUBPAGE = 2  # a subpage of the region's THP, queued for deferred split
+PTE_SWAPPED = 3  # a swap entry: the page is in the host's swap
+
+# khugepaged/max_ptes_swap: a collapse swaps in at most this many pages
+# (the kernel's default, HPAGE_PMD_NR / 8; SCAN_EXCEED_SWAP_PTE beyond it)
+KHUGEPAGED_MAX_PTES_SWAP = REGION_PAGES // 8
+NEVER_TOUCHED = -1  # last_touch of a region the guest never allocated in
 
 # GuestBacking.counts
 N_HUGE = 0  # regions mapped by a PMD (HUGE)
@@ -91,7 +119,11 @@ COLLAPSES = 5  # thp_collapse_alloc
 DISCARDED = 6  # pages given back to the host
 SHRINKER_FREED = 7  # pages the deferred-split shrinker freed
 FILLED = 8  # none PTEs khugepaged filled by collapsing
-NR_COUNTS = 9
+N_SWAPPED = 9  # swap entries (PTE_SWAPPED): pages in the host's swap
+SWAP_OUTS = 10  # pages swapped out (pswpout)
+SWAP_INS = 11  # pages swapped in, by the guest's touches and by khugepaged (pswpin)
+SWAP_FREED = 12  # swap entries freed by a discard or a report
+NR_COUNTS = 13
 
 
 @hot_kernel
@@ -127,13 +159,18 @@ def _folio_still_mapped(pte, r, pfn):
 
 @hot_kernel
 def _zap_pte(region, pte, counts, r, pfn):
-    """`zap_pte_range` of one PTE: a page of its own is freed; a subpage of
-    the queued folio stays resident, unless it was the last one mapped: then
-    the folio is freed (and leaves the queue) and the region is SPLIT."""
+    """`zap_pte_range` of one PTE: a page of its own is freed, a swap entry
+    frees its slot (`free_swap_and_cache`); a subpage of the queued folio
+    stays resident, unless it was the last one mapped: then the folio is
+    freed (and leaves the queue) and the region is SPLIT."""
     v = pte[pfn]
     if v == PTE_NONE:
         return
     pte[pfn] = PTE_NONE
+    if v == PTE_SWAPPED:
+        counts[N_SWAPPED] -= 1
+        counts[SWAP_FREED] += 1
+        return
     counts[N_PTE] -= 1
     if v == PTE_PAGE:
         counts[DISCARDED] += 1
@@ -169,14 +206,19 @@ def _apply_stream(region, pte, counts, stream):
                 elif region[q] != UNPOPULATED:  # zap_pte_range over the whole table
                     pages = 0
                     subpages = 0
+                    swapped = 0
                     for i in range(q * REGION_PAGES, (q + 1) * REGION_PAGES):
                         if pte[i] == PTE_PAGE:
                             pages += 1
                         elif pte[i] == PTE_SUBPAGE:
                             subpages += 1
+                        elif pte[i] == PTE_SWAPPED:
+                            swapped += 1
                         pte[i] = PTE_NONE
                     counts[N_PTE] -= pages + subpages
                     counts[DISCARDED] += pages
+                    counts[N_SWAPPED] -= swapped
+                    counts[SWAP_FREED] += swapped
                     if region[q] == DEFERRED:  # its last subpages unmapped: the folio is freed
                         counts[N_HELD] -= REGION_PAGES - subpages
                         counts[DISCARDED] += REGION_PAGES
@@ -185,27 +227,38 @@ def _apply_stream(region, pte, counts, stream):
 
 
 @kernel
-def _touch(region, pte, counts, dirty, owner, balloon):
+def _touch(region, pte, counts, last_touch, now, dirty, owner, balloon):
     """Mark the regions with a page allocated to anyone but the balloon, among
     those marked dirty (and clear the marks): an unpopulated one faults a THP,
     a split one (SPLIT or DEFERRED) a 4 KiB page per newly allocated page
-    whose PTE is none."""
+    whose PTE is none and swaps in (`do_swap_page`) each allocated page whose
+    PTE is a swap entry; each such region's `last_touch` becomes `now`."""
     for r in range(dirty.shape[0]):
         if not dirty[r]:
             continue
         dirty[r] = 0
         lo = r * REGION_PAGES
-        if region[r] == UNPOPULATED:
+        if region[r] != SPLIT and region[r] != DEFERRED:
             for i in range(lo, lo + REGION_PAGES):
                 if owner[i] != C.OWNER_NONE and owner[i] != balloon:
-                    region[r] = HUGE
-                    counts[N_HUGE] += 1
+                    if region[r] == UNPOPULATED:
+                        region[r] = HUGE
+                        counts[N_HUGE] += 1
+                    last_touch[r] = now
                     break
-        elif region[r] != HUGE:
-            for i in range(lo, lo + REGION_PAGES):
-                if pte[i] == PTE_NONE and owner[i] != C.OWNER_NONE and owner[i] != balloon:
-                    pte[i] = PTE_PAGE
-                    counts[N_PTE] += 1
+            continue
+        for i in range(lo, lo + REGION_PAGES):
+            if owner[i] == C.OWNER_NONE or owner[i] == balloon:
+                continue
+            last_touch[r] = now
+            if pte[i] == PTE_NONE:
+                pte[i] = PTE_PAGE
+                counts[N_PTE] += 1
+            elif pte[i] == PTE_SWAPPED:
+                pte[i] = PTE_PAGE
+                counts[N_SWAPPED] -= 1
+                counts[N_PTE] += 1
+                counts[SWAP_INS] += 1
 
 
 @kernel
@@ -213,23 +266,28 @@ def _collapse(region, pte, counts, lo, hi, max_ptes_none):
     """khugepaged over regions [lo, hi) (`hpage_collapse_scan_pmd`, mm/khugepaged.c,
     6.1, `khugepaged_scan_pmd` before it): a none PMD (SCAN_PMD_NONE) or a
     PMD-mapped THP (SCAN_PMD_MAPPED) is left alone; a PTE table collapses
-    unless more than `max_ptes_none` PTEs are none (SCAN_EXCEED_NONE_PTE).
-    The collapse (`collapse_huge_page`) copies the mapped pages into a new
-    THP and zero-fills the rest; the old pages, or the queued folio (its
-    last mapping gone), are freed."""
+    unless more than `max_ptes_none` PTEs are none (SCAN_EXCEED_NONE_PTE) or
+    more than KHUGEPAGED_MAX_PTES_SWAP are swap entries (SCAN_EXCEED_SWAP_PTE).
+    The collapse (`collapse_huge_page`) swaps those in
+    (`__collapse_huge_page_swapin`), copies the mapped pages into a new THP
+    and zero-fills the rest; the old pages, or the queued folio (its last
+    mapping gone), are freed."""
     for r in range(lo, hi):
         if region[r] != SPLIT and region[r] != DEFERRED:
             continue
         present = 0
         subpages = 0
+        swapped = 0
         for i in range(r * REGION_PAGES, (r + 1) * REGION_PAGES):
-            if pte[i] != PTE_NONE:
+            if pte[i] == PTE_SWAPPED:
+                swapped += 1
+            elif pte[i] != PTE_NONE:
                 present += 1
                 if pte[i] == PTE_SUBPAGE:
                     subpages += 1
-        if REGION_PAGES - present > max_ptes_none:
+        if REGION_PAGES - present - swapped > max_ptes_none or swapped > KHUGEPAGED_MAX_PTES_SWAP:
             continue
-        resident = present
+        resident = present + swapped
         if region[r] == DEFERRED:
             resident += REGION_PAGES - subpages
             counts[N_HELD] -= REGION_PAGES - subpages
@@ -237,30 +295,74 @@ def _collapse(region, pte, counts, lo, hi, max_ptes_none):
         pte[r * REGION_PAGES : (r + 1) * REGION_PAGES] = PTE_NONE
         region[r] = HUGE
         counts[N_PTE] -= present
+        counts[N_SWAPPED] -= swapped
+        counts[SWAP_INS] += swapped
         counts[N_HUGE] += 1
         counts[COLLAPSES] += 1
         counts[FILLED] += REGION_PAGES - resident
 
 
+@hot_kernel
+def _split_folio(region, pte, counts, r):
+    """`split_huge_page` of region r's queued folio: its unmapped subpages
+    are freed, its mapped ones left as pages of their own. Returns the pages
+    freed."""
+    subpages = 0
+    for i in range(r * REGION_PAGES, (r + 1) * REGION_PAGES):
+        if pte[i] == PTE_SUBPAGE:
+            pte[i] = PTE_PAGE
+            subpages += 1
+    freed = REGION_PAGES - subpages
+    region[r] = SPLIT
+    counts[N_HELD] -= freed
+    counts[N_DEFERRED] -= 1
+    counts[DISCARDED] += freed
+    return freed
+
+
 @kernel
 def _deferred_split_scan(region, pte, counts):
     """The deferred-split shrinker over the whole queue (`deferred_split_scan`
-    -> `split_huge_page`, mm/huge_memory.c, 6.1): each queued folio is split,
-    its unmapped subpages freed, its mapped ones left as pages of their own."""
+    -> `split_huge_page`, mm/huge_memory.c, 6.1)."""
     for r in range(region.shape[0]):
-        if region[r] != DEFERRED:
+        if region[r] == DEFERRED:
+            counts[SHRINKER_FREED] += _split_folio(region, pte, counts, r)
+
+
+@kernel
+def _swap_out(region, pte, counts, order, quota):
+    """Swap out up to `quota` pages, taking the regions in `order`
+    (`shrink_folio_list`, mm/vmscan.c, 6.1): a queued folio is split first
+    (freeing its unmapped subpages); a THP that fits the quota whole goes out
+    whole, its PMD split into swap entries (thp_split_pmd); one that does not
+    is split and swapped page by page, as are the pages of a SPLIT region.
+    Returns the pages swapped out."""
+    done = 0
+    for k in range(order.shape[0]):
+        if done >= quota:
+            break
+        r = order[k]
+        if region[r] == UNPOPULATED:
             continue
-        subpages = 0
-        for i in range(r * REGION_PAGES, (r + 1) * REGION_PAGES):
-            if pte[i] == PTE_SUBPAGE:
-                pte[i] = PTE_PAGE
-                subpages += 1
-        freed = REGION_PAGES - subpages
-        region[r] = SPLIT
-        counts[N_HELD] -= freed
-        counts[N_DEFERRED] -= 1
-        counts[DISCARDED] += freed
-        counts[SHRINKER_FREED] += freed
+        if region[r] == DEFERRED:
+            _split_folio(region, pte, counts, r)
+        lo = r * REGION_PAGES
+        if region[r] == HUGE:
+            region[r] = SPLIT
+            pte[lo : lo + REGION_PAGES] = PTE_PAGE
+            counts[N_HUGE] -= 1
+            counts[N_PTE] += REGION_PAGES
+            counts[SPLITS] += 1
+        for i in range(lo, lo + REGION_PAGES):
+            if done >= quota:
+                break
+            if pte[i] == PTE_PAGE:
+                pte[i] = PTE_SWAPPED
+                done += 1
+    counts[N_PTE] -= done
+    counts[N_SWAPPED] += done
+    counts[SWAP_OUTS] += done
+    return done
 
 
 @dataclass(frozen=True)
@@ -323,6 +425,37 @@ class KhugepagedScan:
         return out
 
 
+@kernel
+def _mapped_per_region(region, pte, out):
+    """Mapped pages of each region (its swappable anonymous memory): 512 for
+    a HUGE one, its present PTEs for one with a PTE table."""
+    for r in range(region.shape[0]):
+        if region[r] == HUGE:
+            out[r] = REGION_PAGES
+        elif region[r] != UNPOPULATED:
+            n = 0
+            for i in range(r * REGION_PAGES, (r + 1) * REGION_PAGES):
+                if pte[i] == PTE_PAGE or pte[i] == PTE_SUBPAGE:
+                    n += 1
+            out[r] = n
+
+
+@dataclass(frozen=True)
+class BackingReport:
+    """What the host's own accounting knows of one guest's memory, in pages
+    (a plain record, sent from the guest's actor to its host's)."""
+
+    guest_id: int
+    resident: int  # host RAM backing the guest (GuestBacking.populated_pages)
+    swapped: int  # pages in the host's swap
+    held: int  # unmapped subpages of queued folios: what the shrinker would free
+    page_tables: int  # PTE tables (regions with one), as oom_badness counts mm_pgtables_bytes
+    huge_regions: int
+    swap_ins: int  # cumulative
+    swap_outs: int  # cumulative
+    lru: tuple[tuple[int, int], ...] = ()  # (last touch time, mapped pages), oldest first; when asked
+
+
 class GuestBacking:
     """Host-side backing of one guest of `nr_pages` pages; `khugepaged` is
     the host's scan as this guest sees it (None: khugepaged off). `pte` is
@@ -335,15 +468,19 @@ class GuestBacking:
         self.region = np.zeros(self.nr_regions, dtype=np.int8)
         self.pte = np.zeros(nr_pages, dtype=np.uint8)
         self.counts = np.zeros(NR_COUNTS, dtype=np.int64)
+        self.last_touch = np.full(self.nr_regions, NEVER_TOUCHED, dtype=np.int64)
         self.khugepaged = khugepaged
         self.scanned_to_s = 0  # khugepaged's passes up to this time are applied
 
     # ------------------------------------------------------------ events
 
-    def touch(self, dirty: np.ndarray, owner: np.ndarray, balloon: int) -> None:
+    def touch(self, dirty: np.ndarray, owner: np.ndarray, balloon: int, now: int) -> int:
         """The guest has allocated in the regions marked in `dirty` (cleared):
-        pages of `owner` held by anyone but the balloon are touched."""
-        _touch(self.region, self.pte, self.counts, dirty, owner, balloon)
+        pages of `owner` held by anyone but the balloon are touched, at time
+        `now`. Returns the pages swapped in."""
+        before = int(self.counts[SWAP_INS])
+        _touch(self.region, self.pte, self.counts, self.last_touch, now, dirty, owner, balloon)
+        return int(self.counts[SWAP_INS]) - before
 
     def apply(self, stream: np.ndarray) -> None:
         """Apply the guest's notifications (memory/stream.py), in order."""
@@ -363,6 +500,15 @@ class GuestBacking:
         if self.counts[N_DEFERRED]:
             _deferred_split_scan(self.region, self.pte, self.counts)
 
+    def swap_out(self, quota: int) -> int:
+        """The host swaps out `quota` pages (fewer if the guest has fewer
+        mapped), least recently touched regions first (ties: lower region
+        first). Returns the pages swapped out."""
+        if quota <= 0:
+            return 0
+        order = np.argsort(self.last_touch, kind="stable")
+        return int(_swap_out(self.region, self.pte, self.counts, order, quota))
+
     # ------------------------------------------------------------ figures
 
     def populated_pages(self) -> int:
@@ -371,11 +517,38 @@ class GuestBacking:
         c = self.counts
         return int(c[N_HUGE] * REGION_PAGES + c[N_PTE] + c[N_HELD])
 
+    def lru_pages(self) -> tuple[tuple[int, int], ...]:
+        """The guest's mapped pages by the time their region was last
+        touched, oldest first: the order `swap_out` takes them in."""
+        mapped = np.zeros(self.nr_regions, dtype=np.int64)
+        _mapped_per_region(self.region, self.pte, mapped)
+        keep = mapped > 0
+        times, where = np.unique(self.last_touch[keep], return_inverse=True)
+        pages = np.bincount(where, weights=mapped[keep], minlength=len(times))
+        return tuple((int(t), int(p)) for t, p in zip(times, pages))
+
+    def report(self, guest_id: int, lru: bool = False) -> BackingReport:
+        c = self.counts
+        return BackingReport(
+            guest_id=guest_id,
+            resident=self.populated_pages(),
+            swapped=int(c[N_SWAPPED]),
+            held=int(c[N_HELD]),
+            page_tables=int(((self.region == SPLIT) | (self.region == DEFERRED)).sum()),
+            huge_regions=int(c[N_HUGE]),
+            swap_ins=int(c[SWAP_INS]),
+            swap_outs=int(c[SWAP_OUTS]),
+            lru=self.lru_pages() if lru else (),
+        )
+
     def huge_regions(self) -> int:
         return int(self.counts[N_HUGE])
 
     def deferred_regions(self) -> int:
         return int(self.counts[N_DEFERRED])
+
+    def swapped_pages(self) -> int:
+        return int(self.counts[N_SWAPPED])
 
     @property
     def splits(self) -> int:
@@ -397,6 +570,18 @@ class GuestBacking:
     def filled(self) -> int:
         return int(self.counts[FILLED])
 
+    @property
+    def swap_ins(self) -> int:
+        return int(self.counts[SWAP_INS])
+
+    @property
+    def swap_outs(self) -> int:
+        return int(self.counts[SWAP_OUTS])
+
+    @property
+    def swap_freed(self) -> int:
+        return int(self.counts[SWAP_FREED])
+
     def check(self) -> None:
         """Recount every counter of state from the arrays (for tests)."""
         grid = self.pte.reshape(self.nr_regions, REGION_PAGES)
@@ -406,38 +591,29 @@ class GuestBacking:
         assert not grid[~with_table].any(), "PTEs outside regions with a PTE table"
         assert not subpages[~deferred].any(), "subpages outside queued folios"
         assert subpages[deferred].all(), "a queued folio with no subpage mapped"
+        assert not (grid[deferred] == PTE_SWAPPED).any(), "a swap entry in a queued folio's table"
         c = self.counts
         assert c[N_HUGE] == (self.region == HUGE).sum()
-        assert c[N_PTE] == (grid != PTE_NONE).sum()
+        assert c[N_PTE] == ((grid == PTE_PAGE) | (grid == PTE_SUBPAGE)).sum()
+        assert c[N_SWAPPED] == (grid == PTE_SWAPPED).sum()
         assert c[N_DEFERRED] == deferred.sum()
         assert c[N_HELD] == (REGION_PAGES - subpages[deferred]).sum()
+        assert (self.last_touch[self.region == HUGE] != NEVER_TOUCHED).all(), "a huge page never touched"
 
 
-def host_low_watermark(memory_bytes: int) -> int:
-    """The low watermark, in bytes, of a 6.x host of `memory_bytes` with THP
-    enabled, whose free memory below it wakes kswapd (and so the shrinkers).
+def host_watermarks(memory_bytes: int) -> tuple[int, int, int]:
+    """The (min, low, high) watermarks, in bytes, of a 6.x host of
+    `memory_bytes` with THP enabled: free memory below low wakes kswapd
+    (and so the shrinkers), which reclaims up to high; an allocation that
+    would leave less than min enters direct reclaim, and then the OOM killer.
     One zone of that many pages and no host page cache: min_free_kbytes as
     THP raises it (`set_recommended_min_free_kbytes`, called from
     `start_stop_khugepaged` whenever THP is enabled, mm/khugepaged.c 6.1; at
     least `calculate_min_free_kbytes`) and `__setup_per_zone_wmarks`'s low =
-    min + max(min / 4, managed * watermark_scale_factor / 10000)
-    (memory/watermark.py). An 8 GiB host: min 5,632 pages, low 7,729 pages."""
+    min + max(min / 4, managed * watermark_scale_factor / 10000), high = low
+    + the same step (memory/watermark.py). An 8 GiB host: min 5,632 pages,
+    low 7,729, high 9,826."""
     pages = memory_bytes // C.PAGE_SIZE
     mfk = recommended_min_free_kbytes(pages, C.ERA_6_X, nr_zones=1)
-    return zone_watermarks(pages, C.ERA_6_X, mfk=mfk)[WMARK_LOW] * C.PAGE_SIZE
-
-
-class Host:
-    """A host's capacity and the guests' populated memory, as its own
-    accounting sees them (HostState for the policy)."""
-
-    def __init__(self, host_id: int, capacity: int):
-        self.host_id = host_id
-        self.capacity = capacity
-        self.populated: dict[int, int] = {}  # guest id -> bytes
-
-    def update(self, guest_id: int, populated_bytes: int) -> None:
-        self.populated[guest_id] = populated_bytes
-
-    def used(self) -> int:
-        return sum(self.populated.values())
+    wmin, low, high = zone_watermarks(pages, C.ERA_6_X, mfk=mfk)[:3]
+    return wmin * C.PAGE_SIZE, low * C.PAGE_SIZE, high * C.PAGE_SIZE

@@ -26,7 +26,10 @@ class GuestStats:
     (memory = max size minus balloon): the guest keeps at least balloon_min
     bytes and at most balloon_max bytes (oVirt MOM's guaranteed floor and
     maximum; Proxmox's `balloon` minimum and `memory`). shares is the Proxmox
-    weight (0 = opted out).
+    weight (0 = opted out). psi_memory_some is the share (0..1) of the last
+    policy interval in which the guest's tasks were stalled on memory, as
+    PSI's `memory some` counts it: direct reclaim, direct compaction and the
+    host's swap-in of pages the guest touched (fleet/pressure.py).
     """
 
     guest_id: int

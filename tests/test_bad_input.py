@@ -30,6 +30,8 @@ KEYS = {
         "khugepaged_pages_to_scan",
         "khugepaged_scan_sleep_s",
         "khugepaged_max_ptes_none",
+        "swap_size",
+        "swap_bandwidth",
         "bogus",
     ],
     "policy": ["name", "params", "bogus"],

@@ -16,12 +16,10 @@ from fleet.host import (
     UNPOPULATED,
     GuestBacking,
     KhugepagedScan,
-    host_low_watermark,
+    host_watermarks,
 )
 from fleet.memory import constants as C
 from fleet.memory.stream import encode
-from fleet.pack import HostController
-from fleet.records import GuestStats
 from fleet.spec import SpecError, build_spec
 
 R = 512  # HPAGE_PMD_NR: pages of a 2 MiB region
@@ -40,16 +38,18 @@ def report(pfn, order=C.HPAGE_PMD_ORDER):
     return stream((pfn, order, C.STREAM_REPORT))
 
 
-def touch(b, n, pfns, owner=1):
-    """The guest allocates `pfns` to `owner`: their regions are marked dirty."""
+def touch(b, n, pfns, owner=1, now=0):
+    """The guest allocates `pfns` to `owner` at time `now`: their regions are
+    marked dirty. Returns the pages swapped in."""
     owners = np.zeros(n, dtype=np.uint8)
     dirty = np.zeros(n // R, dtype=np.uint8)
     for pfn in pfns:
         owners[pfn] = owner
         dirty[pfn // R] = 1
-    b.touch(dirty, owners, BALLOON)
+    swapped_in = b.touch(dirty, owners, BALLOON, now)
     assert not dirty.any()
     b.check()
+    return swapped_in
 
 
 def apply(b, entries):
@@ -75,7 +75,7 @@ def test_only_marked_regions_are_looked_at_and_balloon_pages_are_not_touches():
     b = GuestBacking(2 * R)
     owners = np.ones(2 * R, dtype=np.uint8)
     dirty = np.array([0, 1], dtype=np.uint8)
-    b.touch(dirty, owners, BALLOON)
+    b.touch(dirty, owners, BALLOON, 0)
     assert list(b.region) == [UNPOPULATED, HUGE]
     touch(b, 2 * R, [3], owner=BALLOON)
     assert b.region[0] == UNPOPULATED and b.populated_pages() == R
@@ -302,53 +302,17 @@ def test_khugepaged_off_collapses_nothing():
     assert b.region[0] == DEFERRED and b.collapses == 0
 
 
-# ---------------------------------------------------------------- the host reclaims
+# ---------------------------------------------------------------- the host's watermarks
 
 
-def test_host_low_watermark_follows_the_kernels_formulas():
+def test_host_watermarks_follow_the_kernels_formulas():
     """One zone, THP's min_free_kbytes (11 pageblocks = 5,632 pages, above
     calculate_min_free_kbytes: 11,585 KB for 8 GiB, 5,579 KB for 1900 MiB):
-    min = 5,632 pages; low = min + max(min/4 = 1,408, managed / 1000):
-    8 GiB (2,097,152 pages): 5,632 + 2,097 = 7,729; 1900 MiB (486,400
-    pages): 5,632 + 1,408 = 7,040."""
-    assert host_low_watermark(8 << 30) == 7729 * 4096
-    assert host_low_watermark(1900 << 20) == 7040 * 4096
-
-
-def stats(guest_id):
-    return GuestStats(guest_id, 0, 10.0, 1 << 30, 0, 0, 1 << 30, 1 << 29, 1 << 29, 0, 0)
-
-
-def test_the_shrinker_runs_in_the_epoch_after_free_memory_fell_below_low():
-    spec = build_spec({"hosts": {"memory": "8GiB"}, "guests": [{"count": 2, "memory": "4GiB"}]})
-    hc = HostController(spec, 0)
-    low = 7729 * 4096
-    populated = [(8 << 30) - low + 1, (8 << 30) - low, (8 << 30) - low]  # free: low - 1, then low
-    seen = []
-
-    def advance(until_s, targets, shrink):
-        seen.append(shrink)
-        used = populated[len(seen) - 1]
-        return [(stats(0), used // 2, []), (stats(1), used - used // 2, [])]
-
-    hc.run(30, advance)
-    assert seen == [False, True, False]
-
-
-def test_a_partial_epoch_does_not_run_the_shrinker_twice():
-    spec = build_spec(
-        {"experiment": {"policy_interval_s": 10}, "hosts": {"memory": "1GiB"}, "guests": [{"memory": "1GiB"}]}
-    )
-    hc = HostController(spec, 0)
-    seen = []
-
-    def advance(until_s, targets, shrink):
-        seen.append((until_s, shrink))
-        return [(stats(0), 1 << 30, [])]  # no free memory at all
-
-    hc.run(15, advance)
-    hc.run(20, advance)
-    assert seen == [(10, False), (15, True), (20, False)]
+    min = 5,632 pages; low = min + max(min/4 = 1,408, managed / 1000), high
+    = low + the same: 8 GiB (2,097,152 pages): 5,632 + 2,097 = 7,729, 9,826;
+    1900 MiB (486,400 pages): 5,632 + 1,408 = 7,040, 8,448."""
+    assert host_watermarks(8 << 30) == (5632 * 4096, 7729 * 4096, 9826 * 4096)
+    assert host_watermarks(1900 << 20) == (5632 * 4096, 7040 * 4096, 8448 * 4096)
 
 
 # ---------------------------------------------------------------- the spec

@@ -1,29 +1,29 @@
 """The runs table's metrics as a run's rows stream by: the registry's metrics
 with a column (RUNS_TABLE_METRICS), reduced and combined as `fleet analyze`
-does (metrics.py), without DuckDB."""
+does (metrics.py), without DuckDB; and the hosts' totals (HostSummary)."""
 
 from collections.abc import Iterable
 from typing import Any
 
-from .metrics import RUNS_TABLE_METRICS, GuestMean, Row, Sampled
+from .metrics import RUNS_TABLE_METRICS, GuestMean, Row, Sampled, nan_mean
 
 
 class RunningMean:
-    """The mean of a value over all the rows of a run. A GuestMean's mean over
-    guests of each guest's mean equals it, as every guest has a row at every
-    sample time; summed in row order, as the runs table always was."""
+    """A GuestMean as rows stream by: per guest the mean of a value over its
+    rows, then the mean over guests (a guest the host's OOM killer killed
+    has fewer rows than the others)."""
 
     def __init__(self, value: Sampled):
         self.value = value
-        self.total = 0.0
-        self.rows = 0
+        self.sums: dict[tuple[int, int], list[float]] = {}  # (host, guest) -> [total, rows]
 
     def add(self, row: Row) -> None:
-        self.total += self.value.of_row(row)
-        self.rows += 1
+        acc = self.sums.setdefault((row["host"], row["guest"]), [0.0, 0])
+        acc[0] += self.value.of_row(row)
+        acc[1] += 1
 
     def mean(self) -> float:
-        return self.total / self.rows
+        return nan_mean(total / rows for total, rows in self.sums.values())
 
 
 class RunSummary:
@@ -51,4 +51,24 @@ class RunSummary:
             m.column: self.means[m.name].mean() if isinstance(m, GuestMean) else m.of_last_rows(last)
             for m in RUNS_TABLE_METRICS
             if m.column  # always: RUNS_TABLE_METRICS are the metrics with a column
+        }
+
+
+class HostSummary:
+    """The runs table's host columns from the `hosts` rows as they stream
+    by: `oom_kills` and `host_swap_out_bytes`, each host's last (cumulative)
+    value summed over hosts."""
+
+    def __init__(self) -> None:
+        self.last: dict[int, Row] = {}
+
+    def add(self, rows: Iterable[Row]) -> None:
+        for r in rows:
+            self.last[r["host"]] = r
+
+    def metrics(self) -> dict[str, int]:
+        rows = self.last.values()
+        return {
+            "oom_kills": sum(r["host_oom_kills"] for r in rows),
+            "host_swap_out_bytes": sum(r["host_swap_out_bytes"] for r in rows),
         }

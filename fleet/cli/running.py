@@ -69,6 +69,7 @@ def run_command(
     print(
         f"{label}: {row['guests']} guests x {spec.experiment.duration_s} s "
         f"in {row['wall_s']:.1f} s wall ({row['guest_seconds_per_wall_second']:.0f} guest-seconds per second); "
+        f"hosts swapped out {row['host_swap_out_bytes'] / (1 << 20):.0f} MiB, {row['oom_kills']} OOM kill(s); "
         f"results in {out}"
     )
 

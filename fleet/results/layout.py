@@ -2,7 +2,9 @@
 
     OUT/manifest.json
     OUT/samples/experiment=<name>/run=<run_id>/part-0.parquet   one row per guest per sample
-    OUT/runs/experiment=<name>/run=<run_id>/part-0.parquet      one row per run
+    OUT/hosts/experiment=<name>/run=<run_id>/part-0.parquet     one row per host per sample
+    OUT/events/experiment=<name>/run=<run_id>/part-0.parquet    policy decisions, OOM kills, swap storms
+    OUT/runs/experiment=<name>/run=<run_id>/part-0.parquet      one row per run (the commit marker)
     OUT/.staging/<name>/<run_id>/...                            runs being written
     OUT/.lock                                                   flock: manifest updates, publishing
     OUT/.sweep.lock                                             flock: one sweep per folder
@@ -23,7 +25,8 @@ import pyarrow.dataset as ds
 from .errors import ResultsError
 
 PARTITION_COLUMNS = ("experiment", "run")
-TABLES = ("samples", "runs")
+DATA_TABLES = ("samples", "hosts", "events")  # streamed during a run; published before its runs row
+TABLES = (*DATA_TABLES, "runs")
 PART_FILE = "part-0.parquet"
 MANIFEST = "manifest.json"
 STAGING = ".staging"

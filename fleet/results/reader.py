@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from .errors import ResultsError, one_line
 from .fs import locked, rmdir_if_empty
 from .layout import (
+    DATA_TABLES,
     MANIFEST,
     MANIFEST_ENTRY_KEY,
     PART_FILE,
@@ -56,7 +57,8 @@ def committed_runs(out_dir: str | os.PathLike, experiment: str | None = None) ->
 
 def uncommitted_runs(out_dir: str | os.PathLike) -> list[str]:
     """``"<experiment>/<run_id>"`` keys (sorted) of runs begun and not
-    committed: staged, or with a samples partition but no runs partition."""
+    committed: staged, or with a data partition (samples, hosts, events) but
+    no runs partition."""
     out = Path(out_dir)
     keys: set[str] = set()
     staging = out / STAGING
@@ -65,7 +67,8 @@ def uncommitted_runs(out_dir: str | os.PathLike) -> list[str]:
             if exp_dir.is_dir():
                 keys.update(f"{decode_name(exp_dir.name)}/{decode_name(r.name)}" for r in exp_dir.iterdir())
     committed = set(_committed(out))
-    keys.update(f"{e}/{r}" for e, r, _ in partitions(out, "samples") if (e, r) not in committed)
+    for table in DATA_TABLES:
+        keys.update(f"{e}/{r}" for e, r, _ in partitions(out, table) if (e, r) not in committed)
     return sorted(keys)
 
 
@@ -97,8 +100,8 @@ def recover(out_dir: str | os.PathLike) -> list[str]:
     """Remove the leftovers of interrupted runs and return their
     ``"<experiment>/<run_id>"`` keys (sorted).
 
-    Removes everything under OUT/.staging, every samples partition without
-    its runs partition (a crash between the two renames) and stray manifest
+    Removes everything under OUT/.staging, every data partition without its
+    runs partition (a crash between the renames) and stray manifest
     temp files; adds to manifest.json the entries of committed runs missing
     from it (a crash after the runs rename), taken from their runs files.
 
@@ -113,9 +116,10 @@ def recover(out_dir: str | os.PathLike) -> list[str]:
         removed = uncommitted_runs(out)
         shutil.rmtree(out / STAGING, ignore_errors=True)
         committed = set(_committed(out))
-        for e, r, d in list(partitions(out, "samples")):
-            if (e, r) not in committed:
-                shutil.rmtree(d, ignore_errors=True)
+        for table in DATA_TABLES:
+            for e, r, d in list(partitions(out, table)):
+                if (e, r) not in committed:
+                    shutil.rmtree(d, ignore_errors=True)
         for table in TABLES:
             base = out / table
             if base.is_dir():
@@ -144,7 +148,7 @@ def recover(out_dir: str | os.PathLike) -> list[str]:
 
 
 def read_table(out_dir: str | os.PathLike, name: str) -> pa.Table:
-    """Read the ``samples`` or ``runs`` table of committed runs as one Arrow
+    """Read a table (``samples``, ``hosts``, ``events``, ``runs``) of committed runs as one Arrow
     table, through ``pyarrow.dataset`` with hive partitioning; ``experiment``
     and ``run`` come first, as strings. Schemas of different runs are unified
     (a column missing from a run reads as null; int and float widen to float).

@@ -25,7 +25,7 @@ DURATION_UNITS = {"s": 1, "min": 60, "h": 3600, "d": 86400}
 MAX_PTES_NONE = (1 << HPAGE_PMD_ORDER) - 1  # khugepaged's max_ptes_none_store refuses more than HPAGE_PMD_NR - 1
 SEED_MAX = (1 << 63) - 1  # seeds are stored as int64 (manifest, Parquet)
 TABLES = ("experiment", "kernel", "hosts", "policy", "guests", "sweep")
-_SIZE_KEYS = {"memory", "balloon_min", "balloon_rate"}
+_SIZE_KEYS = {"memory", "balloon_min", "balloon_rate", "swap_size", "swap_bandwidth"}
 _DURATION_KEYS = {"duration_s", "tick_s", "policy_interval_s", "sample_interval_s", "khugepaged_scan_sleep_s"}
 
 
@@ -116,7 +116,7 @@ def _validate(spec: Spec) -> None:
         raise SpecError("experiment.sample_interval_s: must divide or be a multiple of policy_interval_s")
     if h.count <= 0:
         raise SpecError("hosts.count: must be positive")
-    for key in ("khugepaged_pages_to_scan", "khugepaged_scan_sleep_s"):
+    for key in ("khugepaged_pages_to_scan", "khugepaged_scan_sleep_s", "swap_bandwidth"):
         if getattr(h, key) <= 0:
             raise SpecError(f"hosts.{key}: must be positive")
     if not 0 <= h.khugepaged_max_ptes_none <= MAX_PTES_NONE:

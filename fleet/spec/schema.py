@@ -77,6 +77,17 @@ class HostSpec:
         "(the kernel's default 511: one populated page suffices, and the collapse populates the rest)",
         511,
     )
+    swap_size: int = _help(
+        "host swap device (0 = none: the OOM killer acts as soon as reclaim falls short); the default 4 GiB is "
+        "the smallest swap Proxmox VE's installer makes (RAM size, within 4..8 GiB) and RHEL's advice for hosts "
+        "of 8-64 GiB",
+        4 << 30,
+    )
+    swap_bandwidth: int = _help(
+        "host swap device bandwidth, bytes/s, shared by swap-out and swap-in (the default ~500 MiB/s: a SATA SSD; "
+        "swap-out beyond it in an interval cannot keep up and the host runs out)",
+        500 << 20,
+    )
 
 
 @dataclass(frozen=True)

@@ -44,26 +44,35 @@ def run_in_session(tmp_path, packing):
     return out
 
 
-def samples(out):
-    return read_table(str(out), "samples").drop_columns(["experiment", "run"])
+def samples(out, table="samples"):
+    return read_table(str(out), table).drop_columns(["experiment", "run"])
 
 
 def test_rows_do_not_depend_on_packing(ray_session, tmp_path):
-    """4 guests in 2 actors (2 CPUs) and in 1 actor give identical rows, and
-    the host policy balloons them (the hosts are overcommitted)."""
-    a = samples(run_in_session(tmp_path, 1))
-    b = samples(run_in_session(tmp_path, 4))
+    """4 guests in 2 actors (2 CPUs) and in 1 actor give identical rows in
+    every table, and the host policy balloons them (the hosts are
+    overcommitted)."""
+    one, four = run_in_session(tmp_path, 1), run_in_session(tmp_path, 4)
+    a = samples(one)
     assert a.num_rows == 4 * 6
-    assert a.equals(b)
+    assert a.equals(samples(four))
     assert max(a.column("balloon_pages").to_pylist()) > 0
+    for table in ("hosts", "events"):
+        assert samples(one, table).equals(samples(four, table))
+    hosts = samples(one, "hosts")
+    assert hosts.num_rows == 2 * 6 and min(hosts.column("host_free_bytes").to_pylist()) >= 0
+    assert "target" in samples(one, "events").column("event").to_pylist()  # MOM's decisions
 
 
 def test_results_layout(ray_session, tmp_path):
     out = run_in_session(tmp_path, 2)
     assert sorted(p.name for p in (out / "samples" / "experiment=tiny").iterdir()) == ["run=seed%3D1"]
     assert committed_runs(str(out), "tiny") == {"seed=1"}
+    for table in ("hosts", "events"):
+        assert (out / table / "experiment=tiny" / "run=seed%3D1" / "part-0.parquet").exists()
     runs = read_table(str(out), "runs").to_pylist()
     assert len(runs) == 1 and runs[0]["guests"] == 4 and runs[0]["policy.name"] == "mom"
+    assert runs[0]["oom_kills"] == 0 and runs[0]["host_swap_out_bytes"] >= 0
     assert 0 < runs[0]["guest_busy_s"] and 0 < runs[0]["simulation_wall_s"] <= runs[0]["wall_s"]
     assert runs[0]["guest_actor_peak_rss_bytes"] > 50 << 20
     assert (out / "manifest.json").exists() and not list((out / ".staging").glob("*/*"))
@@ -140,7 +149,9 @@ def test_lost_actors_are_replayed_to_identical_rows(ray_session, tmp_path, fault
     row = engine.run_one(load_spec(spec), "seed=1", str(out), faults=[fault])
     print(f"{fault}: recovered in a {time.perf_counter() - started:.1f} s run")
     assert row["recoveries"] == 1
-    assert samples(out).equals(samples(run_in_session(tmp_path, 1)))
+    clean = run_in_session(tmp_path, 1)
+    for table in ("samples", "hosts", "events"):
+        assert samples(out, table).equals(samples(clean, table))
 
 
 def test_bad_fault_is_refused(tmp_path, capsys):
@@ -169,3 +180,48 @@ def test_replay_hash_is_the_same_for_one_worker_and_two(ray_session, tmp_path):
     two_actors = run_in_session(tmp_path, 1)
     one_actor = run_in_session(tmp_path, 4)
     assert samples_hash(one) == samples_hash(two_actors) == samples_hash(one_actor)
+
+
+OOM = """
+[experiment]
+name = "oom"
+duration_s = 40
+guests_per_actor = {packing}
+[hosts]
+memory = "320MiB"
+swap_size = 0
+[policy]
+name = "none"
+[[guests]]
+count = 3
+memory = "192MiB"
+workload = "batch"
+[guests.workload_params]
+peak_fraction = 0.8
+ramp_s = 20
+hold_s = 1000
+period_s = 2000
+"""
+
+
+def test_an_oom_kill_is_the_same_whatever_the_packing_and_is_counted(ray_session, tmp_path):
+    """A host without swap runs out: the OOM killer's victim, in whichever
+    actor it runs, is the same with one guest per actor and with three; its
+    rows end, the kill is an event and the runs row counts it."""
+    from fleet import engine
+
+    tables = {}
+    for packing in (1, 3):
+        path = tmp_path / f"oom-{packing}.toml"
+        path.write_text(OOM.format(packing=packing))
+        out = tmp_path / f"oom-{packing}"
+        row = engine.run_one(load_spec(path), "seed=1", str(out))
+        tables[packing] = {t: samples(out, t) for t in ("samples", "hosts", "events")}
+        kills = [e for e in tables[packing]["events"].to_pylist() if e["event"] == "oom_kill"]
+        assert kills and row["oom_kills"] == len(kills) and row["host_swap_out_bytes"] == 0
+    for t in ("samples", "hosts", "events"):
+        assert tables[1][t].equals(tables[3][t])
+    rows = tables[1]["samples"].to_pylist()
+    victim, when = kills[0]["guest"], kills[0]["time_s"]
+    assert max(r["time_s"] for r in rows if r["guest"] == victim) < when
+    assert max(r["time_s"] for r in rows) == 40

@@ -16,6 +16,7 @@ from fleet.results import (
     committed_runs,
     read_table,
     recover,
+    uncommitted_runs,
 )
 from tests.results.runs import SCHEMA, SPAWN, batch, child_crash, commit_run, manifest
 
@@ -122,3 +123,15 @@ def test_runs_from_other_code_are_named_and_refused_by_the_cli(tmp_path):
             f"fleet: error: {out}: 1 run(s) there, e.g. smoke/seed=2, were made by other simulator code; "
             "use a new --out or delete the folder"
         ]
+
+
+def test_recover_removes_every_data_partition_of_an_uncommitted_run(tmp_path):
+    """A crash after the hosts partition was published but before the runs
+    one: the run is uncommitted, and recover removes its hosts partition too."""
+    commit_run(tmp_path, "exp", "r1")
+    orphan = tmp_path / "hosts" / "experiment=exp" / "run=r2"
+    orphan.mkdir(parents=True)
+    (orphan / "part-0.parquet").write_bytes(b"")
+    assert uncommitted_runs(tmp_path) == ["exp/r2"]
+    assert recover(tmp_path) == ["exp/r2"]
+    assert not orphan.exists() and not orphan.parent.exists()

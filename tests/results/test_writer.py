@@ -201,3 +201,30 @@ def test_invalid_names_refused(tmp_path):
         with pytest.raises(ResultsError, match="invalid"):
             RunWriter(tmp_path, bad, "r1", SCHEMA)
     assert not (tmp_path / ".staging").exists()
+
+
+HOSTS = pa.schema([("time_s", pa.int64()), ("host", pa.int32()), ("host_free_bytes", pa.int64())])
+EVENTS = pa.schema([("time_s", pa.int64()), ("event", pa.string())])
+
+
+def test_hosts_and_events_tables_are_written_and_published_with_the_run(tmp_path):
+    """Each data table streams to its own staging file and is published
+    before the runs partition; a table with no rows reads as empty."""
+    out = tmp_path / "out"
+    with RunWriter(out, "exp", "r1", SCHEMA, {"hosts": HOSTS, "events": EVENTS}) as w:
+        w.write_samples(batch(0))
+        w.write("hosts", pa.table({"time_s": [10, 10], "host": [0, 1], "host_free_bytes": [5, 6]}))
+        assert not (out / "hosts").exists()  # nothing visible before the commit
+        w.commit({"seed": 1}, {"seed": 1})
+    hosts = read_table(out, "hosts")
+    assert hosts.column("host_free_bytes").to_pylist() == [5, 6] and hosts.column("run").to_pylist() == ["r1"] * 2
+    assert read_table(out, "events").num_rows == 0
+    assert (out / "events" / "experiment=exp" / "run=r1" / "part-0.parquet").exists()
+
+
+def test_an_unknown_table_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="unknown results table 'traces'"):
+        RunWriter(tmp_path, "exp", "r1", SCHEMA, {"traces": EVENTS})
+    with RunWriter(tmp_path, "exp", "r2", SCHEMA) as w:
+        with pytest.raises(ResultsError, match="no hosts table in this run"):
+            w.write("hosts", pa.table({"time_s": [1]}))
