@@ -46,7 +46,7 @@ from typing import Any
 
 from .load import COMPACTION_KEY, Results, Run, loaded, sort_key
 from .metrics import NAN, RUN_METRICS, isnan, metric_label
-from .render import _num
+from .render import number_text
 
 ALPHA = 0.05  # significance level of the mark
 FORMATS = ("text", "markdown")
@@ -274,11 +274,11 @@ def _cells(row: MetricRow) -> list[str]:
     return [
         "Hmean" if row.rate else "Amean",
         row.label,
-        _num(row.a.mean),
-        _num(row.a.stddev),
-        _num(row.b.mean),
-        _num(row.b.stddev),
-        _num(row.diff),
+        number_text(row.a.mean),
+        number_text(row.a.stddev),
+        number_text(row.b.mean),
+        number_text(row.b.stddev),
+        number_text(row.diff),
     ]
 
 
@@ -326,7 +326,7 @@ def render_markdown(report: Report) -> str:
         lines += ["", f"#### {cell(_section(c))}", "", "| " + " | ".join(heads) + " |"]
         lines.append("| " + " | ".join("---" if i < 2 else "---:" for i in range(len(heads))) + " |")
         for r in c.rows:
-            cells = [*_cells(r), _num(r.pct), _p(r.p), "*" if r.significant else ""]
+            cells = [*_cells(r), number_text(r.pct), _p(r.p), "*" if r.significant else ""]
             lines.append("| " + " | ".join(cell(x) for x in cells) + " |")
     return "\n".join(lines) + "\n"
 

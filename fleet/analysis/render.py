@@ -18,7 +18,7 @@ from .stats import Analysis
 FORMATS = ("rich", "csv", "json", "markdown")
 
 
-def _num(v: Any) -> str:
+def number_text(v: Any) -> str:
     """A value as shown in the tables: 2 decimals, thousands separated, n/a for NaN."""
     if isnan(v):
         return "n/a"
@@ -32,7 +32,7 @@ def _num(v: Any) -> str:
 def _ci(e: dict) -> str:
     if isnan(e["ci_low"]):
         return "n/a"
-    return f"[{_num(e['ci_low'])}, {_num(e['ci_high'])}]"
+    return f"[{number_text(e['ci_low'])}, {number_text(e['ci_high'])}]"
 
 
 def _json_value(v: Any) -> Any:
@@ -52,12 +52,19 @@ def tables(a: Analysis, multiline: bool = False) -> list[tuple[str, list[str], l
     if multiline:
         heads = ["metric"] + [v.label.replace(", ", "\n") for v in a.variants]
     rows = [["seeds"] + [", ".join(str(s) for s in v.seeds) for v in a.variants]]
-    rows += [[metric_label(m)] + [_num(v.metrics[m]) for v in a.variants] for m in a.metrics]
+    rows += [[metric_label(m)] + [number_text(v.metrics[m]) for v in a.variants] for m in a.metrics]
     tables.append((f"Per variant (mean over seeds), {a.out}", heads, rows))
     if a.effect:
         heads = ["group", "metric", "on - off", "change % vs off", "95% interval", "pairs"]
         rows = [
-            [e["group"], metric_label(e["metric"]), _num(e["mean_diff"]), _num(e["rel_pct"]), _ci(e), str(e["n_pairs"])]
+            [
+                e["group"],
+                metric_label(e["metric"]),
+                number_text(e["mean_diff"]),
+                number_text(e["rel_pct"]),
+                _ci(e),
+                str(e["n_pairs"]),
+            ]
             for e in a.effect
         ]
         tables.append(("Balloon compaction on vs off (paired by seed)", heads, rows))
@@ -235,8 +242,8 @@ def _never_reached(a: Analysis, group_params: dict[str, Any], metric: str) -> st
 def _change(e: dict) -> str:
     """A change and its share of the pre-seed value, in words when there is no share."""
     if isnan(e["rel_pct"]):
-        return f"{_num(e['mean_diff'])} (from none without it)"
-    return f"{_num(e['mean_diff'])} ({_num(e['rel_pct'])}%)"
+        return f"{number_text(e['mean_diff'])} (from none without it)"
+    return f"{number_text(e['mean_diff'])} ({number_text(e['rel_pct'])}%)"
 
 
 def _intervals(*effects: dict) -> str:
