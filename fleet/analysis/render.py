@@ -213,7 +213,7 @@ def _never_returned(a: Analysis, group_params: dict[str, Any]) -> str:
     worlds = []
     for v in a.variants:
         rest = {k: val for k, val in v.params.items() if k != COMPACTION_KEY}
-        if rest == group_params and isnan(v.metrics.get("free_2mib_per_gib_returned", NAN)):
+        if rest == group_params and isnan(v.unpaired.get("free_2mib_per_gib_returned", NAN)):  # its own phases
             worlds.append("with" if v.params.get(COMPACTION_KEY) in (True, "True", "true") else "without")
     if len(worlds) == 2:
         who = "neither world (with or without balloon compaction) returns"
