@@ -14,15 +14,15 @@
   standard deviation over seeds as error bars.
 
 * ``map_free_2mib.png``, ``map_thp_fallback.png`` (ab-map-like folders
-  only, see :mod:`fleet.analysis.grid`): a heat map per moment (columns) and
-  per group of the other varying parameters, e.g. the era (rows), of
-  balloon compaction on - off per grid cell: free 2 MiB blocks per GiB, and
-  the THP probe's fault fallback %. Cells: hole pattern and memory in use
+  only, see :mod:`fleet.analysis.grid`): balloon compaction on - off per
+  grid cell, free 2 MiB blocks per GiB and the THP probe's fault fallback %,
+  a heat map per moment (rows of panels) and per group of the other varying
+  parameters, e.g. the era (columns). Cells: hole pattern and memory in use
   (y) x balloon size and holes (x); a diverging palette centred on zero,
   blue where balloon compaction does better (more free blocks, less
   fallback); a dot where the 95% interval over seed pairs includes zero (or
   there are fewer than two pairs), hatching where a balloon fell short of
-  its target.
+  its target, grey where there is no value.
 
 Variants, seeds and metrics are those of :func:`fleet.analysis.analyze`.
 """
@@ -37,11 +37,11 @@ from ..memory.constants import PAGE_SIZE
 from ..units import MIB
 from .grid import MAP_VALUES, MOMENT_LABELS, MOMENTS, PROBE_FALLBACK, MapEntry, map_entries
 from .load import loaded
-from .metrics import NAN, isnan, metric_label, nan_mean
+from .metrics import FREE_2MIB_PER_GIB, NAN, isnan, metric_label, nan_mean
 
 __all__ = ["FIGURES", "plot_results"]
 
-MAP_FIGURES = {"per_gib": "map_free_2mib.png", "holes_probe_thp_fallback_pct": "map_thp_fallback.png"}
+MAP_FIGURES = {FREE_2MIB_PER_GIB.name: "map_free_2mib.png", PROBE_FALLBACK.name: "map_thp_fallback.png"}
 FIGURES = ("free_2mib_blocks.png", "buddyinfo_heatmap.png", "host_memory.png", "success.png", *MAP_FIGURES.values())
 NR_ORDERS = 11
 
@@ -274,7 +274,8 @@ def _share(x: float) -> str:
 
 
 def _map_figure(entries: list[MapEntry], value: str, where: str, plt):
-    """One map figure (see the module docstring) of `value` (a key of grid.MAP_VALUES)."""
+    """One map figure (see the module docstring) of `value` (a key of
+    grid.MAP_VALUES): a row of panels per moment, a column per group."""
     from matplotlib.colors import TwoSlopeNorm
     from matplotlib.patches import Rectangle
 
@@ -289,16 +290,18 @@ def _map_figure(entries: list[MapEntry], value: str, where: str, plt):
     norm = TwoSlopeNorm(vmin=-top, vcenter=0.0, vmax=top)
     cmap = plt.get_cmap("RdBu_r" if worse_up else "RdBu").with_extremes(bad="0.85")
     fig, axes = plt.subplots(
-        len(groups),
         len(MOMENTS),
-        figsize=(4.1 * len(MOMENTS) + 1.4, 3.3 * len(groups) + 1.6),
+        len(groups),
+        figsize=(0.5 * len(cols) * len(groups) + 3.2, 0.42 * len(rows) * len(MOMENTS) + 2.2),
         squeeze=False,
+        sharex=True,
+        sharey=True,
         layout="constrained",
     )
     mesh = None
-    for gi, group in enumerate(groups):
-        for mi, moment in enumerate(MOMENTS):
-            ax = axes[gi][mi]
+    for mi, moment in enumerate(MOMENTS):
+        for gi, group in enumerate(groups):
+            ax = axes[mi][gi]
             z = [[NAN] * len(cols) for _ in rows]
             for r, row in enumerate(rows):
                 for c, col in enumerate(cols):
@@ -308,14 +311,14 @@ def _map_figure(entries: list[MapEntry], value: str, where: str, plt):
                     d, lo, hi = e.stats["mean_diff"], e.stats["ci_low"], e.stats["ci_high"]
                     z[r][c] = d
                     if e.short:
-                        ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, hatch="////", ec="0.35", lw=0))
+                        ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, hatch="////", ec="0.4", lw=0))
                     if isnan(d):
                         continue
                     ink = "white" if abs(d) > 0.6 * top else "black"
                     text = "0" if round(d, 1) == 0 else f"{d:+.0f}" if abs(d) >= 9.95 else f"{d:+.1f}"
-                    ax.text(c, r - 0.12, text, ha="center", va="center", fontsize=6.5, color=ink)
+                    ax.text(c, r - 0.1, text, ha="center", va="center", fontsize=7, color=ink)
                     if isnan(lo) or lo <= 0 <= hi:
-                        ax.plot(c, r + 0.25, "o", ms=2.6, color=ink)
+                        ax.plot(c, r + 0.28, "o", ms=2.4, color=ink)
             mesh = ax.imshow(z, cmap=cmap, norm=norm, aspect="auto", origin="lower", interpolation="nearest")
             for c in range(1, len(cols)):
                 if cols[c][0] != cols[c - 1][0]:
@@ -324,32 +327,38 @@ def _map_figure(entries: list[MapEntry], value: str, where: str, plt):
                 if rows[r][0] != rows[r - 1][0]:
                     ax.axhline(r - 0.5, color="black", lw=1.2)
             ax.set_xticks(range(len(cols)))
-            ax.set_xticklabels([_share(h) for _, h in cols], fontsize=7)
+            ax.set_xticklabels([_share(h) for _, h in cols], fontsize=7.5)
             ax.set_yticks(range(len(rows)))
-            ax.set_yticklabels([f"{row[0]}, {100 * row[1]:g}% used" for row in rows], fontsize=7)
-            for balloon in dict.fromkeys(b for b, _ in cols):
-                span = [c for c, col in enumerate(cols) if col[0] == balloon]
-                ax.text(
-                    (span[0] + span[-1]) / 2,
-                    -0.16,
-                    f"balloon {_share(balloon)}",
-                    ha="center",
-                    va="top",
-                    fontsize=7.5,
-                    transform=ax.get_xaxis_transform(),
-                )
-            if gi == 0:
-                ax.set_title(MOMENT_LABELS[moment], fontsize=10)
+            ax.set_yticklabels([f"{row[0]}, {100 * row[1]:g}% used" for row in rows], fontsize=7.5)
+            ax.tick_params(length=2, pad=2)
             if mi == 0:
-                ax.set_ylabel(f"{group}\nhole pattern, memory in use", fontsize=8.5)
-    fig.supxlabel("holes (share of the memory in use freed when the balloon inflates), per balloon size (share of RAM)")
+                ax.set_title(group, fontsize=10)
+            if gi == 0:
+                ax.set_ylabel(f"{MOMENT_LABELS[moment]}\nhole pattern, memory in use", fontsize=9)
+            if mi == len(MOMENTS) - 1:
+                for balloon in dict.fromkeys(b for b, _ in cols):
+                    span = [c for c, col in enumerate(cols) if col[0] == balloon]
+                    ax.text(
+                        (span[0] + span[-1]) / 2,
+                        -0.1,
+                        f"balloon {_share(balloon)}",
+                        ha="center",
+                        va="top",
+                        fontsize=8,
+                        transform=ax.get_xaxis_transform(),
+                    )
+    fig.supxlabel(
+        "holes (share of the memory in use freed before the balloon inflates), per balloon size (share of RAM)",
+        fontsize=9,
+    )
     label = MAP_VALUES[value]
     if mesh is not None:
         better = "less fallback" if worse_up else "more free blocks"
-        fig.colorbar(mesh, ax=axes, shrink=0.8, label=f"on - off: {label}\n(blue: {better} with balloon compaction)")
+        fig.colorbar(mesh, ax=axes, shrink=0.5, label=f"on - off: {label}\n(blue: {better} with balloon compaction)")
+    grey = "\ngrey: no value (a probe needs memory free above the high watermark); " if worse_up else "; "
     fig.suptitle(
-        f"Balloon compaction on - off: {label}, per state of memory when the balloon inflates and per moment\n"
-        f"(mean over seed pairs; dot: 95% interval includes 0; hatched: a balloon short of its target; {where})",
-        fontsize=10,
+        f"Balloon compaction on - off: {label}\nmean over seed pairs; dot: its 95% interval includes 0; "
+        f"hatched: a balloon short of its target{grey}{where}",
+        fontsize=9.5,
     )
     return fig
