@@ -7,12 +7,15 @@ folder says, per variant and balloon compaction on vs off.
   for ``fleet analyze``;
 - :mod:`.summary`: the same metrics as a run's rows stream by, for the runs
   table (:class:`RunSummary`).
-- :mod:`.stats`: the on-vs-off effect (paired by seed, t intervals) and
+- :mod:`.stats`: the on-vs-off effect (paired by seed and, for the phases,
+  by guest: metrics.pair_phases; t intervals) and
   :func:`analyze`, which puts a folder's analysis together.
 - :mod:`.render`: an analysis as rich, csv, json or markdown text, and the
   headline sentences.
 - :mod:`.compare`: ``fleet compare``, two sides of runs metric by metric
   (means, stddevs, Welch's t-test), as text or markdown.
+- :mod:`.grid`: the map of an ab-map-like sweep (on - off per grid cell
+  and moment, paired by guest and seed).
 - :mod:`.plots`: the PNG figures of ``fleet plot``.
 - :mod:`.report`: the HTML page of ``fleet report`` (figures, tables,
   headline, spec, provenance).

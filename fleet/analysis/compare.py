@@ -15,6 +15,13 @@ The sides
     before True, numbers ascending) is the baseline A, and every other value
     is a side B of a comparison of its own.
 
+The phase metrics (``inflated``, ``returned``: metrics.PHASE_METRICS) are
+paired: a run of A and the run of B with the same seed are a pair, and both
+average the pair's joint phases (metrics.paired_guests: the sample times at
+which a guest, same host and guest index, is in the phase in both runs), so
+that A and B average the same guests at the same times; a run without a
+partner on the other side has no phase value.
+
 Per metric (the analyzed metrics of metrics.RUN_METRICS, a pass metric per
 stress-highalloc pass found) and side, over the side's runs where the metric
 is defined (NaN runs skipped; a metric defined on neither side is left out):
@@ -45,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from .load import COMPACTION_KEY, Results, Run, loaded, sort_key
-from .metrics import NAN, RUN_METRICS, isnan, metric_label
+from .metrics import NAN, PHASE_METRICS, RUN_METRICS, isnan, metric_label, paired_phase_metrics
 from .render import number_text
 
 ALPHA = 0.05  # significance level of the mark
@@ -149,9 +156,45 @@ class Report:
     notes: list[str] = field(default_factory=list)
 
 
-def _compare(title: str, a_label: str, b_label: str, a: list[Run], b: list[Run], metrics: list[str]) -> Comparison:
-    rows = [compare_metric(m, (r.metrics.get(m, NAN) for r in a), (r.metrics.get(m, NAN) for r in b)) for m in metrics]
+def _compare(
+    title: str,
+    a_label: str,
+    b_label: str,
+    a: list[Run],
+    b: list[Run],
+    metrics: list[str],
+    res: Results,
+    other: Results | None = None,
+) -> Comparison:
+    """A's runs (of `res`) against B's (of `other`, default `res`); the
+    phase metrics over the runs paired by seed (see the module docstring)."""
+    paired = _paired(a, b, res, other)
+    rows = [
+        compare_metric(m, *paired[m])
+        if m in paired
+        else compare_metric(m, (r.metrics.get(m, NAN) for r in a), (r.metrics.get(m, NAN) for r in b))
+        for m in metrics
+    ]
     return Comparison(title, a_label, b_label, a, b, [r for r in rows if r is not None])
+
+
+def _paired(
+    a: list[Run], b: list[Run], res: Results, other: Results | None
+) -> dict[str, tuple[list[float], list[float]]]:
+    """Per phase metric, the values of A's and of B's runs paired by seed
+    (the first run of a seed on each side) over their joint phases
+    (metrics.paired_phase_metrics); a run without a partner has none."""
+    b_of: dict[str, Run] = {}
+    for run in b:
+        b_of.setdefault(repr(run.seed), run)
+    pairs, seen = [], set()
+    for run in a:
+        seed = repr(run.seed)
+        if seed in b_of and seed not in seen:
+            seen.add(seed)
+            pairs.append((run.key, b_of[seed].key))
+    values = paired_phase_metrics(res, pairs, other)
+    return {m.name: ([v[m.name][0] for v in values], [v[m.name][1] for v in values]) for m in PHASE_METRICS}
 
 
 def _by_label(res: Results, keys: list[str]) -> dict[str, list[Run]]:
@@ -178,7 +221,7 @@ def compare_folders(a: Results, a_metrics: list[str], b: Results, b_metrics: lis
     keys = [*a.label_keys, *(k for k in b.label_keys if k not in a.label_keys)]
     report = Report(f"A = {a_name}, B = {b_name}", a_name, b_name, [])
     if not keys:
-        report.comparisons.append(_compare("all runs", "", "", a.runs, b.runs, metrics))
+        report.comparisons.append(_compare("all runs", "", "", a.runs, b.runs, metrics, a, b))
         return _checked(report)
     va, vb = _by_label(a, keys), _by_label(b, keys)
     common = [label for label in va if label in vb]
@@ -193,7 +236,7 @@ def compare_folders(a: Results, a_metrics: list[str], b: Results, b_metrics: lis
         f"variants by {', '.join(keys)}: compared variant by variant, the {len(common)} that both folders have"
         + (f"; left out ({', '.join(left_out)})" if left_out else "")
     )
-    report.comparisons += [_compare(label, "", "", va[label], vb[label], metrics) for label in common]
+    report.comparisons += [_compare(label, "", "", va[label], vb[label], metrics, a, b) for label in common]
     return _checked(report)
 
 
@@ -232,7 +275,7 @@ def compare_by(res: Results, metrics: list[str], key: str = COMPACTION_KEY) -> R
             if v in by_value:
                 b_label = f"{key}={values[v]}"
                 title = label if len(order) == 2 else f"{label}, {b_label}"
-                report.comparisons.append(_compare(title, a_name, b_label, by_value[base], by_value[v], metrics))
+                report.comparisons.append(_compare(title, a_name, b_label, by_value[base], by_value[v], metrics, res))
     if not report.comparisons:
         raise CompareError(f"no two variants of {res.out} differ only in {key}")
     return _checked(report)

@@ -19,6 +19,11 @@ Variant
 
 Per variant: the mean over its runs (seeds) of each per-run metric, NaN runs
 skipped.
+
+Balloon compaction on and off (``on_off_pairs``): an on-run and the off-run
+with the same other varying parameters and the same seed are a pair; their
+phase metrics are paired (metrics.pair_phases), those of a run without a
+partner are its own.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from ..results import (
     read_table,
     uncommitted_runs,
 )
-from .metrics import REQUIRED_COLUMNS, nan_mean, run_metrics
+from .metrics import REQUIRED_COLUMNS, nan_mean, pair_phases, run_metrics
 
 SEED_KEY = "experiment.seed"
 REGIME_KEY = "experiment.regime"
@@ -72,6 +77,7 @@ class Run:
     params: dict[str, Any]  # every parameter of the run
     seed: Any
     metrics: dict[str, float] = field(default_factory=dict)
+    unpaired: dict[str, float] = field(default_factory=dict)  # phase metrics of its own phases (metrics.pair_phases)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -90,6 +96,15 @@ class Results:
     samples_files: list[Path]
     uncommitted: list[str]  # "<experiment>/<run>" left out: interrupted or being written
     con: Any  # duckdb connection
+
+    @property
+    def source_sql(self) -> str:
+        """The samples files as a DuckDB table expression (the ``samples``
+        view's, for a query in another folder's connection)."""
+        return (
+            f"read_parquet({_sql_list(self.samples_files)}, "
+            "hive_partitioning = true, hive_types_autocast = false, union_by_name = true)"
+        )
 
     def variant_params(self, run: Run) -> dict[str, Any]:
         return {k: run.params.get(k) for k in self.varying}
@@ -163,17 +178,14 @@ def load(out_dir: str | Path) -> Results:
         if missing:
             raise ResultsError(f"results file {path} lacks the samples columns {', '.join(missing)}")
 
-    con = duckdb.connect()
+    res = Results(out, runs, varying, label_keys, files, uncommitted, duckdb.connect())
     try:
-        con.sql(
-            f"create view samples as select * from read_parquet({_sql_list(files)}, "
-            "hive_partitioning = true, hive_types_autocast = false, union_by_name = true)"
-        )
+        res.con.sql(f"create view samples as select * from {res.source_sql}")
     except duckdb.Error as exc:
-        con.close()
+        res.con.close()
         raise_for_unreadable(files)
         raise ResultsError(f"cannot read the samples of {out}: {one_line(exc)}") from None
-    return Results(out, runs, varying, label_keys, files, uncommitted, con)
+    return res
 
 
 @dataclass
@@ -182,6 +194,7 @@ class Variant:
     params: dict[str, Any]
     runs: list[Run]
     metrics: dict[str, float]
+    unpaired: dict[str, float] = field(default_factory=dict)  # mean over runs of Run.unpaired
 
     @property
     def seeds(self) -> list[Any]:
@@ -199,18 +212,62 @@ def variants(res: Results, metrics: list[str]) -> list[Variant]:
         groups.setdefault(label, []).append(run)
         params_of[label] = p
     return [
-        Variant(label, params_of[label], runs, {m: nan_mean(r.metrics.get(m) for r in runs) for m in metrics})
+        Variant(
+            label,
+            params_of[label],
+            runs,
+            {m: nan_mean(r.metrics.get(m) for r in runs) for m in metrics},
+            {m: nan_mean(r.unpaired.get(m) for r in runs) for m in runs[0].unpaired},
+        )
         for label, runs in groups.items()
     ]
+
+
+def is_on(v: Any) -> bool | None:
+    """A balloon_compaction value as on/off (None: neither)."""
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, (int, float)):
+        return bool(v)
+    if isinstance(v, str) and v.strip().lower() in ("true", "on", "1", "yes"):
+        return True
+    if isinstance(v, str) and v.strip().lower() in ("false", "off", "0", "no"):
+        return False
+    return None
+
+
+def on_off_pairs(res: Results) -> list[tuple[Run, Run]]:
+    """(on, off) runs of balloon compaction with the same other varying
+    parameters and the same seed, in order of those parameters and the seed
+    (none when it does not vary; the first run of a duplicate is taken)."""
+    if COMPACTION_KEY not in res.varying:
+        return []
+    others = [k for k in res.varying if k != COMPACTION_KEY]
+    on: dict[tuple, Run] = {}
+    off: dict[tuple, Run] = {}
+    for run in res.runs:
+        state = is_on(run.params.get(COMPACTION_KEY))
+        if state is None:
+            continue
+        key = (tuple(repr(run.params.get(k)) for k in others), repr(run.seed))
+        (on if state else off).setdefault(key, run)
+    keys = sorted(
+        set(on) & set(off), key=lambda k: ([sort_key(on[k].params.get(o)) for o in others], sort_key(on[k].seed))
+    )
+    return [(on[k], off[k]) for k in keys]
 
 
 @contextmanager
 def loaded(out_dir: str | Path) -> Iterator[tuple[Results, list[str], list[Variant]]]:
     """A results folder with its per-run metrics and variants, for the span
-    of a with-block (the DuckDB connection is closed after it)."""
+    of a with-block (the DuckDB connection is closed after it). The phase
+    metrics of the runs of `on_off_pairs` are their paired values
+    (metrics.pair_phases): an on-run and its off-run average the same guests
+    at the same times."""
     res = load(out_dir)
     try:
         metrics = run_metrics(res)
+        pair_phases(res, on_off_pairs(res))
         yield res, metrics, variants(res, metrics)
     finally:
         res.con.close()

@@ -10,14 +10,29 @@ Phases, per (run, host, guest), from its ``balloon_pages`` series with peak
     ``returned`` = samples after the guest's last ``inflated`` sample with
     ``balloon_pages <= 0.1 * P``.
 
+Paired phases (:func:`paired_guests`, :func:`pair_phases`): when two runs
+are compared (balloon compaction on and off, same seed and other
+parameters), a guest (same host and guest index) is in a phase at a sample
+time when it is in that phase in both runs, and the pair's phase metrics
+average those sample times only, in each run. So a phase average compares
+the same guests at the same times, each of them in the stated state in both
+worlds. Applying one world's windows to both would instead average, in the
+other world, guests outside that state (in the headline's `cache` regime,
+MOM balloons only the batch guest with the seed while both servers are
+ballooned without it: the servers' "inflated" samples would be unballooned
+ones), mixing the policy's choice of whom to balloon, which the ballooned
+memory metric reports, into the phase's effect. A guest with no joint
+sample has no value for the phase; a phase that one world never reaches
+has none in either.
+
 The metrics (runs-table column in brackets; * = runs table only):
     ``free_2mib_per_gib_*``: free 2 MiB blocks (``free_2mib_blocks``) per GiB
     of the guest's memory (``memory_bytes``). Per guest: ``mean`` over all its
     samples [``free_2mib_blocks_per_gib_mean``], ``end`` at its last sample
     [``free_2mib_blocks_per_gib_end``], ``inflated`` / ``returned`` the mean
-    over the samples of that phase (NaN if the phase is empty). Per run: the
-    mean over guests (over guests with a non-empty phase for the phases; NaN
-    if none has one).
+    over the samples of that phase (NaN if the phase is empty; in a pair, of
+    the joint phase). Per run: the mean over guests (over guests with a
+    non-empty phase for the phases; NaN if none has one).
 
     ``thp_fault_success_pct`` [same]: ``100 * thp_fault_alloc /
     (thp_fault_alloc + thp_fault_fallback)``, the cumulative counters at each
@@ -54,7 +69,7 @@ from ..memory.constants import PAGE_SIZE
 from ..units import GIB, MIB
 
 if TYPE_CHECKING:
-    from .load import Results
+    from .load import Results, Run
 
 NAN = float("nan")
 
@@ -332,20 +347,25 @@ def metric_label(name: str) -> str:
 # --------------------------------------------------------------------------
 # fleet analyze: the metrics of every run of a results folder, in DuckDB
 
-_GUEST_SQL = """
-with s as (
-    select experiment, run, host, guest, time_s, balloon_pages,
-           {sampled},
-           max(balloon_pages) over g as peak
-    from samples
-    window g as (partition by experiment, run, host, guest)
-), p as (
-    select *, peak > 0 and balloon_pages >= 0.5 * peak as inflated from s
-), q as (
-    select *, max(case when inflated then time_s end)
-                  over (partition by experiment, run, host, guest) as last_inflated
-    from p
+# Every samples row of the runs of `source` (the runs named `runs`, if given)
+# with its guest's phase columns: `peak`, `inflated`, `last_inflated`.
+_PHASED_SQL = """
+select *, max(case when inflated then time_s end)
+              over (partition by experiment, run, host, guest) as last_inflated
+from (
+    select *, peak > 0 and balloon_pages >= 0.5 * peak as inflated
+    from (
+        select experiment, run, host, guest, time_s, balloon_pages,
+               {sampled},
+               max(balloon_pages) over (partition by experiment, run, host, guest) as peak
+        from {source}
+        {where}
+    )
 )
+"""
+
+_GUEST_SQL = """
+with q as ({phased})
 select experiment, run, host, guest,
        {aggregates}
 from q
@@ -353,11 +373,15 @@ group by experiment, run, host, guest
 order by experiment, run, host, guest
 """
 
-# The phases as conditions on the rows of q
+# The phases as conditions on the rows of _PHASED_SQL
 PHASES = {
     "inflated": "inflated",
     "returned": "time_s > last_inflated and balloon_pages <= 0.1 * peak",
 }
+
+
+def _sampled_sql(values: Iterable[Sampled]) -> str:
+    return ", ".join(v.sql if v.sql == v.name else f"{v.sql} as {v.name}" for v in values)
 
 
 def _per_guest(res: Results, metrics: Sequence[GuestMetric]) -> dict[RunKey, dict[str, list[tuple]]]:
@@ -369,9 +393,9 @@ def _per_guest(res: Results, metrics: Sequence[GuestMetric]) -> dict[RunKey, dic
         sampled.update((v.name, v) for v in m.sampled())
         slices[m.name] = slice(len(aggregates), len(aggregates) + len(m.guest_sql()))
         aggregates += m.guest_sql()
-    columns = ", ".join(v.sql if v.sql == v.name else f"{v.sql} as {v.name}" for v in sampled.values())
+    phased = _PHASED_SQL.format(sampled=_sampled_sql(sampled.values()), source="samples", where="")
     out: dict[RunKey, dict[str, list[tuple]]] = {run.key: {m.name: [] for m in metrics} for run in res.runs}
-    for row in res.query(_GUEST_SQL.format(sampled=columns, aggregates=",\n       ".join(aggregates))):
+    for row in res.query(_GUEST_SQL.format(phased=phased, aggregates=",\n       ".join(aggregates))):
         per_metric = out.get((row[0], row[1]))
         if per_metric is not None:
             for name, cols in slices.items():
@@ -398,3 +422,127 @@ def run_metrics(res: Results) -> list[str]:
                     run.metrics[name] = by_run.get(run.key, NAN)
                 names.append(name)
     return names
+
+
+# --------------------------------------------------------------------------
+# paired phases: one guest in two runs (balloon compaction off and on)
+
+# The metrics whose values depend on a phase: paired across runs.
+PHASE_METRICS = tuple(m for m in ANALYZED_METRICS if isinstance(m, GuestMean) and m.phase)
+
+_PAIRED_SQL = """
+with pairs(i, a_exp, a_run, b_exp, b_run) as (values {pairs}),
+qa as (select *, {conditions} from ({phased_a})),
+qb as (select *, {conditions} from ({phased_b})),
+j as (
+    select pairs.i, qa.host, qa.guest, {joint}
+    from pairs
+    join qa on qa.experiment = pairs.a_exp and qa.run = pairs.a_run
+    join qb on qb.experiment = pairs.b_exp and qb.run = pairs.b_run
+           and qb.host = qa.host and qb.guest = qa.guest and qb.time_s = qa.time_s
+)
+select i, host, guest,
+       {aggregates}
+from j
+group by i, host, guest
+order by i, host, guest
+"""
+
+
+@dataclass(frozen=True)
+class GuestPair:
+    """One guest (host, guest) of a pair of runs A and B: per phase, the
+    number of its sample times in the joint phase and, per value, the mean
+    over them in A and in B (NaN if there is none)."""
+
+    host: int
+    guest: int
+    samples: dict[str, int]
+    a: dict[str, dict[str, float]]
+    b: dict[str, dict[str, float]]
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def paired_guests(
+    res: Results,
+    pairs: Sequence[tuple[RunKey, RunKey]],
+    values: Iterable[Sampled],
+    phases: Mapping[str, str],
+    other: Results | None = None,
+) -> list[list[GuestPair]]:
+    """Per pair (run A of `res`, run B of `other`, default `res`), its guests
+    matched by (host, guest) and their samples by time: a sample time is in a
+    pair's phase when the guest's sample is in it in both runs, each run's
+    phase computed from its own series (`phases`: conditions on the rows of
+    _PHASED_SQL, e.g. PHASES). Guests in order of (host, guest)."""
+    values = list(values)
+    out: list[list[GuestPair]] = [[] for _ in pairs]
+    if not pairs:
+        return out
+    sampled = _sampled_sql(values)
+    runs_a = ", ".join(_quoted(a[1]) for a, _ in pairs)
+    runs_b = ", ".join(_quoted(b[1]) for _, b in pairs)
+    source_b = "samples" if other is None or other is res else other.source_sql
+    joint = [f"qa.ph_{k} and qb.ph_{k} as ph_{k}" for k in phases]
+    joint += [f"qa.{v.name} as a_{v.name}, qb.{v.name} as b_{v.name}" for v in values]
+    aggregates = []
+    for k in phases:
+        aggregates.append(f"count(*) filter (where ph_{k})")
+        aggregates += [f"avg({w}_{v.name}) filter (where ph_{k})" for v in values for w in ("a", "b")]
+    sql = _PAIRED_SQL.format(
+        pairs=", ".join(
+            f"({i}, {_quoted(a[0])}, {_quoted(a[1])}, {_quoted(b[0])}, {_quoted(b[1])})"
+            for i, (a, b) in enumerate(pairs)
+        ),
+        phased_a=_PHASED_SQL.format(sampled=sampled, source="samples", where=f"where run in ({runs_a})"),
+        phased_b=_PHASED_SQL.format(sampled=sampled, source=source_b, where=f"where run in ({runs_b})"),
+        conditions=", ".join(f"coalesce({c}, false) as ph_{k}" for k, c in phases.items()),
+        joint=", ".join(joint),
+        aggregates=",\n       ".join(aggregates),
+    )
+    width = 1 + 2 * len(values)
+    for row in res.query(sql):
+        i, host, guest, cells = row[0], row[1], row[2], row[3:]
+        samples, a, b = {}, {}, {}
+        for n, k in enumerate(phases):
+            part = cells[n * width : (n + 1) * width]
+            samples[k] = int(part[0])
+            a[k] = {v.name: NAN if part[1 + 2 * j] is None else float(part[1 + 2 * j]) for j, v in enumerate(values)}
+            b[k] = {v.name: NAN if part[2 + 2 * j] is None else float(part[2 + 2 * j]) for j, v in enumerate(values)}
+        out[i].append(GuestPair(int(host), int(guest), samples, a, b))
+    return out
+
+
+def paired_phase_metrics(
+    res: Results, pairs: Sequence[tuple[RunKey, RunKey]], other: Results | None = None
+) -> list[dict[str, tuple[float, float]]]:
+    """Per pair (A, B) of `paired_guests`, each of PHASE_METRICS of A and of B
+    over the pair's joint phase: per guest the mean over its sample times in
+    the phase in both runs, per run the mean over the guests that have one
+    (the metric's `combine`; NaN if none has)."""
+    values = {m.value.name: m.value for m in PHASE_METRICS}
+    phases = {m.phase: PHASES[m.phase] for m in PHASE_METRICS if m.phase}
+    out = []
+    for guests in paired_guests(res, pairs, values.values(), phases, other):
+        row = {}
+        for m in PHASE_METRICS:
+            assert m.phase is not None  # PHASE_METRICS have one
+            a = float(m.combine([(g.a[m.phase][m.value.name],) for g in guests]))
+            b = float(m.combine([(g.b[m.phase][m.value.name],) for g in guests]))
+            row[m.name] = (a, b)
+        out.append(row)
+    return out
+
+
+def pair_phases(res: Results, pairs: Sequence[tuple[Run, Run]]) -> None:
+    """Give the runs of `pairs` (each run in one pair at most) their paired
+    phase metrics (paired_phase_metrics) in run.metrics; every run keeps the
+    values of its own phases in run.unpaired."""
+    for run in res.runs:
+        run.unpaired = {m.name: run.metrics.get(m.name, NAN) for m in PHASE_METRICS}
+    for (a, b), values in zip(pairs, paired_phase_metrics(res, [(a.key, b.key) for a, b in pairs])):
+        for name, (va, vb) in values.items():
+            a.metrics[name], b.metrics[name] = va, vb

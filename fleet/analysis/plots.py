@@ -13,22 +13,36 @@
   stress-highalloc success % per pass (see :mod:`fleet.analysis.metrics`), with the
   standard deviation over seeds as error bars.
 
+* ``map_free_2mib.png``, ``map_thp_fallback.png`` (ab-map-like folders
+  only, see :mod:`fleet.analysis.grid`): balloon compaction on - off per
+  grid cell, free 2 MiB blocks per GiB and the THP probe's fault fallback %,
+  a heat map per moment (rows of panels) and per group of the other varying
+  parameters, e.g. the era (columns). Cells: hole pattern and memory in use
+  (y) x balloon size and holes (x); a diverging palette centred on zero,
+  blue where balloon compaction does better (more free blocks, less
+  fallback); a dot where the 95% interval over seed pairs includes zero (or
+  there are fewer than two pairs), hatching where a balloon fell short of
+  its target, grey where there is no value.
+
 Variants, seeds and metrics are those of :func:`fleet.analysis.analyze`.
 """
 
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from pathlib import Path
 
 from ..memory.constants import PAGE_SIZE
 from ..units import MIB
+from .grid import MAP_VALUES, MOMENT_LABELS, MOMENTS, PROBE_FALLBACK, MapEntry, map_entries
 from .load import loaded
-from .metrics import metric_label, nan_mean
+from .metrics import FREE_2MIB_PER_GIB, NAN, isnan, metric_label, nan_mean
 
 __all__ = ["FIGURES", "plot_results"]
 
-FIGURES = ("free_2mib_blocks.png", "buddyinfo_heatmap.png", "host_memory.png", "success.png")
+MAP_FIGURES = {FREE_2MIB_PER_GIB.name: "map_free_2mib.png", PROBE_FALLBACK.name: "map_thp_fallback.png"}
+FIGURES = ("free_2mib_blocks.png", "buddyinfo_heatmap.png", "host_memory.png", "success.png", *MAP_FIGURES.values())
 NR_ORDERS = 11
 
 _SERIES_SQL = """
@@ -73,8 +87,9 @@ def _minutes(times):
 
 
 def plot_results(out_dir: str | Path, to: str | Path) -> list[Path]:
-    """Write the four PNGs of FIGURES into `to` (created); returns their
-    paths. Raises ResultsError for a damaged or partial results folder."""
+    """Write the PNGs of FIGURES into `to` (created; the map figures only for
+    an ab-map-like folder); returns their paths. Raises ResultsError for a
+    damaged or partial results folder."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -83,6 +98,7 @@ def plot_results(out_dir: str | Path, to: str | Path) -> list[Path]:
 
     with loaded(out_dir) as (res, metrics, variants):
         series = _series(res, variants)
+        entries = map_entries(res)
     to = Path(to)
     to.mkdir(parents=True, exist_ok=True)
     written = []
@@ -239,6 +255,9 @@ def plot_results(out_dir: str | Path, to: str | Path) -> list[Path]:
     ax.grid(axis="y", alpha=0.3)
     legend_below(fig, ax, len(variants))
     written.append(_save(fig, to / FIGURES[3], plt))
+    if entries:
+        for value, name in MAP_FIGURES.items():
+            written.append(_save(_map_figure(entries, value, where, plt), to / name, plt))
     return written
 
 
@@ -246,3 +265,100 @@ def _save(fig, path: Path, plt) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _share(x: float) -> str:
+    """A share as a small fraction (1/8, 3/8) when it is one, else a percentage."""
+    f = Fraction(x).limit_denominator(16)
+    return f"{f.numerator}/{f.denominator}" if abs(float(f) - x) < 1e-9 and f.denominator > 1 else f"{100 * x:g}%"
+
+
+def _map_figure(entries: list[MapEntry], value: str, where: str, plt):
+    """One map figure (see the module docstring) of `value` (a key of
+    grid.MAP_VALUES): a row of panels per moment, a column per group."""
+    from matplotlib.colors import TwoSlopeNorm
+    from matplotlib.patches import Rectangle
+
+    entries = [e for e in entries if e.value == value]
+    groups = list(dict.fromkeys(e.group for e in entries))
+    rows = sorted({(e.cell.pattern, e.cell.in_use) for e in entries})
+    cols = sorted({(e.cell.balloon, e.cell.holes) for e in entries})
+    at = {(e.group, e.moment, (e.cell.pattern, e.cell.in_use), (e.cell.balloon, e.cell.holes)): e for e in entries}
+    worse_up = value == PROBE_FALLBACK.name  # more fallback is worse: red up
+    finite = [abs(e.stats["mean_diff"]) for e in entries if not isnan(e.stats["mean_diff"])]
+    top = max(finite, default=0.0) or 1.0
+    norm = TwoSlopeNorm(vmin=-top, vcenter=0.0, vmax=top)
+    cmap = plt.get_cmap("RdBu_r" if worse_up else "RdBu").with_extremes(bad="0.85")
+    fig, axes = plt.subplots(
+        len(MOMENTS),
+        len(groups),
+        figsize=(0.5 * len(cols) * len(groups) + 3.2, 0.42 * len(rows) * len(MOMENTS) + 2.2),
+        squeeze=False,
+        sharex=True,
+        sharey=True,
+        layout="constrained",
+    )
+    mesh = None
+    for mi, moment in enumerate(MOMENTS):
+        for gi, group in enumerate(groups):
+            ax = axes[mi][gi]
+            z = [[NAN] * len(cols) for _ in rows]
+            for r, row in enumerate(rows):
+                for c, col in enumerate(cols):
+                    e = at.get((group, moment, row, col))
+                    if e is None:
+                        continue
+                    d, lo, hi = e.stats["mean_diff"], e.stats["ci_low"], e.stats["ci_high"]
+                    z[r][c] = d
+                    if e.short:
+                        ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, hatch="////", ec="0.4", lw=0))
+                    if isnan(d):
+                        continue
+                    ink = "white" if abs(d) > 0.6 * top else "black"
+                    text = "0" if round(d, 1) == 0 else f"{d:+.0f}" if abs(d) >= 9.95 else f"{d:+.1f}"
+                    ax.text(c, r - 0.1, text, ha="center", va="center", fontsize=7, color=ink)
+                    if isnan(lo) or lo <= 0 <= hi:
+                        ax.plot(c, r + 0.28, "o", ms=2.4, color=ink)
+            mesh = ax.imshow(z, cmap=cmap, norm=norm, aspect="auto", origin="lower", interpolation="nearest")
+            for c in range(1, len(cols)):
+                if cols[c][0] != cols[c - 1][0]:
+                    ax.axvline(c - 0.5, color="black", lw=1.2)
+            for r in range(1, len(rows)):
+                if rows[r][0] != rows[r - 1][0]:
+                    ax.axhline(r - 0.5, color="black", lw=1.2)
+            ax.set_xticks(range(len(cols)))
+            ax.set_xticklabels([_share(h) for _, h in cols], fontsize=7.5)
+            ax.set_yticks(range(len(rows)))
+            ax.set_yticklabels([f"{row[0]}, {100 * row[1]:g}% used" for row in rows], fontsize=7.5)
+            ax.tick_params(length=2, pad=2)
+            if mi == 0:
+                ax.set_title(group, fontsize=10)
+            if gi == 0:
+                ax.set_ylabel(f"{MOMENT_LABELS[moment]}\nhole pattern, memory in use", fontsize=9)
+            if mi == len(MOMENTS) - 1:
+                for balloon in dict.fromkeys(b for b, _ in cols):
+                    span = [c for c, col in enumerate(cols) if col[0] == balloon]
+                    ax.text(
+                        (span[0] + span[-1]) / 2,
+                        -0.1,
+                        f"balloon {_share(balloon)}",
+                        ha="center",
+                        va="top",
+                        fontsize=8,
+                        transform=ax.get_xaxis_transform(),
+                    )
+    fig.supxlabel(
+        "holes (share of the memory in use freed before the balloon inflates), per balloon size (share of RAM)",
+        fontsize=9,
+    )
+    label = MAP_VALUES[value]
+    if mesh is not None:
+        better = "less fallback" if worse_up else "more free blocks"
+        fig.colorbar(mesh, ax=axes, shrink=0.5, label=f"on - off: {label}\n(blue: {better} with balloon compaction)")
+    grey = "\ngrey: no value (a probe needs memory free above the high watermark); " if worse_up else "; "
+    fig.suptitle(
+        f"Balloon compaction on - off: {label}\nmean over seed pairs; dot: its 95% interval includes 0; "
+        f"hatched: a balloon short of its target{grey}{where}",
+        fontsize=9.5,
+    )
+    return fig

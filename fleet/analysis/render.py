@@ -230,7 +230,7 @@ def _never_reached(a: Analysis, group_params: dict[str, Any], metric: str) -> st
     worlds = []
     for v in a.variants:
         rest = {k: val for k, val in v.params.items() if k != COMPACTION_KEY}
-        if rest == group_params and isnan(v.metrics.get(metric, NAN)):
+        if rest == group_params and isnan(v.unpaired.get(metric, NAN)):  # its own phases
             worlds.append("with" if v.params.get(COMPACTION_KEY) in (True, "True", "true") else "without")
     if len(worlds) == 2:
         return f"neither world (with or without balloon compaction) {_NEVER[metric]}"

@@ -3,7 +3,11 @@
 
 On vs off (``balloon_compaction_effect``): when ``kernel.balloon_compaction``
 is one of the varying parameters, each on-run is paired with the off-run that
-has the same other parameters and the same seed. Pairs are grouped by the
+has the same other parameters and the same seed (load.on_off_pairs); the
+phase metrics (``inflated``, ``returned``) of a pair are taken over the
+guests' joint phases (metrics.pair_phases: the sample times at which a guest
+is in the phase in both runs), so that on and off average the same guests at
+the same times. Pairs are grouped by the
 other varying parameters (e.g. per regime). For each group and metric over
 its pairs with both values defined: ``mean_diff`` = mean of (on - off);
 ``rel_pct`` = ``100 * mean_diff / mean(off)`` (NaN if mean(off) = 0);
@@ -17,9 +21,8 @@ import math
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from .load import COMPACTION_KEY, Results, Run, Variant, loaded, sort_key
+from .load import COMPACTION_KEY, Results, Run, Variant, loaded, on_off_pairs
 from .metrics import NAN, isnan
 
 
@@ -51,38 +54,14 @@ def paired_stats(pairs: list[tuple[float, float]]) -> dict:
     return dict(mean_diff=mean_diff, rel_pct=rel, ci_low=lo, ci_high=hi, n_pairs=n, mean_on=mean_on, mean_off=mean_off)
 
 
-def _is_on(v: Any) -> bool | None:
-    """A balloon_compaction value as on/off (None: neither)."""
-    if isinstance(v, bool):
-        return v
-    if isinstance(v, (int, float)):
-        return bool(v)
-    if isinstance(v, str) and v.strip().lower() in ("true", "on", "1", "yes"):
-        return True
-    if isinstance(v, str) and v.strip().lower() in ("false", "off", "0", "no"):
-        return False
-    return None
-
-
 def _effect(res: Results, metrics: list[str]) -> list[dict]:
     """Per group of the other varying parameters and per metric, the paired
     stats of the on- and off-runs of one seed (see the module docstring)."""
     if COMPACTION_KEY not in res.varying:
         return []
     others = [k for k in res.varying if k != COMPACTION_KEY]
-    on: dict[tuple, Run] = {}
-    off: dict[tuple, Run] = {}
-    for run in res.runs:
-        state = _is_on(run.params.get(COMPACTION_KEY))
-        if state is None:
-            continue
-        key = (tuple(repr(run.params.get(k)) for k in others), repr(run.seed))
-        (on if state else off).setdefault(key, run)
     groups: dict[str, tuple[dict, list[tuple[Run, Run]]]] = {}
-    for key in sorted(
-        set(on) & set(off), key=lambda k: ([sort_key(on[k].params.get(o)) for o in others], sort_key(on[k].seed))
-    ):
-        a, b = on[key], off[key]
+    for a, b in on_off_pairs(res):
         gp = {k: a.params.get(k) for k in others}
         groups.setdefault(res.label_of(a, exclude=[COMPACTION_KEY]), (gp, []))[1].append((a, b))
     out = []

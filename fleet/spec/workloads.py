@@ -127,6 +127,33 @@ class HighallocParams(Params):
             raise ValueError(f"parameter 'pass_starts_s' must be non-decreasing (got {list(starts)!r})")
 
 
+HOLE_PATTERNS = ("random", "strided")
+
+
+@WORKLOADS.parameters("holes")
+@dataclass(frozen=True)
+class HolesParams(Params):
+    in_use: float = param(0.7, "share of RAM the workload faults as anon memory before punching holes", max=1)
+    holes: float = param(0.25, "share of that memory freed as holes (strided: 1/N, every Nth page)", max=1)
+    pattern: str = param(
+        "random",
+        "random (pages picked at random) or strided (every Nth page in allocation order, as MADV_DONTNEED "
+        "of every Nth page of a mapping)",
+        choices=HOLE_PATTERNS,
+    )
+    fill_rate: int = param(1024 * MIB, "bytes/s faulted until in_use is reached (the holes are punched then)")
+    leave_s: float | None = param(None, "time the workload exits, freeing all its memory; None: never")
+    compact_s: float | None = param(None, "time of echo 1 > /proc/sys/vm/compact_memory; None: never")
+    probe_every_s: float = param(0.0, "a THP probe every this many seconds (0: none), on a copy of memory")
+    probe_fraction: float = param(
+        0.1, "share of RAM each THP probe faults in MADV_HUGEPAGE memory (at most what is free above high)", max=1
+    )
+
+    def check(self) -> None:
+        if self.pattern == "strided" and self.holes > 0 and abs(1 / round(1 / self.holes) - self.holes) > 1e-9:
+            raise ValueError(f"parameter 'holes' must be 1/N (every Nth page) with pattern strided (got {self.holes})")
+
+
 @WORKLOADS.parameters("trace")
 @dataclass(frozen=True)
 class TraceParams(Params):

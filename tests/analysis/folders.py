@@ -175,3 +175,69 @@ def run_cli(capsys, *args) -> tuple[int, str, str]:
     code = main(list(args))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+# The map folder (map_folder): 1 host, 2 holes guests of 1 GiB whose cells are
+# (random, 50% used, 1/4 holes) and (strided, 90%, 1/2), balloons of 1/4 of RAM
+# asked from 20 s to 70 s. Flags: punched from 10 s, left from 40 s, compacted
+# from 60 s: moments inflated 20-30, left 40-50, compacted 60-70, deflated 80.
+MAP_TIMES = (10, 20, 30, 40, 50, 60, 70, 80)
+MAP_TARGET = (1 << 18) // 4  # pages: 1/4 of 1 GiB
+# free 2 MiB blocks per (guest, on) and seed, at each moment (before, inflated, left, compacted, deflated);
+# guest 1's balloon reaches only 90% of its target when off (a short cell)
+MAP_FREE = {
+    (0, False): {1: (100, 50, 60, 70, 90), 2: (100, 52, 62, 70, 90)},
+    (0, True): {1: (100, 60, 40, 70, 88), 2: (100, 63, 40, 72, 92)},  # inflated +10.5, left -21, deflated 0
+    (1, False): {1: (20, 5, 5, 5, 20), 2: (20, 5, 5, 5, 20)},
+    (1, True): {1: (20, 4, 5, 6, 20), 2: (20, 6, 5, 4, 20)},  # compacted +1, -1: an interval around 0
+}
+
+
+def map_folder(out: Path) -> Path:
+    moment_of = dict(zip(MAP_TIMES, (0, 1, 1, 2, 2, 3, 3, 4)))
+    groups = [
+        {
+            "count": 2,
+            "memory": GIB,
+            "balloon_min": 0,
+            "workload": "holes",
+            "workload_params": {
+                "per_guest": {"pattern": ["random", "strided"], "in_use": [0.5, 0.9], "holes": [0.25, 0.5]}
+            },
+        }
+    ]
+    spec = {"hosts": {"count": 1, "memory": 4 * GIB}, "guests": groups}
+    for on in (False, True):
+        for seed in (1, 2):
+            rows = []
+            for t in MAP_TIMES:
+                inflated = 20 <= t <= 70
+                for g in (0, 1):
+                    flags = {"punched": 1.0, "left": float(t >= 40), "compacted": float(t >= 60)}
+                    flags["probe_thp_fallback_pct"] = 10.0 * g + (5.0 if on else 0.0)
+                    reached = 0.9 if (g == 1 and not on) else 1.0
+                    rows.append(
+                        sample(
+                            t,
+                            0,
+                            g,
+                            GIB,
+                            flags,
+                            free_2mib_blocks=MAP_FREE[(g, on)][seed][moment_of[t]],
+                            balloon_target_pages=MAP_TARGET if inflated else 0,
+                            balloon_pages=int(MAP_TARGET * reached) if inflated else 0,
+                        )
+                    )
+            with RunWriter(out, "m", f"on={on}_seed={seed}", SCHEMA) as w:
+                w.write_samples(pa.Table.from_pylist(rows, schema=SCHEMA))
+                w.commit(
+                    {
+                        "experiment": {"name": "m", "seed": seed},
+                        "kernel": {"era": "6.x", "balloon_compaction": on},
+                        "hosts": {"count": 1, "memory": 4 * GIB},
+                        "guests[0]": {"workload": "holes"},
+                        "wall_s": 1.0,
+                    },
+                    {"seed": seed, "spec": spec},
+                )
+    return out

@@ -21,6 +21,7 @@ SMALL = {
     "highalloc": dict(pass_starts_s=[5, 25]),
     "trace": dict(vm=2, time_scale=0.05),
     "steady": dict(rate=8 * MIB, ramp_rate=64 * MIB),
+    "holes": dict(in_use=0.6, holes=0.25, pattern="strided", leave_s=20, compact_s=30, probe_every_s=10),
 }
 
 
