@@ -48,7 +48,7 @@ COLUMNS = (
 
 _SAMPLES_SQL = f"""
 select experiment, run,
-       sum(memory_bytes - (host_populated_pages + host_swapped_pages) * {PAGE_SIZE}.0),
+       sum(memory_bytes - (host_populated_pages + host_swapped_pages) * {PAGE_SIZE}.0)::double,
        avg(psi_memory_some),
        quantile_cont(psi_memory_some, 0.95),
        avg(free_2mib_blocks / (memory_bytes / {GIB}.0))
@@ -60,7 +60,7 @@ order by experiment, run
 _HOSTS_SQL = """
 select experiment, run, avg(host_huge_coverage),
        (select sum(s) from (
-            select max(h2.host_swap_in_bytes) + max(h2.host_swap_out_bytes) as s
+            select (max(h2.host_swap_in_bytes) + max(h2.host_swap_out_bytes))::double as s
             from hosts h2 where h2.experiment = h.experiment and h2.run = h.run group by h2.host))
 from hosts h
 group by experiment, run

@@ -14,6 +14,12 @@ def analyze(
     headline: bool = typer.Option(
         False, "--headline", help="Also print one sentence per regime (per era, if it varies) on the on-vs-off change."
     ),
+    scorecard: bool = typer.Option(
+        False,
+        "--scorecard",
+        help="Also print the policy scorecard: per variant host memory reclaimed, guest pressure, OOM kills, "
+        "host swap, free 2 MiB blocks per GiB and host huge-page coverage.",
+    ),
 ) -> None:
     """Per-variant metrics (mean over seeds) and the balloon compaction
     on-vs-off difference with its 95% interval over seeds."""
@@ -23,8 +29,12 @@ def analyze(
 
     if fmt not in FORMATS:
         raise UserError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
+    from ..analysis.scorecard import render_scorecard
+    from ..analysis.scorecard import scorecard as scorecard_of
+
     try:
         result = analyze_dir(out_dir)
+        card = scorecard_of(out_dir) if scorecard else None
     except ResultsError as e:
         raise UserError(str(e)) from None
     if result.uncommitted:
@@ -36,6 +46,8 @@ def analyze(
     sys.stdout.write(render(result, fmt))
     if headline:
         sys.stdout.write("\n" + headline_text(result))
+    if card is not None:
+        sys.stdout.write("\n" + render_scorecard(card, fmt))
 
 
 @app.command()
