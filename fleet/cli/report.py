@@ -10,8 +10,7 @@ def report(
     out_dir: str = typer.Argument(..., metavar="DIR", help="Results folder of fleet run / fleet sweep."),
     to: str = typer.Option(..., "--out", help="The HTML file to write (in a folder that exists)."),
 ) -> None:
-    """One HTML page, images embedded: the headline sentences, every figure of
-    fleet plot, the tables of fleet analyze, the spec and the provenance."""
+    """One self-contained HTML page: headline, figures, tables, spec and provenance."""
     from ..analysis.report import write_report
     from ..results import ResultsError
 
