@@ -70,6 +70,13 @@ def _sql_list(paths: Sequence[Path]) -> str:
     return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
 
 
+def parquet_source(paths: Sequence[Path]) -> str:
+    """Parquet files of one results table as a DuckDB table expression."""
+    return (
+        f"read_parquet({_sql_list(paths)}, hive_partitioning = true, hive_types_autocast = false, union_by_name = true)"
+    )
+
+
 @dataclass
 class Run:
     experiment: str
@@ -101,10 +108,7 @@ class Results:
     def source_sql(self) -> str:
         """The samples files as a DuckDB table expression (the ``samples``
         view's, for a query in another folder's connection)."""
-        return (
-            f"read_parquet({_sql_list(self.samples_files)}, "
-            "hive_partitioning = true, hive_types_autocast = false, union_by_name = true)"
-        )
+        return parquet_source(self.samples_files)
 
     def variant_params(self, run: Run) -> dict[str, Any]:
         return {k: run.params.get(k) for k in self.varying}

@@ -33,7 +33,7 @@ from typing import Any
 from ..memory.constants import PAGE_SIZE
 from ..results import ResultsError, committed_files, read_table
 from ..units import GIB
-from .load import Results, load, sort_key
+from .load import Results, load, parquet_source, variants
 from .metrics import nan_mean
 
 COLUMNS = (
@@ -58,11 +58,10 @@ order by experiment, run
 """
 
 _HOSTS_SQL = """
-select experiment, run, avg(host_huge_coverage),
-       (select sum(s) from (
-            select (max(h2.host_swap_in_bytes) + max(h2.host_swap_out_bytes))::double as s
-            from hosts h2 where h2.experiment = h.experiment and h2.run = h.run group by h2.host))
-from hosts h
+select experiment, run, sum(cov_sum) / sum(n), sum(swap)::double
+from (select experiment, run, host, sum(host_huge_coverage) as cov_sum, count(*) as n,
+             max(host_swap_in_bytes) + max(host_swap_out_bytes) as swap
+      from hosts group by experiment, run, host)
 group by experiment, run
 order by experiment, run
 """
@@ -92,12 +91,8 @@ def _run_values(res: Results) -> dict[tuple[str, str], dict[str, float]]:
         }
     files = committed_files(res.out, "hosts")
     if files:
-        paths = "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in files) + "]"
         try:
-            res.con.sql(
-                f"create or replace view hosts as select * from read_parquet({paths}, "
-                "hive_partitioning = true, hive_types_autocast = false, union_by_name = true)"
-            )
+            res.con.sql(f"create or replace view hosts as select * from {parquet_source(files)}")
             rows = res.con.sql(_HOSTS_SQL).fetchall()
         except duckdb.Error as exc:
             raise ResultsError(f"cannot read the hosts table of {res.out}: {str(exc).splitlines()[0]}") from None
@@ -119,17 +114,14 @@ def scorecard(out_dir: str | Path) -> list[ScorecardRow]:
         values = _run_values(res)
     finally:
         res.con.close()
-    groups: dict[str, list] = {}
-    for run in sorted(res.runs, key=lambda r: ([sort_key(r.params.get(k)) for k in res.varying], sort_key(r.seed))):
-        groups.setdefault(res.label_of(run), []).append(run)
     return [
         ScorecardRow(
-            label,
-            res.variant_params(runs[0]),
-            [r.seed for r in runs],
-            {c: nan_mean(values.get(r.key, {}).get(c) for r in runs) for c, _ in COLUMNS},
+            v.label,
+            v.params,
+            v.seeds,
+            {c: nan_mean(values.get(r.key, {}).get(c) for r in v.runs) for c, _ in COLUMNS},
         )
-        for label, runs in groups.items()
+        for v in variants(res, [])
     ]
 
 
