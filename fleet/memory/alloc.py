@@ -4,7 +4,8 @@
 6.x: fast path at the low watermark; then wake kswapd (__GFP_KSWAPD_RECLAIM)
 and retry at min; then, for callers that may block (__GFP_DIRECT_RECLAIM):
 async direct compaction first for costly or non-movable high-order requests,
-direct reclaim, compaction at SYNC_LIGHT, and for non-costly requests without
+direct reclaim, compaction at SYNC_LIGHT (async again for a costly
+__GFP_NORETRY request), and for non-costly requests without
 __GFP_NORETRY up to MAX_RECLAIM_RETRIES = 16 further reclaim rounds while
 reclaim makes progress.
 
@@ -132,6 +133,10 @@ def alloc_pages_slowpath(z, order, o, gfp, rng):
 def direct_reclaim_compact_6x(z, order, o, gfp, rng):
     """The blocking part of 6.x's `__alloc_pages_slowpath`."""
     costly = order > C.PAGE_ALLOC_COSTLY_ORDER
+    # DEF_COMPACT_PRIORITY after reclaim; a costly __GFP_NORETRY request
+    # (a THP fault outside MADV_HUGEPAGE under defrag "always") stays at
+    # INIT_COMPACT_PRIORITY: "sync compaction could be very expensive".
+    mode = MIGRATE_ASYNC if costly and gfp & C.GFP_NORETRY else MIGRATE_SYNC_LIGHT
     if order > 0 and (costly or z.own_mt[o] != C.MIGRATE_MOVABLE):
         pfn, result = alloc_pages_direct_compact(z, order, o, MIGRATE_ASYNC)
         if pfn >= 0:
@@ -144,7 +149,7 @@ def direct_reclaim_compact_6x(z, order, o, gfp, rng):
         if pfn >= 0:
             return pfn
         if order > 0:
-            pfn, _ = alloc_pages_direct_compact(z, order, o, MIGRATE_SYNC_LIGHT)
+            pfn, _ = alloc_pages_direct_compact(z, order, o, mode)
             if pfn >= 0:
                 return pfn
         if costly or gfp & C.GFP_NORETRY:

@@ -15,9 +15,10 @@ compaction on, balloon pages (the seed's non-LRU path). Compound pages (THP,
 and every allocation of order > 0) are skipped whole, as
 isolate_migratepages_block does unless alloc_contig: migrating them needs a
 free block of their own order, which compaction exists to create. Unmovable
-and reclaimable pages fail isolation. Simplified away: the 5.1+ fast
-scanners (fast_find_migrateblock, fast_isolate_freepages), the async
-"skip on failure" chunking, isolation throttling and lock contention.
+and reclaimable pages fail isolation. 6.x has the 5.1+ fast scanners
+(fast_find_migrateblock, fast_isolate_freepages), the async free scanner's
+stride and async direct compaction's skip-on-failure. Simplified away:
+isolation throttling, lock contention, capture (compaction_capture).
 
 A run keeps its state in a `cc` array (compact_control) so it can stop when the
 host notification stream fills and resume after the caller drains it; between
@@ -31,6 +32,7 @@ scanners, the suitability and finish tests, deferral and the daemons
 from . import constants as C
 from .balloon import balloon_page_isolate, stream_room
 from .jit import kernel
+from .lists import list_rotate
 from .migrate import isolate_lru_page, migrate_page, putback_movable_page
 from .page_alloc import can_steal_fallback_6x, del_page_from_free_list, drain_pages_zone, free_one_page
 from .watermark import WMARK_LOW, wmark_pages, zone_watermark_ok
@@ -68,6 +70,9 @@ CC_NR_MIGRATED = 8
 CC_NR_FAILED = 9
 CC_PROACTIVE = 10  # proactive compaction: run until the score is low enough
 CC_LAST_MIGRATED = 11  # last_migrated_pfn + 1 (0: nothing migrated since the last drain)
+CC_SEARCH_ORDER = 12  # the free-list order fast_isolate_freepages starts at
+CC_FAST_SEARCH_FAIL = 13  # fast searches that found nothing (shortens the next)
+CC_FAST_START_PFN = 14  # lowest block the fast migrate search found (0: none, -1: used)
 NR_CC = C.NR_CC
 
 
@@ -80,6 +85,7 @@ def init_cc(z, order, mode, whole_zone, ignore_skip, direct, daemon):
     n = z.zs[C.ZS_NR_PAGES]
     cc[CC_ORDER], cc[CC_MODE], cc[CC_WHOLE_ZONE] = order, mode, whole_zone
     cc[CC_IGNORE_SKIP], cc[CC_DIRECT], cc[CC_DAEMON] = ignore_skip, direct, daemon
+    cc[CC_SEARCH_ORDER] = order
     last_block = n - C.PAGEBLOCK_NR_PAGES
     if whole_zone or z.zs[C.ZS_CACHED_FREE_PFN] <= 0:
         cc[CC_MIGRATE_PFN], cc[CC_FREE_PFN] = 0, last_block
@@ -188,12 +194,105 @@ def compaction_defer_reset(z, order, alloc_success):
 
 @kernel
 def reset_isolation_suitable(z):
-    """`__reset_isolation_suitable`: clear every pageblock's skip bit."""
+    """`__reset_isolation_suitable`: clear every pageblock's skip bit, and
+    (6.x) remember the highest pageblock holding a free page as the place
+    where a free scan starts (compact_init_free_pfn, read by the fast free
+    search). Simplified: every bit is cleared, where 5.1+ clears only those
+    of blocks in which a sample every 8 pages finds an LRU or a free page,
+    and the highest block is found exactly, not by sampling."""
     z.pb_skip[:] = 0
     z.zs[C.ZS_BLOCKSKIP_FLUSH] = 0
+    init = 0
+    for pfn in range(z.zs[C.ZS_NR_PAGES] - 1, -1, -1):
+        if z.pflags[pfn] & C.PF_BUDDY:
+            init = pfn & ~(C.PAGEBLOCK_NR_PAGES - 1)
+            break
+    z.zs[C.ZS_COMPACT_INIT_FREE_PFN] = init
 
 
 # ---------------------------------------------------------------- scanners
+
+
+@kernel
+def freelist_scan_limit(cc):
+    """`freelist_scan_limit`: how many free-list entries a fast search may
+    look at, halving with each fast search that found nothing."""
+    return (COMPACT_CLUSTER_MAX >> min(63, cc[CC_FAST_SEARCH_FAIL])) + 1
+
+
+@kernel
+def move_freelist_tail(z, order, mt, pfn):
+    """`move_freelist_tail`: rotate the list so `pfn` is its last entry."""
+    after = z.lru_next[pfn]
+    if after >= 0:
+        list_rotate(z.lru_next, z.lru_prev, z.fl_head[order], z.fl_tail[order], mt, after)
+
+
+@kernel
+def fast_find_migrateblock(z, cc):
+    """`fast_find_migrateblock` (5.1+, as in 6.1): for a costly order, look
+    on the Movable free lists of orders order-1 down to 3 for a free page
+    in the lower half of the scan space (an eighth once the scanner has
+    moved) whose block is not skipped; such a block is nearly free, a cheap
+    source. The entry moves to its list's tail, the block gets its skip
+    bit, and the migrate scanner starts there. 6.1's
+    isolate_migratepages_block then sees that skip bit and passes the block
+    over (reported by Zhou Chuyi in 2022; the 6.2-rc fix was reverted), so
+    in 6.1 the search moves the scanner past the block it found. When
+    nothing is found the scan restarts at the lowest block found earlier
+    in this run, once (reinit_migrate_pfn). Not for whole-zone runs that
+    ignore skip bits, nor in the middle of a pageblock. Returns the pfn to
+    scan from."""
+    pfn = cc[CC_MIGRATE_PFN]
+    if cc[CC_IGNORE_SKIP] or pfn & (C.PAGEBLOCK_NR_PAGES - 1) or cc[CC_ORDER] <= C.PAGE_ALLOC_COSTLY_ORDER:
+        return pfn
+    limit = freelist_scan_limit(cc)
+    distance = (cc[CC_FREE_PFN] - pfn) >> 1
+    if pfn != 0:
+        distance >>= 2
+    high_pfn = (pfn + distance) & ~(C.PAGEBLOCK_NR_PAGES - 1)
+    mt = C.MIGRATE_MOVABLE
+    nr_scanned = 0
+    found = False
+    order = cc[CC_ORDER] - 1
+    while order >= C.PAGE_ALLOC_COSTLY_ORDER and not found and nr_scanned < limit:
+        page = z.fl_head[order, mt]
+        while page >= 0:
+            nr_scanned += 1
+            if nr_scanned > limit:
+                move_freelist_tail(z, order, mt, page)
+                break
+            after = z.lru_next[page]
+            if page < high_pfn and not z.pb_skip[page >> C.PAGEBLOCK_ORDER]:
+                move_freelist_tail(z, order, mt, page)
+                if cc[CC_FAST_START_PFN] == 0:
+                    cc[CC_FAST_START_PFN] = page
+                elif cc[CC_FAST_START_PFN] > 0:
+                    cc[CC_FAST_START_PFN] = min(cc[CC_FAST_START_PFN], page)
+                pfn = page & ~(C.PAGEBLOCK_NR_PAGES - 1)
+                cc[CC_FAST_SEARCH_FAIL] = 0
+                z.pb_skip[page >> C.PAGEBLOCK_ORDER] = 1
+                found = True
+                break
+            page = after
+        order -= 1
+    if cc[CC_DAEMON]:
+        z.vm[C.VM_COMPACT_DAEMON_MIGRATE_SCANNED] += nr_scanned
+    else:
+        z.vm[C.VM_COMPACT_MIGRATE_SCANNED] += nr_scanned
+    if not found:
+        cc[CC_FAST_SEARCH_FAIL] += 1
+        if cc[CC_FAST_START_PFN] > 0:
+            cc[CC_MIGRATE_PFN] = cc[CC_FAST_START_PFN] & ~(C.PAGEBLOCK_NR_PAGES - 1)
+            cc[CC_FAST_START_PFN] = -1
+        pfn = cc[CC_MIGRATE_PFN]
+    return pfn
+
+
+@kernel
+def block_end_pfn(pfn, order):
+    """`block_end_pfn`: the end of the order-aligned block holding `pfn`."""
+    return ((pfn >> order) + 1) << order
 
 
 @kernel
@@ -207,6 +306,14 @@ def isolate_migratepages(z, cc, migratepages):
     (1 << order) - 1); 3.8 visits every pfn one by one and counts it, except
     the tails of an LRU compound page (a THP), which it jumps without
     counting.
+
+    6.x async direct compaction skips on failure (5.x+ `skip_on_failure`):
+    a page that cannot be isolated (a compound page, an unmovable or
+    already isolated page, a page on a per-cpu list, a balloon page that is
+    not movable) means the cc->order aligned block around it cannot become
+    free, so the pages isolated in it are put back and the scan goes on at
+    the next order-aligned block; a call never isolates from two such
+    blocks (it stops at the boundary to migrate what it holds).
 
     Balloon pages (with balloon compaction on) follow the zone's
     balloon_isolation rule. "seed": the 2012 series isolates any balloon page
@@ -222,48 +329,72 @@ def isolate_migratepages(z, cc, migratepages):
     lock_gate = z.zs[C.ZS_BALLOON_ISOLATION] == C.BALLOON_ISOLATION_MERGED_38
     era38 = z.zs[C.ZS_ERA] == C.ERA_3_8
     async_mode = cc[CC_MODE] == MIGRATE_ASYNC
+    skip_on_failure = async_mode and cc[CC_DIRECT] != 0 and not era38 and cc[CC_ORDER] > 0
+    skip_order = max(cc[CC_ORDER], 0)
     balloon_movable = z.zs[C.ZS_BALLOON_COMPACTION] != 0
     balloon = z.zs[C.ZS_BALLOON_OWNER]
+    fast_block = False
+    if not era38:
+        low = fast_find_migrateblock(z, cc)
+        fast_block = low != cc[CC_MIGRATE_PFN] and cc[CC_FAST_SEARCH_FAIL] == 0
     nr = 0
     while low < n:
         block = low >> C.PAGEBLOCK_ORDER
         end = (block + 1) << C.PAGEBLOCK_ORDER
         if end > cc[CC_FREE_PFN]:
             break
-        if z.pb_skip[block] and not cc[CC_IGNORE_SKIP]:
-            low = end
-            continue
         # suitable_migration_source: async runs only scan movable blocks (3.8:
         # every async run; 6.x: async direct compaction).
-        if async_mode and (era38 or cc[CC_DIRECT]) and z.pb_mt[block] != C.MIGRATE_MOVABLE:
+        unsuitable = async_mode and (era38 or cc[CC_DIRECT]) and z.pb_mt[block] != C.MIGRATE_MOVABLE
+        if fast_block and not unsuitable:
+            # 6.1: isolate_migratepages_block's skip test passes the block over.
+            z.vm[C.VM_COMPACT_DAEMON_MIGRATE_SCANNED if cc[CC_DAEMON] else C.VM_COMPACT_MIGRATE_SCANNED] += 1
+            cc[CC_MIGRATE_PFN] = end
+            return 0
+        fast_block = False
+        if unsuitable or (z.pb_skip[block] and not cc[CC_IGNORE_SKIP]):
             low = end
             continue
         start_low = low
         unscanned = 0
         locked = False
+        next_skip = block_end_pfn(low, skip_order)
         while low < end and nr < COMPACT_CLUSTER_MAX:
+            if skip_on_failure and low >= next_skip:
+                if nr:
+                    break
+                next_skip = block_end_pfn(low, skip_order)
             flags = z.pflags[low]
             if flags & C.PF_BUDDY:
                 low += 1 << (flags & C.PF_ORDER_MASK)
                 continue
             order = flags & C.PF_ORDER_MASK
             o = z.owner[low]
+            fail_pfn = low
+            isolated = False
             if order > 0:  # compound page: skip it whole
                 if era38 and z.own_mt[o] == C.MIGRATE_MOVABLE:
                     unscanned += (1 << order) - 1
                 low = (low | ((1 << order) - 1)) + 1
-                continue
-            if o != C.OWNER_NONE and not flags & C.PF_ISOLATED:
-                if o == balloon:
-                    if balloon_movable and (locked or not lock_gate) and balloon_page_isolate(z, low):
-                        migratepages[nr] = low
-                        nr += 1
-                elif z.own_mt[o] == C.MIGRATE_MOVABLE:
-                    locked = True
-                    isolate_lru_page(z, low)
+            else:
+                if o != C.OWNER_NONE and not flags & C.PF_ISOLATED:
+                    if o == balloon:
+                        if balloon_movable and (locked or not lock_gate) and balloon_page_isolate(z, low):
+                            isolated = True
+                    elif z.own_mt[o] == C.MIGRATE_MOVABLE:
+                        locked = True
+                        isolate_lru_page(z, low)
+                        isolated = True
+                if isolated:
                     migratepages[nr] = low
                     nr += 1
-            low += 1
+                low += 1
+            if skip_on_failure and not isolated:
+                for i in range(nr):
+                    putback_movable_page(z, migratepages[i])
+                nr = 0
+                low = min(max(low, block_end_pfn(fail_pfn, skip_order)), end)
+                next_skip = block_end_pfn(low, skip_order)
         scanned = low - start_low - unscanned
         if cc[CC_DAEMON]:
             z.vm[C.VM_COMPACT_DAEMON_MIGRATE_SCANNED] += scanned
@@ -316,21 +447,196 @@ def isolate_free_page(z, pfn, order):
 
 
 @kernel
+def isolate_freepages_block(z, cc, pfn, end, freepages, nr_free, need, stride):
+    """`isolate_freepages_block` from `pfn` to `end` (one pageblock), looking
+    at every `stride`th pfn and past each buddy it takes: isolate the free
+    buddies into `freepages` after `nr_free` held. 6.x stops once `need`
+    are held or at a buddy the watermark refuses; 3.8 takes every free page
+    of the block and skips a refused buddy. compact_free_scanned counts
+    the pfns looked at plus the pages of each buddy taken and compound
+    page jumped (3.8: the pfns passed). Returns (the pfn reached, pages
+    held, stopped early)."""
+    era38 = z.zs[C.ZS_ERA] == C.ERA_3_8
+    scan_start = pfn
+    scanned = 0
+    stopped = False
+    while pfn < end:
+        flags = z.pflags[pfn]
+        scanned += 1
+        order = flags & C.PF_ORDER_MASK
+        if flags & C.PF_BUDDY:
+            if nr_free + (1 << order) > freepages.shape[0]:
+                stopped = True
+                break
+            if not isolate_free_page(z, pfn, order):
+                if era38:
+                    pfn += 1 << order
+                    continue
+                stopped = True
+                break
+            for i in range(1 << order):
+                freepages[nr_free] = pfn + i
+                nr_free += 1
+            scanned += (1 << order) - 1
+            if nr_free >= need and not era38:
+                pfn += 1 << order
+                stopped = True
+                break
+            pfn += (1 << order) - 1 + stride
+        elif flags & C.PF_HEAD and z.owner[pfn] != C.OWNER_NONE:
+            scanned += (1 << order) - 1
+            pfn += (1 << order) - 1 + stride
+        else:
+            pfn += stride
+    if era38:
+        scanned = pfn - scan_start
+    if cc[CC_DAEMON]:
+        z.vm[C.VM_COMPACT_DAEMON_FREE_SCANNED] += scanned
+    else:
+        z.vm[C.VM_COMPACT_FREE_SCANNED] += scanned
+    return pfn, nr_free, stopped
+
+
+@kernel
+def next_search_order(cc, order):
+    """`next_search_order`: the next lower order, wrapping to order-1; -1
+    (and the start order one lower) once the search is back where it began."""
+    order -= 1
+    if order < 0:
+        order = cc[CC_ORDER] - 1
+    if order == cc[CC_SEARCH_ORDER]:
+        cc[CC_SEARCH_ORDER] -= 1
+        if cc[CC_SEARCH_ORDER] < 0:
+            cc[CC_SEARCH_ORDER] = cc[CC_ORDER] - 1
+        return -1
+    return order
+
+
+@kernel
+def fast_isolate_freepages(z, cc, freepages, need):
+    """`fast_isolate_freepages` (5.1+, 6.1): for a sized request, before the
+    linear free scanner, search the Movable free lists from the last order
+    that gave a page (below the request's order) downwards, oldest entries
+    first, for a free page in the top quarter of the scan space (or the
+    highest in the top half, the search shortening once one is found); the
+    list is rotated so the next search starts past it. One page found is
+    isolated whatever its pageblock's type or skip bit. A search at the
+    start of a scan looks deeper and, finding nothing, moves the free
+    scanner to the highest block it saw (direct compaction: to the half
+    mark). Except for async direct compaction, the block of the page found
+    is then scanned whole (fast_isolate_around) and marked skipped if
+    scanned to its end. A scan starts at or above compact_init_free_pfn,
+    0 until the first skip-bit flush (so every search is a start until
+    then). Simplified: the zone's cached free pfn is not raised to the
+    highest block seen. Returns the pages isolated."""
+    order = cc[CC_ORDER]
+    if order <= 0:
+        return 0
+    mt = C.MIGRATE_MOVABLE
+    limit = max(1, freelist_scan_limit(cc) >> 1)
+    scan_start = cc[CC_FREE_PFN] >= z.zs[C.ZS_COMPACT_INIT_FREE_PFN]
+    if scan_start:
+        limit = C.PAGEBLOCK_NR_PAGES >> 1
+    distance = cc[CC_FREE_PFN] - cc[CC_MIGRATE_PFN]
+    low_pfn = (cc[CC_FREE_PFN] - (distance >> 2)) & ~(C.PAGEBLOCK_NR_PAGES - 1)
+    min_pfn = (cc[CC_FREE_PFN] - (distance >> 1)) & ~(C.PAGEBLOCK_NR_PAGES - 1)
+    cc[CC_SEARCH_ORDER] = min(order - 1, cc[CC_SEARCH_ORDER])
+    nr_free = 0
+    nr_scanned = 0
+    highest = -1
+    page = -1
+    o = cc[CC_SEARCH_ORDER]
+    while page < 0 and o >= 0:
+        order_scanned = 0
+        high_pfn = -1
+        cursor = -1
+        entry = z.fl_tail[o, mt]
+        while entry >= 0:
+            order_scanned += 1
+            nr_scanned += 1
+            if entry >= highest:
+                highest = entry & ~(C.PAGEBLOCK_NR_PAGES - 1)
+            if entry >= low_pfn:
+                cc[CC_FAST_SEARCH_FAIL] = 0
+                cc[CC_SEARCH_ORDER] = o
+                page = entry
+                break
+            if entry >= min_pfn and entry > high_pfn:
+                high_pfn = entry
+                limit >>= 1
+            if order_scanned >= limit:
+                cursor = entry
+                break
+            entry = z.lru_prev[entry]
+        if page < 0 and high_pfn >= 0:
+            page = high_pfn
+        if page >= 0:
+            cursor = page
+        if cursor >= 0:
+            list_rotate(z.lru_next, z.lru_prev, z.fl_head[o], z.fl_tail[o], mt, cursor)
+        if page >= 0:
+            if nr_free + (1 << o) <= freepages.shape[0] and isolate_free_page(z, page, o):
+                for i in range(1 << o):
+                    freepages[nr_free] = page + i
+                    nr_free += 1
+                nr_scanned += (1 << o) - 1
+            else:
+                o = cc[CC_SEARCH_ORDER] + 1
+                page = -1
+        if nr_free >= need:
+            break
+        if order_scanned >= limit:
+            limit = max(1, limit >> 1)
+        o = next_search_order(cc, o)
+    if page < 0:
+        cc[CC_FAST_SEARCH_FAIL] += 1
+        if scan_start:
+            if highest >= min_pfn:
+                page = highest
+                cc[CC_FREE_PFN] = highest
+            elif cc[CC_DIRECT]:
+                page = min_pfn
+                cc[CC_FREE_PFN] = min_pfn
+    if cc[CC_DAEMON]:
+        z.vm[C.VM_COMPACT_DAEMON_FREE_SCANNED] += nr_scanned
+    else:
+        z.vm[C.VM_COMPACT_FREE_SCANNED] += nr_scanned
+    if page >= 0 and nr_free < need and not (cc[CC_DIRECT] and cc[CC_MODE] == MIGRATE_ASYNC):
+        start = page & ~(C.PAGEBLOCK_NR_PAGES - 1)
+        end = start + C.PAGEBLOCK_NR_PAGES
+        reached, nr_free, _ = isolate_freepages_block(z, cc, start, end, freepages, nr_free, need, 1)
+        if reached >= end:
+            z.pb_skip[start >> C.PAGEBLOCK_ORDER] = 1
+    return nr_free
+
+
+@kernel
 def isolate_freepages(z, cc, freepages, need):
-    """`isolate_freepages`: from the free pfn down to the migrate scanner's
-    block, isolate free buddies in suitable target blocks until `need` pages
-    are held.
+    """`isolate_freepages`: 6.x first tries the fast search; then, from the
+    free pfn down to the migrate scanner's block, isolate free buddies in
+    suitable target blocks until `need` pages are held.
 
     6.x stops inside a block once enough are held and resumes at that exact
     pfn next time (cc->free_pfn = isolate_start_pfn); a buddy the watermark
     refuses ends the scan ("if isolation failed early, do not continue
-    needlessly"). 3.8's isolate_freepages_block takes every free page of a
-    block it scans, skips a refused buddy and scans on, and restarts the next
-    call at the highest block it isolated from (high_pfn). A block scanned
-    whole without a page isolated gets its skip bit. Returns the number of
-    free pages isolated into `freepages`."""
+    needlessly"). The scanner samples (5.1+ stride): an async run looks at
+    every 32nd pfn (COMPACT_CLUSTER_MAX) at first, a sync run at every pfn;
+    in both the stride falls to 1 after a block that gave pages and doubles
+    (up to 32) after one that gave none, so a lone free page between the
+    samples is not seen. A block scanned to its end gets its skip bit
+    whether or not it gave pages (update_pageblock_skip).
+
+    3.8 scans every pfn, restarts the next call at the highest block it
+    isolated from (high_pfn), and skips only a block scanned whole without
+    a page isolated. Returns the number of free pages isolated into
+    `freepages`."""
     era38 = z.zs[C.ZS_ERA] == C.ERA_3_8
     nr_free = 0
+    if not era38:
+        nr_free = fast_isolate_freepages(z, cc, freepages, need)
+        if nr_free:
+            return nr_free
+    stride = COMPACT_CLUSTER_MAX if cc[CC_MODE] == MIGRATE_ASYNC and not era38 else 1
     low_block = (cc[CC_MIGRATE_PFN] >> C.PAGEBLOCK_ORDER) + 1
     pfn = cc[CC_FREE_PFN]
     block = pfn >> C.PAGEBLOCK_ORDER
@@ -343,43 +649,22 @@ def isolate_freepages(z, cc, freepages, need):
             continue
         end = start + C.PAGEBLOCK_NR_PAGES
         scan_start = pfn
-        got = 0
-        stopped = False
-        while pfn < end:
-            flags = z.pflags[pfn]
-            if flags & C.PF_BUDDY:
-                order = flags & C.PF_ORDER_MASK
-                if nr_free + (1 << order) > freepages.shape[0]:
-                    stopped = True
-                    break
-                if not isolate_free_page(z, pfn, order):
-                    if era38:
-                        pfn += 1 << order
-                        continue
-                    stopped = True
-                    break
-                for i in range(1 << order):
-                    freepages[nr_free] = pfn + i
-                    nr_free += 1
-                got += 1 << order
-                pfn += 1 << order
-                if nr_free >= need and not era38:
-                    stopped = True
-                    break
-            else:
-                pfn += 1 << (flags & C.PF_ORDER_MASK) if z.owner[pfn] != C.OWNER_NONE else 1
-        if cc[CC_DAEMON]:
-            z.vm[C.VM_COMPACT_DAEMON_FREE_SCANNED] += pfn - scan_start
-        else:
-            z.vm[C.VM_COMPACT_FREE_SCANNED] += pfn - scan_start
+        held = nr_free
+        pfn, nr_free, stopped = isolate_freepages_block(z, cc, pfn, end, freepages, nr_free, need, stride)
+        got = nr_free - held
         if got and high_block < 0:
             high_block = block
+        if era38:
+            if not stopped and got == 0 and scan_start == start:
+                z.pb_skip[block] = 1
+        elif pfn >= end:
+            z.pb_skip[block] = 1
         if stopped:
             if pfn >= end:  # the block ended with the last page taken
                 pfn = start - C.PAGEBLOCK_NR_PAGES
             break
-        if got == 0 and scan_start == start:
-            z.pb_skip[block] = 1
+        if not era38:
+            stride = 1 if got else min(COMPACT_CLUSTER_MAX, stride << 1)
         block -= 1
         pfn = block << C.PAGEBLOCK_ORDER
     if era38 and high_block >= 0:
@@ -505,7 +790,10 @@ def compact_zone(z):
                 break
         drain_after_block(z, cc)
     release_freepages(z, freepages, nr_free, head)
-    if result != COMPACT_SUSPENDED and not cc[CC_WHOLE_ZONE]:
+    # The run's positions become the zone's cached ones (update_cached_migrate,
+    # update_pageblock_skip), unless the scanners met and compact_finished
+    # reset them so that the next run starts anew.
+    if result != COMPACT_SUSPENDED and not cc[CC_WHOLE_ZONE] and not scanners_met(cc):
         z.zs[C.ZS_CACHED_MIGRATE_PFN] = cc[CC_MIGRATE_PFN]
         z.zs[C.ZS_CACHED_FREE_PFN] = cc[CC_FREE_PFN]
     return result

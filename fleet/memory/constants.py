@@ -111,6 +111,7 @@ ZS_NAMES = (
     "compact_order_failed",
     "compact_cached_migrate_pfn",
     "compact_cached_free_pfn",
+    "compact_init_free_pfn",  # where a free scan starts after the last skip-bit flush
     "compact_blockskip_flush",
     "extfrag_threshold",
     "kswapd_wake",  # kswapd has been woken (and for which order + 1)
@@ -148,6 +149,7 @@ ZS_COMPACT_DEFER_SHIFT = ZS["compact_defer_shift"]
 ZS_COMPACT_ORDER_FAILED = ZS["compact_order_failed"]
 ZS_CACHED_MIGRATE_PFN = ZS["compact_cached_migrate_pfn"]
 ZS_CACHED_FREE_PFN = ZS["compact_cached_free_pfn"]
+ZS_COMPACT_INIT_FREE_PFN = ZS["compact_init_free_pfn"]
 ZS_BLOCKSKIP_FLUSH = ZS["compact_blockskip_flush"]
 ZS_EXTFRAG_THRESHOLD = ZS["extfrag_threshold"]
 ZS_KSWAPD_WAKE = ZS["kswapd_wake"]
@@ -255,7 +257,7 @@ VM_BALLOON_INFLATE_FAIL = VM["balloon_inflate_fail"]
 VM_FREE_PAGE_REPORTS = VM["free_page_reports"]
 
 # Compaction scratch: compact_control fields and the private lists.
-NR_CC = 12
+NR_CC = 15
 COMPACT_CLUSTER_MAX = 32
 CC_FREE_CAPACITY = 2 * (1 << MAX_PAGE_ORDER) + COMPACT_CLUSTER_MAX
 

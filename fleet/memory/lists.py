@@ -45,3 +45,20 @@ def list_unlink(nxt, prv, heads, tails, i, pfn):
         tails[i] = before
     nxt[pfn] = -1
     prv[pfn] = -1
+
+
+@hot_kernel
+def list_rotate(nxt, prv, heads, tails, i, pfn):
+    """Make `pfn` the head of list `i`, the entries before it following the
+    old tail in order (list_cut_before + list_splice_tail)."""
+    head = heads[i]
+    if head == pfn:
+        return
+    before = prv[pfn]
+    tail = tails[i]
+    nxt[tail] = head
+    prv[head] = tail
+    nxt[before] = -1
+    tails[i] = before
+    prv[pfn] = -1
+    heads[i] = pfn

@@ -225,14 +225,17 @@ class Zone:
         meanwhile, which resets the timeout. Simplified: one check per round
         where the kernel checks every 500 ms. In 3.8 kswapd's own async
         compaction for that order (compaction.kswapd_compact_38), which no
-        switch turns off."""
+        switch turns off. The skip bits a direct compaction that ran the
+        scanners to their meeting point asked to flush are cleared when a
+        kswapd that was woken goes back to sleep (kswapd_try_to_sleep), not
+        in a round in which kswapd slept throughout."""
         woken = int(self.a.zs[C.ZS_KSWAPD_WAKE]) - 1
         kswapd_ran = woken >= 0
         vmscan.balance_pgdat(self.a, self.rng)
         woken = max(woken, int(self.a.zs[C.ZS_KCOMPACTD_WAKE]) - 1)
         self.a.zs[C.ZS_KCOMPACTD_WAKE] = 0
-        if self.a.zs[C.ZS_BLOCKSKIP_FLUSH]:
-            compaction.reset_isolation_suitable(self.a)
+        if kswapd_ran and self.a.zs[C.ZS_BLOCKSKIP_FLUSH]:
+            compaction.reset_isolation_suitable(self.a)  # kswapd_try_to_sleep
         if self.era != "6.x":
             if woken > 0 and compaction.kswapd_compact_38(self.a, woken) == compaction.COMPACT_SUSPENDED:
                 self._run_compaction()
