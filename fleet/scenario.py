@@ -24,13 +24,16 @@ When the daemons run: in `fleet inspect` only in `wait` steps (one kswapd,
 kcompactd and proactive compaction round per second). With
 `daemons="always"`, as in a real kernel, kswapd and the kcompactd it wakes
 also run while a step runs (after every allocation chunk, balloon batch and
-THP fault batch), and each step ends with one proactive compaction check.
+THP fault batch), and each step ends with one proactive compaction check;
+given the step's duration (`ScenarioRunner.step_seconds`, as `fleet
+validate` gives the real guest's), the proactive checks of kcompactd's
+500 ms timer within the step run too.
 """
 
 from dataclasses import dataclass, field
 
+from .memory import compaction, virtio_balloon
 from .memory import constants as C
-from .memory import virtio_balloon
 from .memory.page_reporting import PAGE_REPORTING_DELAY
 from .memory.rng import randbelow
 from .memory.zone import Zone
@@ -115,17 +118,21 @@ def parse_steps(text: str) -> list[Step]:
 def fill_interleaved(zone: Zone, want: dict[int, int], between=None) -> dict[int, int]:
     """Allocate `want[o]` order-0 pages for each owner o through the slow path,
     the owners interleaved in random runs of 1..CHUNK_PAGES pages; an owner
-    stops at its first failed allocation. `between` runs after every run.
+    stops at its first failed allocation. `between(done)` runs after every
+    run, `done` the share of the pages asked for that has been tried.
     Returns the pages each owner got."""
     want = dict(want)
     got = dict.fromkeys(want, 0)
+    total = sum(want.values()) or 1
+    tried = 0
     while want:
         owners = list(want)
         o = owners[int(randbelow(zone.rng, len(owners)))]
         n = min(want[o], 1 + int(randbelow(zone.rng, CHUNK_PAGES)))
         done = zone.alloc_gfp(o, 0, n)
+        tried += n
         if between is not None:
-            between()
+            between(tried / total)
         got[o] += done
         want[o] -= n
         if done < n or want[o] == 0:
@@ -156,6 +163,8 @@ class ScenarioRunner:
         self.reporting = reporting
         self.always = daemons == "always"
         self.clock = 0  # simulated seconds waited so far
+        self.step_seconds: float | None = None  # how long the next step takes, if known
+        self._next_check_s = 0.0  # kcompactd's next proactive check, in seconds into the step
         self.owners: dict[str, int] = {}
 
     def owner(self, name: str) -> int:
@@ -168,6 +177,7 @@ class ScenarioRunner:
         """Run one step; returns a one-line summary of what it did. With
         `settle` False the step's closing daemon round (`settle`) is left to
         the caller."""
+        self._next_check_s = compaction.HPAGE_FRAG_CHECK_INTERVAL_MS / 1000
         done = getattr(self, "_" + step.verb)(*step.args)
         if settle:
             self.settle(step)
@@ -180,10 +190,29 @@ class ScenarioRunner:
         if self.always and step.verb != "wait":
             self.zone.run_daemons(proactiveness=self.proactiveness)
 
-    def _daemons_between(self) -> None:
-        """kswapd and the kcompactd it woke, between two pieces of a step."""
-        if self.always:
+    def _daemons_between(self, done: float | None = None) -> None:
+        """kswapd and the kcompactd it woke, between two pieces of a step.
+        When the step's duration is known (`step_seconds`, e.g. a real
+        guest's) and the piece says how much of the step is `done`, the
+        proactive checks of kcompactd's 500 ms timer (HPAGE_FRAG_CHECK_
+        INTERVAL_MSEC) that fall within the step run here as well: the first
+        500 ms after the step began or after kcompactd last worked (a wake-up
+        for work restarts the timeout). Simplified: the step's work is spread
+        evenly over its duration."""
+        if not self.always:
+            return
+        interval = compaction.HPAGE_FRAG_CHECK_INTERVAL_MS / 1000
+        now = -1.0 if self.step_seconds is None or done is None else done * self.step_seconds
+        # kswapd woken means kcompactd gets work: it does it, and its 500 ms
+        # timeout starts again (kcompactd(): timeout = default_timeout; continue).
+        woken = self.zone.a.zs[C.ZS_KSWAPD_WAKE] > 0
+        if self._next_check_s > now or woken:
             self.zone.run_daemons()
+            if woken:
+                self._next_check_s = now + interval
+        while self._next_check_s <= now:
+            self.zone.run_daemons(proactiveness=self.proactiveness, seconds=interval)
+            self._next_check_s += interval
 
     def _fill(self, *pairs) -> str:
         got = fill_interleaved(self.zone, {self.owner(kind): pages for kind, pages in pairs}, self._daemons_between)
@@ -209,10 +238,11 @@ class ScenarioRunner:
         time so that the daemons can run between batches; stops when a batch
         moves nothing (the driver is out of puff)."""
         zone = self.zone
+        start = zone.balloon_pages()
         while zone.balloon_pages() != target:
             before = zone.balloon_pages()
             zone.update_balloon_size(target, virtio_balloon.BALLOON_BATCH)
-            self._daemons_between()
+            self._daemons_between(abs(zone.balloon_pages() - start) / abs(target - start))
             if zone.balloon_pages() == before:
                 break
         return f"balloon at {zone.balloon_pages()} pages (target {target})"
@@ -224,13 +254,13 @@ class ScenarioRunner:
 
     def _thp(self, pages: int) -> str:
         totals = [0, 0, 0]
-        left = pages >> C.HPAGE_PMD_ORDER
+        faults = left = pages >> C.HPAGE_PMD_ORDER
         while left:
             n = min(left, THP_FAULT_BATCH) if self.always else left
             got = self.zone.thp_fault(self.owner("thp"), self.owner("thp_fallback"), n)
             totals = [t + g for t, g in zip(totals, got)]
             left -= n
-            self._daemons_between()
+            self._daemons_between(1 - left / faults)
         huge, fallback, missing = totals
         return f"thp: {huge} huge, {fallback} fallback, {missing} base pages not allocated"
 

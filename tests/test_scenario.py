@@ -116,3 +116,41 @@ def test_memblock_reserved_ranges_never_reach_the_buddy_allocator():
     run(zone, "fill anon=20MiB; compact; free anon")
     zone.check()
     assert np.all(zone.a.owner[:700] == zone.a.owner[0])
+
+
+def daemon_rounds(monkeypatch, zone):
+    """Record each run_daemons call as (proactiveness, seconds)."""
+    rounds = []
+    real = zone.run_daemons
+
+    def spy(kcompactd=True, proactiveness=0, seconds=1):
+        rounds.append((proactiveness, seconds))
+        real(kcompactd=kcompactd, proactiveness=proactiveness, seconds=seconds)
+
+    monkeypatch.setattr(zone, "run_daemons", spy)
+    return rounds
+
+
+@pytest.mark.parametrize("seconds, checks", [(None, 0), (0.4, 0), (1.6, 3)])
+def test_kcompactd_checks_every_500_ms_of_a_step_whose_duration_is_known(monkeypatch, seconds, checks):
+    zone = Zone(64 * PB, rng=new_rng(1, 0), thp_defrag="always")
+    runner = ScenarioRunner(zone, proactiveness=20, daemons="always")
+    rounds = daemon_rounds(monkeypatch, zone)
+    runner.step_seconds = seconds
+    runner.run(parse_steps("thp 64MiB")[0], settle=False)  # 32 faults in two batches of 16
+    assert [r for r in rounds if r[0]] == [(20, 0.5)] * checks
+    assert len(rounds) == max(2, checks)  # each batch ends with a round, with or without the check
+
+
+def test_a_kswapd_wake_restarts_kcompactds_500_ms_timer(monkeypatch):
+    zone = Zone(64 * PB, rng=new_rng(1, 0), thp_defrag="always")
+    runner = ScenarioRunner(zone, proactiveness=20, daemons="always")
+    rounds = daemon_rounds(monkeypatch, zone)
+    runner.step_seconds = 1.0
+    runner._next_check_s = 0.5
+    zone.a.zs[C.ZS_KSWAPD_WAKE] = 1  # woken before the first piece ends, at 0.5 s
+    runner._daemons_between(0.5)
+    assert rounds == [(0, 1)]  # kcompactd worked: no check, the next one at 1.0 s
+    runner._daemons_between(0.9)
+    runner._daemons_between(1.0)
+    assert rounds[1:] == [(0, 1), (20, 0.5)]

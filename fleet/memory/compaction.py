@@ -39,9 +39,10 @@ from .watermark import WMARK_LOW, wmark_pages, zone_watermark_ok
 
 COMPACT_CLUSTER_MAX = C.COMPACT_CLUSTER_MAX
 COMPACT_MAX_DEFER_SHIFT = 6
-# kcompactd's wait after a proactive run that did not lower the score:
-# HPAGE_FRAG_CHECK_INTERVAL_MSEC (500) << COMPACT_MAX_DEFER_SHIFT, in seconds.
-PROACTIVE_DEFER_S = (500 << COMPACT_MAX_DEFER_SHIFT) // 1000
+# kcompactd's proactive check interval, HPAGE_FRAG_CHECK_INTERVAL_MSEC, and
+# its wait after a run that did not lower the score (<< COMPACT_MAX_DEFER_SHIFT).
+HPAGE_FRAG_CHECK_INTERVAL_MS = 500
+PROACTIVE_DEFER_MS = HPAGE_FRAG_CHECK_INTERVAL_MS << COMPACT_MAX_DEFER_SHIFT
 
 MIGRATE_ASYNC = 0
 MIGRATE_SYNC_LIGHT = 1

@@ -124,7 +124,7 @@ ZS_NAMES = (
     "pcp_batch",  # pcp->batch
     "pcp_free_factor",  # pcp->free_factor (6.x)
     "reclaim_active",  # ZONE_RECLAIM_ACTIVE: kswapd is balancing (6.x)
-    "proactive_wait_s",  # seconds before kcompactd's next proactive check (6.x)
+    "proactive_wait_ms",  # milliseconds before kcompactd's next proactive check (6.x)
 )
 ZS = {name: i for i, name in enumerate(ZS_NAMES)}
 NR_ZS = len(ZS_NAMES)
@@ -154,7 +154,7 @@ ZS_BLOCKSKIP_FLUSH = ZS["compact_blockskip_flush"]
 ZS_EXTFRAG_THRESHOLD = ZS["extfrag_threshold"]
 ZS_KSWAPD_WAKE = ZS["kswapd_wake"]
 ZS_KCOMPACTD_WAKE = ZS["kcompactd_wake"]
-ZS_PROACTIVE_WAIT_S = ZS["proactive_wait_s"]
+ZS_PROACTIVE_WAIT_MS = ZS["proactive_wait_ms"]
 ZS_BALLOON_ISOLATION = ZS["balloon_isolation"]
 
 # How the migrate scanner may isolate balloon pages (with balloon compaction on).

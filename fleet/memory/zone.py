@@ -213,7 +213,7 @@ class Zone:
             result = compaction.compact_zone(self.a)
         return int(result)
 
-    def run_daemons(self, kcompactd: bool = True, proactiveness: int = 0, seconds: int = 1) -> None:
+    def run_daemons(self, kcompactd: bool = True, proactiveness: int = 0, seconds: float = 1) -> None:
         """What runs in a round of `seconds` between ticks: kswapd if woken;
         in 6.x kcompactd for the order kswapd was woken for (pageblock order
         after a boosted kswapd run), and a proactive compaction check. As in
@@ -222,8 +222,8 @@ class Zone:
         kswapd_is_running), and a run that did not lower the fragmentation
         score puts the next check off by 32 s (the 500 ms timeout <<
         COMPACT_MAX_DEFER_SHIFT) unless kcompactd is woken for work
-        meanwhile, which resets the timeout. Simplified: one check per round
-        where the kernel checks every 500 ms. In 3.8 kswapd's own async
+        meanwhile, which resets the timeout. One check per round: a caller
+        that follows the kernel's 500 ms timer calls with `seconds` 0.5. In 3.8 kswapd's own async
         compaction for that order (compaction.kswapd_compact_38), which no
         switch turns off. The skip bits a direct compaction that ran the
         scanners to their meeting point asked to flush are cleared when a
@@ -247,11 +247,11 @@ class Zone:
                 self.drain_stream()
                 result = compaction.compact_zone(self.a)
             compaction.kcompactd_done(self.a, woken, result)
-            zs[C.ZS_PROACTIVE_WAIT_S] = 0
+            zs[C.ZS_PROACTIVE_WAIT_MS] = 0
         if not proactiveness:
             return
-        if zs[C.ZS_PROACTIVE_WAIT_S] > 0:
-            zs[C.ZS_PROACTIVE_WAIT_S] = max(0, int(zs[C.ZS_PROACTIVE_WAIT_S]) - seconds)
+        if zs[C.ZS_PROACTIVE_WAIT_MS] > 0:
+            zs[C.ZS_PROACTIVE_WAIT_MS] = max(0, int(zs[C.ZS_PROACTIVE_WAIT_MS]) - round(seconds * 1000))
             return
         if kswapd_ran:
             return
@@ -260,7 +260,7 @@ class Zone:
         if result == compaction.COMPACT_SUSPENDED:
             result = self._run_compaction()
         if result != compaction.COMPACT_SKIPPED and compaction.fragmentation_score(self.a) >= before:
-            zs[C.ZS_PROACTIVE_WAIT_S] = compaction.PROACTIVE_DEFER_S
+            zs[C.ZS_PROACTIVE_WAIT_MS] = compaction.PROACTIVE_DEFER_MS
 
     # ------------------------------------------------------------ balloon
 

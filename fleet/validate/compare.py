@@ -49,6 +49,13 @@ def _free_2mib(buddy: list[int]) -> int:
     return sum(n << (order - 9) for order, n in enumerate(buddy) if order >= 9)
 
 
+def step_seconds(ref: dict, world: str) -> list[float]:
+    """How long each step took in the real guests of one world (mean over
+    repetitions): the time the model's daemons run on within a step."""
+    runs = ref["runs"][world]
+    return [statistics.fmean(run["snapshots"][i]["wall_s"] for run in runs) for i in range(1, len(ref["steps"]) + 1)]
+
+
 def real_figures(snap: dict) -> dict:
     """The compared figures of one real snapshot."""
     return {
@@ -135,7 +142,7 @@ def compare_scenario(sc: Scenario, seeds=SEEDS) -> list[Row]:
     real = {w: [[real_figures(s) for s in run["snapshots"]] for run in ref["runs"][w]] for w in ("off", "on")}
     boots = [run["snapshots"][0] for w in ("off", "on") for run in ref["runs"][w]]
     boot = measured_boot_state(boots, ZONE, sc.zone_pages, sc.memory_bytes // C.PAGE_SIZE)
-    model = {w: [run_model(sc, boot, w, seed) for seed in seeds] for w in ("off", "on")}
+    model = {w: [run_model(sc, boot, w, seed, step_seconds(ref, w)) for seed in seeds] for w in ("off", "on")}
     names = ["boot", *ref["steps"]]
     rows = []
     for i, step in enumerate(names):

@@ -1,7 +1,8 @@
 """The model's side of a validation scenario: the same steps in a Zone of the
 guest's DMA32 size, with the daemons of a real 6.1 kernel running during the
-steps (kswapd, kcompactd, proactive compaction at its default 20), and a
-snapshot of the compared figures after boot and after every step."""
+steps (kswapd, kcompactd, proactive compaction at its default 20, checked
+every 500 ms of the real step's duration within THP steps), and a snapshot
+of the compared figures after boot and after every step."""
 
 import numpy as np
 
@@ -32,7 +33,7 @@ def model_snapshot(zone: Zone) -> dict:
     }
 
 
-def run_step_process(zone: Zone, runner: ScenarioRunner, step, pgd_owner: int) -> dict:
+def run_step_process(zone: Zone, runner: ScenarioRunner, step, pgd_owner: int, seconds: float | None = None) -> dict:
     """One step as the real guest runs it, and its snapshot. Every verb but
     `balloon` (QMP only) is a shell line that init runs in a child shell
     (guest/init): its pgd is allocated when it forks and freed when it
@@ -43,9 +44,12 @@ def run_step_process(zone: Zone, runner: ScenarioRunner, step, pgd_owner: int) -
     drained. The rest of fork, exec and exit is not modelled.
 
     The recorder reads /proc right after a step, then drains the lists
-    (recorder_drain)."""
+    (recorder_drain). `seconds`: how long the step took in the real guest,
+    the time on which kcompactd's proactive checks run within it."""
     pgd = zone.alloc(pgd_owner, PGD_ORDER, WMARK_MIN) if step.verb != "balloon" else -1
+    runner.step_seconds = seconds
     runner.run(step, settle=False)
+    runner.step_seconds = None
     if pgd >= 0:
         zone.free(pgd)
     snap = model_snapshot(zone)
@@ -70,8 +74,11 @@ def recorder_drain(zone: Zone, daemons) -> int:
     return drained
 
 
-def run_model(sc: Scenario, boot: BootState, world: str, seed: int) -> list[dict]:
-    """Boot and every step of the scenario; one snapshot each."""
+def run_model(
+    sc: Scenario, boot: BootState, world: str, seed: int, step_seconds: list[float] | None = None
+) -> list[dict]:
+    """Boot and every step of the scenario; one snapshot each. `step_seconds`:
+    each step's duration in the real guest (the reference's mean)."""
     zone = boot_zone(
         boot, sc.zone_pages, era="6.x", balloon_compaction=world == "on", rng=new_rng(seed, 0), thp_defrag=sc.thp_defrag
     )
@@ -79,6 +86,6 @@ def run_model(sc: Scenario, boot: BootState, world: str, seed: int) -> list[dict
     pgd_owner = zone.register_owner("shell pgd", C.KIND_PAGETABLE)
     snaps = [model_snapshot(zone)]
     snaps[0]["free_2mib_drained"] = recorder_drain(zone, lambda: None)
-    for step in sc.steps:
-        snaps.append(run_step_process(zone, runner, step, pgd_owner))
+    for i, step in enumerate(sc.steps):
+        snaps.append(run_step_process(zone, runner, step, pgd_owner, step_seconds[i] if step_seconds else None))
     return snaps

@@ -182,7 +182,7 @@ def test_a_proactive_run_that_does_not_lower_the_score_waits_32_seconds():
         scanned.append(vm(z, "compact_daemon_migrate_scanned") + vm(z, "compact_migrate_scanned"))
     runs = [i for i in range(34) if scanned[i] > (scanned[i - 1] if i else 0)]
     assert runs == [0, 33]
-    assert int(z.a.zs[C.ZS_PROACTIVE_WAIT_S]) == compaction.PROACTIVE_DEFER_S
+    assert int(z.a.zs[C.ZS_PROACTIVE_WAIT_MS]) == compaction.PROACTIVE_DEFER_MS
     wakes = vm(z, "compact_daemon_wake")
     z.a.zs[C.ZS_KCOMPACTD_WAKE] = C.PAGEBLOCK_ORDER + 1
     z.run_daemons(proactiveness=20)
