@@ -24,7 +24,7 @@ A run keeps its state in a `cc` array (compact_control) so it can stop when the
 host notification stream fills and resume after the caller drains it; between
 calls no free page is left isolated.
 
-The file is long (about 570 lines) for the reason mm/compaction.c is: the two
+The file is long (about 870 lines) for the reason mm/compaction.c is: the two
 scanners, the suitability and finish tests, deferral and the daemons
 (kcompactd, proactive compaction) share compact_control and call one another.
 """
