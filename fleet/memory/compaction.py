@@ -194,6 +194,28 @@ def compaction_defer_reset(z, order, alloc_success):
 
 
 @kernel
+def block_end_pfn(pfn, order):
+    """`block_end_pfn`: the end of the order-aligned block holding `pfn`."""
+    return ((pfn >> order) + 1) << order
+
+
+@kernel
+def pageblock_start_pfn(pfn):
+    """`pageblock_start_pfn`: the first pfn of the pageblock holding `pfn`."""
+    return pfn & ~(C.PAGEBLOCK_NR_PAGES - 1)
+
+
+@kernel
+def count_scanned(z, cc, nr, free_scanner):
+    """Add `nr` to compact_{migrate,free}_scanned, or to their
+    compact_daemon_* twins for a kcompactd run."""
+    if free_scanner:
+        z.vm[C.VM_COMPACT_DAEMON_FREE_SCANNED if cc[CC_DAEMON] else C.VM_COMPACT_FREE_SCANNED] += nr
+    else:
+        z.vm[C.VM_COMPACT_DAEMON_MIGRATE_SCANNED if cc[CC_DAEMON] else C.VM_COMPACT_MIGRATE_SCANNED] += nr
+
+
+@kernel
 def reset_isolation_suitable(z):
     """`__reset_isolation_suitable`: clear every pageblock's skip bit, and
     (6.x) remember the highest pageblock holding a free page as the place
@@ -206,7 +228,7 @@ def reset_isolation_suitable(z):
     init = 0
     for pfn in range(z.zs[C.ZS_NR_PAGES] - 1, -1, -1):
         if z.pflags[pfn] & C.PF_BUDDY:
-            init = pfn & ~(C.PAGEBLOCK_NR_PAGES - 1)
+            init = pageblock_start_pfn(pfn)
             break
     z.zs[C.ZS_COMPACT_INIT_FREE_PFN] = init
 
@@ -251,7 +273,7 @@ def fast_find_migrateblock(z, cc):
     distance = (cc[CC_FREE_PFN] - pfn) >> 1
     if pfn != 0:
         distance >>= 2
-    high_pfn = (pfn + distance) & ~(C.PAGEBLOCK_NR_PAGES - 1)
+    high_pfn = pageblock_start_pfn(pfn + distance)
     mt = C.MIGRATE_MOVABLE
     nr_scanned = 0
     found = False
@@ -270,30 +292,21 @@ def fast_find_migrateblock(z, cc):
                     cc[CC_FAST_START_PFN] = page
                 elif cc[CC_FAST_START_PFN] > 0:
                     cc[CC_FAST_START_PFN] = min(cc[CC_FAST_START_PFN], page)
-                pfn = page & ~(C.PAGEBLOCK_NR_PAGES - 1)
+                pfn = pageblock_start_pfn(page)
                 cc[CC_FAST_SEARCH_FAIL] = 0
                 z.pb_skip[page >> C.PAGEBLOCK_ORDER] = 1
                 found = True
                 break
             page = after
         order -= 1
-    if cc[CC_DAEMON]:
-        z.vm[C.VM_COMPACT_DAEMON_MIGRATE_SCANNED] += nr_scanned
-    else:
-        z.vm[C.VM_COMPACT_MIGRATE_SCANNED] += nr_scanned
+    count_scanned(z, cc, nr_scanned, False)
     if not found:
         cc[CC_FAST_SEARCH_FAIL] += 1
         if cc[CC_FAST_START_PFN] > 0:
-            cc[CC_MIGRATE_PFN] = cc[CC_FAST_START_PFN] & ~(C.PAGEBLOCK_NR_PAGES - 1)
+            cc[CC_MIGRATE_PFN] = pageblock_start_pfn(cc[CC_FAST_START_PFN])
             cc[CC_FAST_START_PFN] = -1
         pfn = cc[CC_MIGRATE_PFN]
     return pfn
-
-
-@kernel
-def block_end_pfn(pfn, order):
-    """`block_end_pfn`: the end of the order-aligned block holding `pfn`."""
-    return ((pfn >> order) + 1) << order
 
 
 @kernel
@@ -349,7 +362,7 @@ def isolate_migratepages(z, cc, migratepages):
         unsuitable = async_mode and (era38 or cc[CC_DIRECT]) and z.pb_mt[block] != C.MIGRATE_MOVABLE
         if fast_block and not unsuitable:
             # 6.1: isolate_migratepages_block's skip test passes the block over.
-            z.vm[C.VM_COMPACT_DAEMON_MIGRATE_SCANNED if cc[CC_DAEMON] else C.VM_COMPACT_MIGRATE_SCANNED] += 1
+            count_scanned(z, cc, 1, False)
             cc[CC_MIGRATE_PFN] = end
             return 0
         fast_block = False
@@ -396,11 +409,7 @@ def isolate_migratepages(z, cc, migratepages):
                 nr = 0
                 low = min(max(low, block_end_pfn(fail_pfn, skip_order)), end)
                 next_skip = block_end_pfn(low, skip_order)
-        scanned = low - start_low - unscanned
-        if cc[CC_DAEMON]:
-            z.vm[C.VM_COMPACT_DAEMON_MIGRATE_SCANNED] += scanned
-        else:
-            z.vm[C.VM_COMPACT_MIGRATE_SCANNED] += scanned
+        count_scanned(z, cc, low - start_low - unscanned, False)
         if low >= end and nr == 0 and start_low == (block << C.PAGEBLOCK_ORDER):
             z.pb_skip[block] = 1
         cc[CC_MIGRATE_PFN] = low
@@ -489,12 +498,7 @@ def isolate_freepages_block(z, cc, pfn, end, freepages, nr_free, need, stride):
             pfn += (1 << order) - 1 + stride
         else:
             pfn += stride
-    if era38:
-        scanned = pfn - scan_start
-    if cc[CC_DAEMON]:
-        z.vm[C.VM_COMPACT_DAEMON_FREE_SCANNED] += scanned
-    else:
-        z.vm[C.VM_COMPACT_FREE_SCANNED] += scanned
+    count_scanned(z, cc, pfn - scan_start if era38 else scanned, True)
     return pfn, nr_free, stopped
 
 
@@ -539,8 +543,8 @@ def fast_isolate_freepages(z, cc, freepages, need):
     if scan_start:
         limit = C.PAGEBLOCK_NR_PAGES >> 1
     distance = cc[CC_FREE_PFN] - cc[CC_MIGRATE_PFN]
-    low_pfn = (cc[CC_FREE_PFN] - (distance >> 2)) & ~(C.PAGEBLOCK_NR_PAGES - 1)
-    min_pfn = (cc[CC_FREE_PFN] - (distance >> 1)) & ~(C.PAGEBLOCK_NR_PAGES - 1)
+    low_pfn = pageblock_start_pfn(cc[CC_FREE_PFN] - (distance >> 2))
+    min_pfn = pageblock_start_pfn(cc[CC_FREE_PFN] - (distance >> 1))
     cc[CC_SEARCH_ORDER] = min(order - 1, cc[CC_SEARCH_ORDER])
     nr_free = 0
     nr_scanned = 0
@@ -556,7 +560,7 @@ def fast_isolate_freepages(z, cc, freepages, need):
             order_scanned += 1
             nr_scanned += 1
             if entry >= highest:
-                highest = entry & ~(C.PAGEBLOCK_NR_PAGES - 1)
+                highest = pageblock_start_pfn(entry)
             if entry >= low_pfn:
                 cc[CC_FAST_SEARCH_FAIL] = 0
                 cc[CC_SEARCH_ORDER] = o
@@ -598,12 +602,9 @@ def fast_isolate_freepages(z, cc, freepages, need):
             elif cc[CC_DIRECT]:
                 page = min_pfn
                 cc[CC_FREE_PFN] = min_pfn
-    if cc[CC_DAEMON]:
-        z.vm[C.VM_COMPACT_DAEMON_FREE_SCANNED] += nr_scanned
-    else:
-        z.vm[C.VM_COMPACT_FREE_SCANNED] += nr_scanned
+    count_scanned(z, cc, nr_scanned, True)
     if page >= 0 and nr_free < need and not (cc[CC_DIRECT] and cc[CC_MODE] == MIGRATE_ASYNC):
-        start = page & ~(C.PAGEBLOCK_NR_PAGES - 1)
+        start = pageblock_start_pfn(page)
         end = start + C.PAGEBLOCK_NR_PAGES
         reached, nr_free, _ = isolate_freepages_block(z, cc, start, end, freepages, nr_free, need, 1)
         if reached >= end:
