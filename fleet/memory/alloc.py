@@ -67,7 +67,8 @@ def alloc_pages_direct_compact(z, order, o, mode):
     COMPACT_DEFERRED, which is not COMPACT_SKIPPED) and the free lists are
     tried; in 3.8 a deferred attempt returns before compact_stall is counted
     (in try_to_compact_pages). 3.8 drains the per-cpu lists before it
-    tries the free lists; 6.x drains inside compact_zone instead."""
+    tries the free lists; 6.x drains inside compact_zone instead. A success
+    clears compact_blockskip_flush (3.8 and 6.x), so the skip bits stay."""
     result = try_to_compact_pages(z, order, mode)
     era38 = z.zs[C.ZS_ERA] == C.ERA_3_8
     if result == COMPACT_SKIPPED or (result == COMPACT_DEFERRED and era38):
@@ -78,6 +79,7 @@ def alloc_pages_direct_compact(z, order, o, mode):
     pfn = alloc_pages(z, order, o, WMARK_MIN)
     if pfn >= 0:
         z.vm[C.VM_COMPACT_SUCCESS] += 1
+        z.zs[C.ZS_BLOCKSKIP_FLUSH] = 0  # both eras: the skip bits earned their keep
         compaction_defer_reset(z, order, True)
         return pfn, result
     z.vm[C.VM_COMPACT_FAIL] += 1

@@ -24,7 +24,7 @@ A run keeps its state in a `cc` array (compact_control) so it can stop when the
 host notification stream fills and resume after the caller drains it; between
 calls no free page is left isolated.
 
-The file is long (about 870 lines) for the reason mm/compaction.c is: the two
+The file is long (about 930 lines) for the reason mm/compaction.c is: the two
 scanners, the suitability and finish tests, deferral and the daemons
 (kcompactd, proactive compaction) share compact_control and call one another.
 """
@@ -216,21 +216,85 @@ def count_scanned(z, cc, nr, free_scanner):
 
 
 @kernel
+def page_lru(z, pfn):
+    """PageLRU: an allocated, not isolated page of an owner on the LRU (its
+    pages are movable and it is not the balloon). Tail pages of a THP answer
+    for their head, as PageLRU's PF_HEAD policy does."""
+    o = z.owner[pfn]
+    if o == C.OWNER_NONE or z.pflags[pfn] & C.PF_ISOLATED:
+        return False
+    return o != z.zs[C.ZS_BALLOON_OWNER] and z.own_mt[o] == C.MIGRATE_MOVABLE
+
+
+@kernel
+def reset_isolation_pfn(z, block, check_source, check_target):
+    """`__reset_isolation_pfn` (5.1+): clear the block's skip bit if a sample
+    of every 8th page (1 << PAGE_ALLOC_COSTLY_ORDER) finds an LRU page (a
+    migration source) or a PageBuddy head (a target); a block whose bit is
+    already clear counts once both are looked for, and the first target
+    must be a Movable block. True when the block is usable."""
+    if check_source and check_target and not z.pb_skip[block]:
+        return True
+    if not check_source and check_target and z.pb_mt[block] != C.MIGRATE_MOVABLE:
+        return False
+    start = block << C.PAGEBLOCK_ORDER
+    for pfn in range(start, start + C.PAGEBLOCK_NR_PAGES, 1 << C.PAGE_ALLOC_COSTLY_ORDER):
+        if (check_source and page_lru(z, pfn)) or (check_target and z.pflags[pfn] & C.PF_BUDDY):
+            z.pb_skip[block] = 0
+            return True
+    return False
+
+
+@kernel
 def reset_isolation_suitable(z):
-    """`__reset_isolation_suitable`: clear every pageblock's skip bit, and
-    (6.x) remember the highest pageblock holding a free page as the place
-    where a free scan starts (compact_init_free_pfn, read by the fast free
-    search). Simplified: every bit is cleared, where 5.1+ clears only those
-    of blocks in which a sample every 8 pages finds an LRU or a free page,
-    and the highest block is found exactly, not by sampling."""
-    z.pb_skip[:] = 0
+    """`__reset_isolation_suitable`: clear skip bits and send the cached
+    scanner positions back towards the zone's ends.
+
+    3.8 clears every bit and restarts both scanners at the ends, whenever it
+    is called (kswapd's sleep checks compact_blockskip_flush first;
+    compact_zone, at the maximum deferral, does not). 5.1+ moved the check
+    inside ("Only flush if a full compaction finished recently"), so in 6.x
+    nothing changes unless a direct compaction ran its scanners to their
+    meeting point since the last flush or successful compaction; and it
+    walks the blocks from both ends to the middle, clearing a lower block's
+    bit only if a sample finds an LRU page and an upper one's only if it
+    finds a free page (reset_isolation_pfn): balloon, slab and kernel pages
+    are not LRU pages, so a block of only those stays skipped. The cached
+    positions become the lowest source and the highest target it cleared
+    (also compact_init_free_pfn, where the fast free search starts), or the
+    middle, where the scanners meet at once, if it cleared neither."""
+    if z.zs[C.ZS_ERA] == C.ERA_3_8:
+        z.zs[C.ZS_BLOCKSKIP_FLUSH] = 0
+        z.pb_skip[:] = 0
+        z.zs[C.ZS_CACHED_MIGRATE_PFN] = 0
+        z.zs[C.ZS_CACHED_FREE_PFN] = 0
+        return
+    if not z.zs[C.ZS_BLOCKSKIP_FLUSH]:
+        return
     z.zs[C.ZS_BLOCKSKIP_FLUSH] = 0
-    init = 0
-    for pfn in range(z.zs[C.ZS_NR_PAGES] - 1, -1, -1):
-        if z.pflags[pfn] & C.PF_BUDDY:
-            init = pageblock_start_pfn(pfn)
-            break
-    z.zs[C.ZS_COMPACT_INIT_FREE_PFN] = init
+    migrate_pfn = 0
+    free_pfn = z.zs[C.ZS_NR_PAGES] - 1
+    reset_migrate = free_pfn
+    reset_free = migrate_pfn
+    source_set = False
+    free_set = False
+    while migrate_pfn < free_pfn:
+        mblock = migrate_pfn >> C.PAGEBLOCK_ORDER
+        if reset_isolation_pfn(z, mblock, True, source_set) and migrate_pfn < reset_migrate:
+            source_set = True
+            reset_migrate = migrate_pfn
+            z.zs[C.ZS_CACHED_MIGRATE_PFN] = migrate_pfn
+        fblock = free_pfn >> C.PAGEBLOCK_ORDER
+        if reset_isolation_pfn(z, fblock, free_set, True) and free_pfn > reset_free:
+            free_set = True
+            reset_free = free_pfn
+            z.zs[C.ZS_COMPACT_INIT_FREE_PFN] = pageblock_start_pfn(free_pfn)
+            z.zs[C.ZS_CACHED_FREE_PFN] = pageblock_start_pfn(free_pfn)
+        migrate_pfn += C.PAGEBLOCK_NR_PAGES
+        free_pfn -= C.PAGEBLOCK_NR_PAGES
+    if reset_migrate >= reset_free:  # "Leave no distance if no suitable block was reset"
+        z.zs[C.ZS_CACHED_MIGRATE_PFN] = migrate_pfn
+        z.zs[C.ZS_CACHED_FREE_PFN] = max(pageblock_start_pfn(free_pfn), C.PAGEBLOCK_NR_PAGES)
 
 
 # ---------------------------------------------------------------- scanners
@@ -697,7 +761,10 @@ def compact_finished(z, cc):
     """`__compact_finished`: COMPLETE when the scanners meet; for a sized
     request, SUCCESS once a free block of the order exists on the Movable list
     or a stealable fallback list (3.8: also above the low watermark), checked
-    at pageblock boundaries only (6.x)."""
+    at pageblock boundaries only (6.x). Scanners that met ask for the skip
+    bits to be flushed when the run was a direct compaction (6.x; 3.8 asks
+    for any run not from kswapd, compact_memory too, which the model does
+    not tell apart from kswapd's)."""
     order = cc[CC_ORDER]
     if scanners_met(cc):
         z.zs[C.ZS_CACHED_MIGRATE_PFN] = 0

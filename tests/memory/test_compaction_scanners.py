@@ -1,7 +1,8 @@
 """The 6.x compaction scanners' rules (compaction.py): the async free
 scanner's stride, the free block's skip bit, async direct compaction's
 skip-on-failure, the two fast searches, the cached positions after the
-scanners meet, when skip bits are flushed, and the priority of a costly
+scanners meet, when skip bits are flushed (kswapd's sleep, compaction
+restarting, a success), and the priority of a costly
 __GFP_NORETRY request's second attempt."""
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 
 from fleet.memory import compaction
 from fleet.memory import constants as C
-from fleet.memory.alloc import alloc_pages_gfp
+from fleet.memory.alloc import alloc_pages_direct_compact, alloc_pages_gfp, try_to_compact_pages
 from fleet.memory.compaction import MIGRATE_ASYNC, MIGRATE_SYNC, MIGRATE_SYNC_LIGHT
 from fleet.memory.rng import new_rng
 from fleet.memory.watermark import ALLOC_NO_WATERMARKS
@@ -149,14 +150,76 @@ def test_when_the_scanners_meet_the_next_run_starts_anew():
 
 
 def test_skip_bits_are_flushed_only_when_a_woken_kswapd_goes_back_to_sleep():
+    """6.x's flush samples every 8th page: the lower blocks' anon pages are
+    LRU pages; in the upper half a block needs a sampled free page until the
+    first one is found (block 6's at offset 8), so block 7, whose only free
+    page sits at offset 3, stays skipped; the scanners restart at block 0
+    and block 6."""
     z = full_zone(8)
+    z.free(6 * PB + 8)
+    z.free(7 * PB + 3)
     z.a.pb_skip[:] = 1
     z.a.zs[C.ZS_BLOCKSKIP_FLUSH] = 1
     z.run_daemons()  # kswapd was not woken: it slept throughout
     assert np.count_nonzero(z.a.pb_skip) == 8
     z.a.zs[C.ZS_KSWAPD_WAKE] = 1  # woken for order 0
     z.run_daemons()
-    assert np.count_nonzero(z.a.pb_skip) == 0 and int(z.a.zs[C.ZS_BLOCKSKIP_FLUSH]) == 0
+    assert z.a.pb_skip.tolist() == [0, 0, 0, 0, 0, 0, 0, 1] and int(z.a.zs[C.ZS_BLOCKSKIP_FLUSH]) == 0
+    assert (int(z.a.zs[C.ZS_CACHED_MIGRATE_PFN]), int(z.a.zs[C.ZS_CACHED_FREE_PFN])) == (0, 6 * PB)
+
+
+def test_a_flush_leaves_blocks_of_balloon_pages_skipped_they_are_not_lru_pages():
+    z = Zone(4 * PB, era="6.x", rng=new_rng(1, 0), thp=False, pcp=False, balloon_compaction=True)
+    anon = z.register_owner("anon", C.KIND_ANON)
+    assert z.alloc_bulk(anon, 0, PB, ALLOC_NO_WATERMARKS) == PB
+    while z.balloon_pages() < 2 * PB:
+        assert z.inflate(2 * PB - z.balloon_pages()) > 0
+    balloon = z.balloon_owner
+    layout = [set(z.a.owner[b * PB : (b + 1) * PB].tolist()) for b in range(4)]
+    assert layout == [{anon}, {balloon}, {balloon}, {C.OWNER_NONE}]
+    z.a.pb_skip[:] = 1
+    z.a.zs[C.ZS_BLOCKSKIP_FLUSH] = 1
+    compaction.reset_isolation_suitable(z.a)
+    assert z.a.pb_skip.tolist() == [0, 1, 1, 0]
+    z.check()
+
+
+@pytest.mark.parametrize("era, flush, flushed", [("6.x", 0, False), ("6.x", 1, True), ("3.8", 0, True)])
+def test_compaction_restarting_after_the_longest_deferral_flushes_skip_bits_only_as_its_era_does(era, flush, flushed):
+    """try_to_compact_pages at compact_defer_shift 6 with 64 attempts
+    considered: 3.8's compact_zone flushes unconditionally; 6.x's
+    __reset_isolation_suitable returns unless compact_blockskip_flush says
+    a direct compaction's scanners met since the last flush (5.1+)."""
+    z = full_zone(8, era)
+    for pfn in [*range(1, 5 * PB, 2), 7 * PB + 8]:  # headroom, no free block; a target up top
+        z.free(pfn)
+    z.a.pb_skip[:] = 1
+    z.a.zs[C.ZS_BLOCKSKIP_FLUSH] = flush
+    z.a.zs[C.ZS_CACHED_MIGRATE_PFN], z.a.zs[C.ZS_CACHED_FREE_PFN] = 6 * PB, 7 * PB
+    z.a.zs[C.ZS_COMPACT_DEFER_SHIFT], z.a.zs[C.ZS_COMPACT_CONSIDERED] = 6, 63
+    z.a.zs[C.ZS_COMPACT_ORDER_FAILED] = 9
+    z.a.zs[C.ZS_EXTFRAG_THRESHOLD] = -1  # memory is scarce; compaction_suitable must still pass
+    z.a.zs[C.ZS_WMARK_LOW] = 0
+    try_to_compact_pages(z.a, 9, MIGRATE_SYNC_LIGHT)
+    # Kept: the run resumes at the cached pfn, in a skipped block next to the
+    # free scanner, and scans nothing. Flushed: it starts at the zone's start.
+    assert (vm(z, "compact_migrate_scanned") > 0) == flushed
+    z.check()
+
+
+def test_a_compaction_that_let_the_allocation_succeed_keeps_the_skip_bits():
+    """__alloc_pages_direct_compact clears compact_blockskip_flush on a
+    success (3.8 and 6.x): the next restart keeps its skip bits."""
+    z = full_zone(8)
+    for pfn in [*range(0, 4 * PB, 2), *range(7 * PB, 8 * PB)]:
+        z.free(pfn)  # headroom, and a whole free block: the request succeeds
+    z.a.zs[C.ZS_BLOCKSKIP_FLUSH] = 1
+    thp = z.register_owner("thp", C.KIND_THP)
+    z.a.zs[C.ZS_WMARK_MIN] = z.a.zs[C.ZS_WMARK_LOW] = 0
+    pfn, _ = alloc_pages_direct_compact(z.a, 9, thp, MIGRATE_ASYNC)
+    assert pfn >= 0 and vm(z, "compact_success") == 1
+    assert int(z.a.zs[C.ZS_BLOCKSKIP_FLUSH]) == 0
+    z.check()
 
 
 @pytest.mark.parametrize("gfp, defer_shift", [(C.GFP_DIRECT_RECLAIM | C.GFP_NORETRY, 0), (C.GFP_DIRECT_RECLAIM, 1)])
