@@ -32,7 +32,6 @@ from .compaction import (
     compaction_suitable,
     defer_compaction,
     init_cc,
-    reset_isolation_suitable,
 )
 from .jit import kernel
 from .page_alloc import alloc_pages, drain_pages_zone
@@ -53,8 +52,6 @@ def try_to_compact_pages(z, order, mode):
         return COMPACT_DEFERRED
     if compaction_suitable(z, order) == COMPACT_SKIPPED:
         return COMPACT_SKIPPED
-    if z.zs[C.ZS_COMPACT_DEFER_SHIFT] == 6 and z.zs[C.ZS_COMPACT_CONSIDERED] >= 64:
-        reset_isolation_suitable(z)  # compaction_restarting()
     init_cc(z, order, mode, 0, 0, 1, 0)
     return compact_zone(z)
 

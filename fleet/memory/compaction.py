@@ -24,7 +24,7 @@ A run keeps its state in a `cc` array (compact_control) so it can stop when the
 host notification stream fills and resume after the caller drains it; between
 calls no free page is left isolated.
 
-The file is long (about 930 lines) for the reason mm/compaction.c is: the two
+The file is long (about 960 lines) for the reason mm/compaction.c is: the two
 scanners, the suitability and finish tests, deferral and the daemons
 (kcompactd, proactive compaction) share compact_control and call one another.
 """
@@ -79,8 +79,15 @@ NR_CC = C.NR_CC
 
 @kernel
 def init_cc(z, order, mode, whole_zone, ignore_skip, direct, daemon):
-    """Set up the zone's compact_control, starting where the cached scanner
-    positions say (or at the zone's ends for a whole-zone run)."""
+    """Set up the zone's compact_control for a compact_zone run, starting
+    where the cached scanner positions say (or at the zone's ends for a
+    whole-zone run), after flushing the skip bits if compaction is
+    restarting (6.x flushes before it reads the cached positions, 3.8
+    after: its run starts where the last one stopped)."""
+    era38 = z.zs[C.ZS_ERA] == C.ERA_3_8
+    restarting = compaction_restarting(z, order)
+    if restarting and not era38:
+        reset_isolation_suitable(z)
     cc = z.cc
     cc[:] = 0
     n = z.zs[C.ZS_NR_PAGES]
@@ -93,6 +100,25 @@ def init_cc(z, order, mode, whole_zone, ignore_skip, direct, daemon):
     else:
         cc[CC_MIGRATE_PFN] = z.zs[C.ZS_CACHED_MIGRATE_PFN]
         cc[CC_FREE_PFN] = z.zs[C.ZS_CACHED_FREE_PFN]
+    if restarting and era38:
+        reset_isolation_suitable(z)
+
+
+@kernel
+def compaction_restarting(z, order):
+    """Whether a compact_zone run flushes the skip bits first, whoever runs
+    it. 3.8: at the longest deferral (compact_defer_shift ==
+    COMPACT_MAX_DEFER_SHIFT, "numerous alloc failures"), compact_memory and
+    kswapd's compaction included. 6.x (`compaction_restarting`): also only
+    once the deferred attempts reached the limit, and only for an order at
+    or above compact_order_failed, so never for compact_memory or
+    proactive compaction (order -1)."""
+    shift = z.zs[C.ZS_COMPACT_DEFER_SHIFT]
+    if shift != COMPACT_MAX_DEFER_SHIFT:
+        return False
+    if z.zs[C.ZS_ERA] == C.ERA_3_8:
+        return True
+    return order >= z.zs[C.ZS_COMPACT_ORDER_FAILED] and z.zs[C.ZS_COMPACT_CONSIDERED] >= 1 << shift
 
 
 # ---------------------------------------------------------------- indices

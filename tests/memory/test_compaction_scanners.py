@@ -207,6 +207,18 @@ def test_compaction_restarting_after_the_longest_deferral_flushes_skip_bits_only
     z.check()
 
 
+@pytest.mark.parametrize("era, left", [("3.8", 0), ("6.x", 8)])
+def test_compact_memory_at_the_longest_deferral_flushes_in_38_only(era, left):
+    """3.8's compact_zone flushes at compact_defer_shift 6 for every caller;
+    6.x's compaction_restarting never holds for compact_memory's order -1."""
+    z = full_zone(8, era, reserve=True)
+    z.a.pb_skip[:] = 1
+    z.a.zs[C.ZS_COMPACT_DEFER_SHIFT], z.a.zs[C.ZS_COMPACT_CONSIDERED] = 6, 64
+    compaction.init_cc(z.a, -1, MIGRATE_SYNC, 1, 1, 0, 0)  # what compact_memory starts with
+    assert np.count_nonzero(z.a.pb_skip) == left
+    z.check()
+
+
 def test_a_compaction_that_let_the_allocation_succeed_keeps_the_skip_bits():
     """__alloc_pages_direct_compact clears compact_blockskip_flush on a
     success (3.8 and 6.x): the next restart keeps its skip bits."""
