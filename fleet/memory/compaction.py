@@ -554,10 +554,12 @@ def isolate_freepages_block(z, cc, pfn, end, freepages, nr_free, need, stride):
     are held or at a buddy the watermark refuses; 3.8 takes every free page
     of the block and skips a refused buddy. compact_free_scanned counts
     the pfns looked at plus the pages of each buddy taken and compound
-    page jumped (3.8: the pfns passed). Returns (the pfn reached, pages
-    held, stopped early)."""
+    page jumped (3.8: the pfns passed), compact_isolated the pages taken
+    (COMPACTISOLATED counts both scanners' isolations). Returns (the pfn
+    reached, pages held, stopped early)."""
     era38 = z.zs[C.ZS_ERA] == C.ERA_3_8
     scan_start = pfn
+    held_before = nr_free
     scanned = 0
     stopped = False
     while pfn < end:
@@ -589,6 +591,7 @@ def isolate_freepages_block(z, cc, pfn, end, freepages, nr_free, need, stride):
         else:
             pfn += stride
     count_scanned(z, cc, pfn - scan_start if era38 else scanned, True)
+    z.vm[C.VM_COMPACT_ISOLATED] += nr_free - held_before
     return pfn, nr_free, stopped
 
 
@@ -675,6 +678,7 @@ def fast_isolate_freepages(z, cc, freepages, need):
                     freepages[nr_free] = page + i
                     nr_free += 1
                 nr_scanned += (1 << o) - 1
+                z.vm[C.VM_COMPACT_ISOLATED] += 1 << o
             else:
                 o = cc[CC_SEARCH_ORDER] + 1
                 page = -1

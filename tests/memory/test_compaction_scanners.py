@@ -46,8 +46,10 @@ def test_the_async_free_scanner_looks_at_every_32nd_pfn_and_misses_a_lone_page_b
     reached, held, stopped = compaction.isolate_freepages_block(z.a, z.a.cc, start, end, z.a.cc_free, 0, 32, 32)
     assert (held, stopped, reached >= end) == (0, False, True)
     assert vm(z, "compact_free_scanned") == PB // 32
+    assert vm(z, "compact_isolated") == 0
     reached, held, _ = compaction.isolate_freepages_block(z.a, z.a.cc, start, end, z.a.cc_free, 0, 32, 1)
     assert held == 1 and int(z.a.cc_free[0]) == top + 5
+    assert vm(z, "compact_isolated") == 1  # COMPACTISOLATED counts the free scanner's pages too
     release(z, held)
     z.check()
 
@@ -116,6 +118,7 @@ def test_the_fast_free_search_takes_a_page_from_the_free_list_without_the_linear
     held = compaction.isolate_freepages(z.a, z.a.cc, z.a.cc_free, 32)
     assert held == 1 and int(z.a.cc_free[0]) == target
     assert vm(z, "compact_free_scanned") == 1  # one free-list entry, no pfn walked
+    assert vm(z, "compact_isolated") == 1
     assert int(z.a.cc[compaction.CC_FREE_PFN]) == 7 * PB  # the linear scanner did not move
     release(z, held)
     z.check()
