@@ -320,6 +320,7 @@ def reset_isolation_suitable(z):
         free_pfn -= C.PAGEBLOCK_NR_PAGES
     if reset_migrate >= reset_free:  # "Leave no distance if no suitable block was reset"
         z.zs[C.ZS_CACHED_MIGRATE_PFN] = migrate_pfn
+        # A cached free pfn of 0 means "start anew" to init_cc: keep it above.
         z.zs[C.ZS_CACHED_FREE_PFN] = max(pageblock_start_pfn(free_pfn), C.PAGEBLOCK_NR_PAGES)
 
 
@@ -481,13 +482,12 @@ def isolate_migratepages(z, cc, migratepages):
                     unscanned += (1 << order) - 1
                 low = (low | ((1 << order) - 1)) + 1
             else:
-                if o != C.OWNER_NONE and not flags & C.PF_ISOLATED:
-                    if o == balloon:
-                        if balloon_movable and (locked or not lock_gate) and balloon_page_isolate(z, low):
-                            isolated = True
-                    elif z.own_mt[o] == C.MIGRATE_MOVABLE:
-                        locked = True
-                        isolate_lru_page(z, low)
+                if page_lru(z, low):
+                    locked = True
+                    isolate_lru_page(z, low)
+                    isolated = True
+                elif o == balloon and not flags & C.PF_ISOLATED:
+                    if balloon_movable and (locked or not lock_gate) and balloon_page_isolate(z, low):
                         isolated = True
                 if isolated:
                     migratepages[nr] = low
