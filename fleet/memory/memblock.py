@@ -1,12 +1,13 @@
-"""Boot memory (mm/memblock.c): memblock-reserved ranges, which never reach
-the buddy allocator, and memblock_free_all(), which gives the rest to it."""
+"""Boot memory (mm/memblock.c): memblock-reserved ranges, memblock_free_all(),
+which gives the rest to the buddy allocator, and free_reserved_area(), which
+late in boot gives it what the kernel kept reserved only while it booted."""
 
 import numpy as np
 
 from . import constants as C
 from .jit import kernel
 from .owner import owner_list_add
-from .page_alloc import free_one_page
+from .page_alloc import free_one_page, free_pages
 
 
 @kernel
@@ -50,3 +51,17 @@ def boot_free_all(z):
             pfn += 1 << order
             freed += 1 << order
     z.zs[C.ZS_NR_FREE] = freed
+
+
+@kernel
+def free_reserved_area(z, start, end):
+    """`free_reserved_area` (mm/page_alloc.c, 6.1): pfns start..end-1, reserved
+    while the kernel booted (its __init sections and the gaps of its image
+    in free_initmem, the unpacked initrd in free_initrd_mem), become free
+    pages one by one through the usual free path (free_reserved_page ->
+    __free_page, so a 6.x guest finds them on its per-cpu lists) and count
+    as managed (adjust_managed_page_count), with the watermarks left as they
+    were computed before. The pages must be memblock-reserved."""
+    for pfn in range(start, end):
+        free_pages(z, pfn)
+    z.zs[C.ZS_MANAGED] += end - start

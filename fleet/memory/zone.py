@@ -41,9 +41,9 @@ class Zone:
     Movable and migratable) — off is the world before Linux 3.8. rng: the
     guest's one generator state (fleet.memory.rng.new_rng); reclaim draws from
     it. reserved: memblock-reserved (start pfn, pages) ranges, owned by
-    "reserved" and never freed to the buddy allocator (page_alloc.
-    memblock_reserve); managed pages and the watermarks exclude them, as
-    the kernel's zone->managed_pages does. thp: THP is enabled (always or
+    "reserved" and not freed to the buddy allocator (memblock_reserve) unless
+    free_reserved_area frees them later; managed pages and the watermarks
+    exclude them, as the kernel's zone->managed_pages does. thp: THP is enabled (always or
     madvise), so min_free_kbytes is raised as khugepaged does
     (watermark.recommended_min_free_kbytes, for the zones a QEMU guest of
     this size has). other_zone_pages: managed pages of guest zones the model
@@ -339,6 +339,16 @@ class Zone:
     def pcp_pages(self) -> int:
         """Free pages on the per-cpu lists (zoneinfo's pagesets `count`)."""
         return int(self.a.zs[C.ZS_PCP_COUNT])
+
+    def free_reserved_area(self, start: int, pages: int) -> None:
+        """Free reserved pfns start..start+pages-1 late in boot, as free_initmem
+        and free_initrd_mem do (memblock.free_reserved_area)."""
+        reserved = self.owner_names.index("reserved") if "reserved" in self.owner_names else -1
+        if start < 0 or pages < 0 or start + pages > self.nr_pages:
+            raise ValueError(f"range {start}+{pages} lies outside the zone")
+        if reserved < 0 or not np.all(self.a.owner[start : start + pages] == reserved):
+            raise ValueError(f"range {start}+{pages} is not all memblock-reserved")
+        memblock.free_reserved_area(self.a, start, start + pages)
 
     def drain_pcp(self) -> None:
         """Every per-cpu page back to the buddy lists (drain_all_pages)."""

@@ -141,8 +141,13 @@ def compare_scenario(sc: Scenario, seeds=SEEDS) -> list[Row]:
         raise ValueError(f"{sc.reference_path}: recorded for other steps or memory than {sc.path}; re-record it")
     real = {w: [[real_figures(s) for s in run["snapshots"]] for run in ref["runs"][w]] for w in ("off", "on")}
     boots = [run["snapshots"][0] for w in ("off", "on") for run in ref["runs"][w]]
-    boot = measured_boot_state(boots, ZONE, sc.zone_pages, sc.memory_bytes // C.PAGE_SIZE)
-    model = {w: [run_model(sc, boot, w, seed, step_seconds(ref, w)) for seed in seeds] for w in ("off", "on")}
+    model = {}
+    for w in ("off", "on"):
+        pfnmap = ref["runs"][w][0]["snapshots"][0].get("pfnmap")
+        boot = measured_boot_state(
+            boots, ZONE, sc.zone_pages, sc.memory_bytes // C.PAGE_SIZE, pfnmap, sc.zone_pfns.start
+        )
+        model[w] = [run_model(sc, boot, w, seed, step_seconds(ref, w)) for seed in seeds]
     names = ["boot", *ref["steps"]]
     rows = []
     for i, step in enumerate(names):

@@ -117,3 +117,20 @@ def zoneinfo(text: str) -> dict[str, dict[str, int]]:
         elif len(words) == 3 and words[:2] == ["pages", "free"]:
             zone["nr_free_pages"] = int(words[2])
     return {name: z for name, z in out.items() if z.get("managed", 0) > 0}
+
+
+PFN_CLASSES = ("r", "f", "u")  # PG_reserved, free (buddy or per-cpu list), in use
+
+
+def pfnmap(text: str) -> list[list]:
+    """`bfhelper pfnmap` output ("START CLASS LENGTH" per run) as [start,
+    class, length] runs, checked to be contiguous."""
+    runs: list[list] = []
+    for line in text.split("\n"):
+        if not line.strip():
+            continue
+        start, cls, length = line.split()
+        if cls not in PFN_CLASSES or (runs and runs[-1][0] + runs[-1][2] != int(start)):
+            raise ValueError(f"pfnmap: bad run {line!r}")
+        runs.append([int(start), cls, int(length)])
+    return runs

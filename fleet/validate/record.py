@@ -24,11 +24,14 @@ from .steps import PROC_FILES, RealRunner, boot, drain_pcp, read_files, timed
 FORMAT = 1
 
 
-def snapshot(guest: Guest) -> dict:
+def snapshot(guest: Guest, pfns: range | None = None) -> dict:
+    """The /proc files now and after a drain of the per-cpu lists; with
+    `pfns`, first the class of every page in that range (bfhelper pfnmap)."""
+    layout = {"pfnmap": procfs.pfnmap(guest.sh(f"bfhelper pfnmap {pfns.start} {pfns.stop}"))} if pfns else {}
     files = read_files(guest, PROC_FILES)
     drain_pcp(guest)
     drained = read_files(guest, ("buddyinfo", "zoneinfo"))
-    return {
+    return layout | {
         "buddyinfo": procfs.buddyinfo(files["buddyinfo"]),
         "pageblocks": procfs.pagetypeinfo(files["pagetypeinfo"]),
         "vmstat": procfs.vmstat(files["vmstat"]),
@@ -48,7 +51,8 @@ def run_world(sc: Scenario, world: str, rep: int, disk: Path, initrd: Path, log,
         boot_s = boot(guest, sc.thp_defrag)
         kernel = guest.sh("uname -r")
         runner = RealRunner(guest, seed=rep + 1)
-        snaps = [{"step": "boot", "summary": f"booted in {boot_s:.1f} s", "wall_s": round(boot_s, 2)} | snapshot(guest)]
+        booted = {"step": "boot", "summary": f"booted in {boot_s:.1f} s", "wall_s": round(boot_s, 2)}
+        snaps = [booted | snapshot(guest, sc.zone_pfns)]
         for i, step in enumerate(sc.steps, 1):
             summary, took = timed(runner.run, step)
             log(f"  {world} rep {rep + 1} step {i}/{len(sc.steps)} {step}: {summary} ({took:.1f} s)")

@@ -47,6 +47,11 @@ class Scenario:
         return (self.memory_bytes - DMA_ZONE_BYTES) >> 12
 
     @property
+    def zone_pfns(self) -> range:
+        """The page frame numbers of the DMA32 zone."""
+        return range(DMA_ZONE_BYTES >> 12, self.memory_bytes >> 12)
+
+    @property
     def reference_path(self) -> Path:
         return self.path.with_suffix(".ref.json")
 

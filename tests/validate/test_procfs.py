@@ -1,6 +1,8 @@
 """The parsers of the kernel files a validation snapshot reads, on texts as
 Linux 6.1 prints them."""
 
+import pytest
+
 from fleet.validate import procfs
 
 BUDDYINFO = """Node 0, zone      DMA      0      0      0      0      0      0      0      0      1      1      3 
@@ -87,3 +89,11 @@ def test_vmstat_keeps_chosen_nonzero_counters():
 def test_meminfo_in_kb():
     got = procfs.meminfo("MemTotal:        1014788 kB\nMemFree:         1000592 kB\nZswap: 0 kB\n")
     assert got == {"MemTotal": 1014788, "MemFree": 1000592}
+
+
+def test_pfnmap_runs_are_parsed_and_must_be_contiguous():
+    assert procfs.pfnmap("4096 r 2049\n6145 f 511\n6656 u 3\n") == [[4096, "r", 2049], [6145, "f", 511], [6656, "u", 3]]
+    with pytest.raises(ValueError, match="bad run"):
+        procfs.pfnmap("4096 r 10\n4100 f 5\n")
+    with pytest.raises(ValueError, match="bad run"):
+        procfs.pfnmap("4096 x 10\n")

@@ -13,6 +13,9 @@
  *                                        order (MADV_DONTNEED / FADV_DONTNEED)
  *   bfhelper ctl NAME exit               free all (unmap, or drop the file's
  *                                        cache), answer, then exit
+ *   bfhelper pfnmap LO HI                pfns LO..HI-1 as runs "START CLASS
+ *                                        LENGTH": r PG_reserved, f free (a
+ *                                        buddy or per-cpu page), u in use
  *
  * `hold` returns once the memory is faulted; a child keeps it and serves
  * commands on /run/bf/NAME.cmd, answering on /run/bf/NAME.ack.
@@ -247,12 +250,48 @@ static int ctl(int argc, char **argv)
 	return atol(line) < 0;
 }
 
+/* Read /proc/kpageflags and /proc/kpagecount (CONFIG_PROC_PAGE_MONITOR) and
+ * print the pfns as runs of one class. A free page is a buddy head, or a page
+ * with no flags and no references: a buddy's tail or a page on a per-cpu
+ * list. Stops at the end of memory. */
+static int pfnmap(long lo, long hi)
+{
+	enum { CHUNK = 4096 };
+	static uint64_t fl[CHUNK], ct[CHUNK];
+	int ff = open("/proc/kpageflags", O_RDONLY), fc = open("/proc/kpagecount", O_RDONLY);
+	long start = lo, pfn = lo;
+	char cls = 0;
+	if (ff < 0 || fc < 0)
+		die("/proc/kpageflags");
+	while (pfn < hi) {
+		long n = hi - pfn < CHUNK ? hi - pfn : CHUNK;
+		ssize_t a = pread(ff, fl, n * 8, pfn * 8), b = pread(fc, ct, n * 8, pfn * 8);
+		if (a <= 0 || b <= 0)
+			break;
+		n = (a < b ? a : b) / 8;
+		for (long i = 0; i < n; i++, pfn++) {
+			char c = fl[i] & (1ULL << 32) ? 'r' : (fl[i] & (1ULL << 10) || (!fl[i] && !ct[i])) ? 'f' : 'u';
+			if (c != cls) {
+				if (cls)
+					printf("%ld %c %ld\n", start, cls, pfn - start);
+				cls = c;
+				start = pfn;
+			}
+		}
+	}
+	if (cls)
+		printf("%ld %c %ld\n", start, cls, pfn - start);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 4 && !strcmp(argv[1], "pfnmap"))
+		return pfnmap(atol(argv[2]), atol(argv[3]));
 	if (argc > 1 && !strcmp(argv[1], "hold"))
 		return hold(argc, argv);
 	if (argc > 1 && !strcmp(argv[1], "ctl"))
 		return ctl(argc, argv);
-	fprintf(stderr, "usage: bfhelper hold NAME anon|thp|file PAGES [OFFSET] | ctl NAME CMD...\n");
+	fprintf(stderr, "usage: bfhelper hold NAME anon|thp|file PAGES [OFFSET] | ctl NAME CMD... | pfnmap LO HI\n");
 	return 2;
 }
