@@ -183,7 +183,33 @@ def test_a_proactive_run_that_does_not_lower_the_score_waits_32_seconds():
     runs = [i for i in range(34) if scanned[i] > (scanned[i - 1] if i else 0)]
     assert runs == [0, 33]
     assert int(z.a.zs[C.ZS_PROACTIVE_WAIT_MS]) == compaction.PROACTIVE_DEFER_MS
-    wakes = vm(z, "compact_daemon_wake")
+    wakes, proactive = vm(z, "compact_daemon_wake"), proactive_scanned(z)
     z.a.zs[C.ZS_KCOMPACTD_WAKE] = C.PAGEBLOCK_ORDER + 1
     z.run_daemons(proactiveness=20)
-    assert vm(z, "compact_daemon_wake") == wakes + 2  # kcompactd_do_work, then the proactive check at once
+    assert vm(z, "compact_daemon_wake") == wakes + 1  # kcompactd_do_work,
+    assert proactive_scanned(z) > proactive  # then the proactive check at once
+
+
+def proactive_scanned(z):
+    """Pfns scanned outside kcompactd_do_work: compact_zone counts every run
+    in compact_migrate_scanned, kcompactd_do_work in the daemon twin too."""
+    return vm(z, "compact_migrate_scanned") - vm(z, "compact_daemon_migrate_scanned")
+
+
+def test_proactive_compaction_counts_as_6_1_does():
+    """6.1: a proactive run (proactive_compact_node) is no kcompactd wake and
+    adds to compact_*_scanned only; a kcompactd_do_work run adds to both
+    compact_migrate_scanned and compact_daemon_migrate_scanned."""
+    for woken in (False, True):
+        z = Zone(64 * PB, era="6.x", rng=new_rng(1, 0))
+        o = z.register_owner("anon", C.KIND_ANON)
+        assert z.alloc_bulk(o, 0, z.nr_pages, ALLOC_NO_WATERMARKS) == z.nr_pages
+        z.free_owner_every(o, 2)
+        z.drain_pcp()
+        if woken:
+            z.a.zs[C.ZS_KCOMPACTD_WAKE] = C.PAGEBLOCK_ORDER + 1
+        z.run_daemons(proactiveness=0 if woken else 20)
+        scanned, daemon = vm(z, "compact_migrate_scanned"), vm(z, "compact_daemon_migrate_scanned")
+        assert scanned > 0 and vm(z, "pgmigrate_success") > 0
+        assert vm(z, "compact_daemon_wake") == int(woken)
+        assert daemon == (scanned if woken else 0)
