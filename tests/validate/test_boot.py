@@ -8,7 +8,7 @@ import pytest
 from fleet.memory import constants as C
 from fleet.memory.rng import new_rng
 from fleet.memory.zone import Zone
-from fleet.validate.boot import BootState, boot_zone, measured_layout
+from fleet.validate.boot import BootState, boot_zone, measured_boot_state, measured_layout
 
 PB = C.PAGEBLOCK_NR_PAGES
 ZONE_PAGES = 64 * PB
@@ -85,3 +85,22 @@ def test_boot_allocations_fill_the_image_tail_and_late_holes_stay_free_for_users
     assert np.flatnonzero(owner == kernel).min() >= 2048  # a whole block of its own
     assert np.all(np.isin(np.flatnonzero(owner == anon), np.arange(700, 900)))
     assert int(zone.a.zs[C.ZS_MANAGED]) == ZONE_PAGES - 1500
+
+
+def test_a_reference_without_a_pfn_map_gets_one_reserved_range_at_each_end():
+    """Older references have no pfn map: the reserved pages (present minus
+    managed) split into the memmap at the top and the rest at the bottom."""
+    zone_pages, memory_pages = 64 * PB, 65 * PB
+    snap = {
+        "zoneinfo": {
+            "DMA32": {"managed": zone_pages - 1000, "present": zone_pages, "nr_free_pages": 30000, "pcp_count": 0},
+            "DMA": {"managed": 500, "present": 512, "nr_free_pages": 500, "pcp_count": 0},
+        },
+        "meminfo": {"SReclaimable": 40, "Cached": 400, "Buffers": 0, "AnonPages": 80},
+    }
+    state = measured_boot_state([snap], "DMA32", zone_pages, memory_pages, None, 4096)
+    memmap = memory_pages * 64 // C.PAGE_SIZE
+    assert state.reserved == ((0, 1000 - memmap), (zone_pages - memmap, memmap))
+    assert state.late_free == ()
+    assert (state.reclaimable, state.files, state.anon, state.other_zone_pages) == (10, 100, 20, 500)
+    assert state.unmovable == zone_pages - 1000 - 30000 - 130
