@@ -30,6 +30,12 @@ PICKS = {"oldest": PICK_OLDEST, "newest": PICK_NEWEST, "random": PICK_RANDOM}
 # pageblock_nr_pages * MIGRATE_TYPES (build_all_zonelists); MIGRATE_TYPES is 5
 # in both eras without CMA (3.8: + Reserve, Isolate; 6.x: + HighAtomic, Isolate).
 _MIGRATE_TYPES_KERNEL = 5
+RESERVED_OWNER = "reserved"  # the owner of memblock-reserved pages
+
+
+def _check_range(start: int, pages: int, nr_pages: int, what: str) -> None:
+    if start < 0 or pages < 0 or start + pages > nr_pages:
+        raise ValueError(f"{what} {start}+{pages} lies outside the zone")
 
 
 class Zone:
@@ -89,10 +95,9 @@ class Zone:
         zs = self.a.zs
         managed = nr_pages
         if reserved:
-            o = self.register_owner("reserved", C.KIND_KERNEL)
+            o = self.register_owner(RESERVED_OWNER, C.KIND_KERNEL)
             for start, pages in reserved:
-                if start < 0 or pages < 0 or start + pages > nr_pages:
-                    raise ValueError(f"reserved range {start}+{pages} lies outside the zone")
+                _check_range(start, pages, nr_pages, "reserved range")
                 memblock.memblock_reserve(self.a, o, start, start + pages)
             managed -= self.owner_pages(o)
         zs[C.ZS_NR_PAGES] = nr_pages
@@ -343,9 +348,8 @@ class Zone:
     def free_reserved_area(self, start: int, pages: int) -> None:
         """Free reserved pfns start..start+pages-1 late in boot, as free_initmem
         and free_initrd_mem do (memblock.free_reserved_area)."""
-        reserved = self.owner_names.index("reserved") if "reserved" in self.owner_names else -1
-        if start < 0 or pages < 0 or start + pages > self.nr_pages:
-            raise ValueError(f"range {start}+{pages} lies outside the zone")
+        reserved = self.owner_names.index(RESERVED_OWNER) if RESERVED_OWNER in self.owner_names else -1
+        _check_range(start, pages, self.nr_pages, "range")
         if reserved < 0 or not np.all(self.a.owner[start : start + pages] == reserved):
             raise ValueError(f"range {start}+{pages} is not all memblock-reserved")
         memblock.free_reserved_area(self.a, start, start + pages)
