@@ -34,7 +34,7 @@ from .balloon import balloon_page_isolate, stream_room
 from .jit import kernel
 from .lists import list_rotate
 from .migrate import isolate_lru_page, migrate_page, putback_movable_page
-from .page_alloc import can_steal_fallback_6x, del_page_from_free_list, drain_pages_zone, free_one_page
+from .page_alloc import can_steal_fallback_6x, del_page_from_free_list, drain_pages_zone, free_the_page
 from .watermark import WMARK_LOW, wmark_pages, zone_watermark_ok
 
 COMPACT_CLUSTER_MAX = C.COMPACT_CLUSTER_MAX
@@ -780,11 +780,13 @@ def isolate_freepages(z, cc, freepages, need):
 
 @kernel
 def release_freepages(z, freepages, nr_free, first):
-    """`release_freepages`: give unused isolated free pages back."""
+    """`release_freepages` (3.8 and 6.1): the isolated free pages the run did
+    not use are order-0 pages by now (split_free_page / split_map_pages), and
+    each goes back through `__free_page`, so onto the per-cpu lists (3.8's
+    free_hot_cold_page, 6.1's free_unref_page), not straight to the buddy
+    lists."""
     for i in range(first, nr_free):
-        pfn = freepages[i]
-        free_one_page(z, pfn, 0, z.pb_mt[pfn >> C.PAGEBLOCK_ORDER], False)
-        z.zs[C.ZS_NR_FREE] += 1
+        free_the_page(z, freepages[i], 0)
 
 
 # ---------------------------------------------------------------- the run

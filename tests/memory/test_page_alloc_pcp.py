@@ -224,6 +224,27 @@ def test_compaction_drains_once_it_leaves_the_block_it_migrated_from():
         assert (pcp(z) == 0) == drained, (era, order)
 
 
+@pytest.mark.parametrize("era", ["6.x", "3.8"])
+def test_free_pages_compaction_did_not_use_go_back_through_the_lists(era):
+    """release_freepages frees each unused isolated page with __free_page:
+    onto the per-cpu lists (6.1 free_unref_page, 3.8 free_hot_cold_page),
+    counted in pgfree, out of NR_FREE_PAGES until the lists spill."""
+    z, _ = full_zone(era)
+    for pfn in [*range(2 * PB), *range(3 * PB, 3 * PB + 8)]:  # above low, for the isolation check
+        z.free(pfn)
+    z.drain_pcp()
+    free, pgfree = z.nr_free, int(z.a.vm[C.VM_PGFREE])
+    _, held, _ = compaction.isolate_freepages_block(z.a, z.a.cc, 3 * PB, 4 * PB, z.a.cc_free, 0, 8, 1)
+    assert held == 8 and z.nr_free == free - 8
+    compaction.release_freepages(z.a, z.a.cc_free, held, 3)  # the run used three
+    assert pcp(z) == 5 and z.nr_free == free - 8
+    assert int(z.a.vm[C.VM_PGFREE]) == pgfree + 5
+    assert sorted(list_pfns(z, C.MIGRATE_MOVABLE)) == list(range(3 * PB + 3, 3 * PB + 8))
+    compaction.release_freepages(z.a, z.a.cc_free, 3, 0)  # and the rest: nothing leaks
+    assert z.nr_free + pcp(z) == free
+    z.check()
+
+
 def test_kcompactd_drains_after_a_run_without_success():
     z, _ = full_zone("6.x")
     z.free(7)
