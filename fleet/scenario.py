@@ -15,7 +15,8 @@ order against one guest's memory.
     wait SECONDS                    let the daemons run for that long (and, if
                                     on, free page reporting every 2 s)
 
-KIND is anon, file, slab, slab_reclaimable or kernel. The whole scenario is
+KIND is anon, file, slab, slab_reclaimable or kernel. Anon and THP memory
+bring their page tables (ScenarioRunner). The whole scenario is
 parsed and checked before the first step runs. The same text drives a real
 Linux guest in `fleet validate record` (fleet/validate/steps.py says what each
 verb does there).
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field
 from .memory import compaction, virtio_balloon
 from .memory import constants as C
 from .memory.page_reporting import PAGE_REPORTING_DELAY
+from .memory.pgtable import pte_pages
 from .memory.rng import randbelow
 from .memory.zone import Zone
 from .units import parse_size
@@ -44,6 +46,8 @@ FILL_KINDS = ("anon", "file", "slab", "slab_reclaimable", "kernel")
 FREE_KINDS = (*FILL_KINDS, "thp")
 DAEMON_MODES = ("wait", "always")
 THP_FAULT_BATCH = 16  # PMD faults between two daemon rounds in "always" mode
+PAGE_TABLES = {"anon": "anon_pagetable", "thp": "thp_pagetable"}  # a kind's page-table owner
+OWNER_KINDS = {"thp_fallback": C.KIND_ANON, **{pt: C.KIND_PAGETABLE for pt in PAGE_TABLES.values()}}
 
 
 class ScenarioError(ValueError):
@@ -115,13 +119,16 @@ def parse_steps(text: str) -> list[Step]:
     return steps
 
 
-def fill_interleaved(zone: Zone, want: dict[int, int], between=None) -> dict[int, int]:
+def fill_interleaved(zone: Zone, want: dict[int, int], between=None, tables=None) -> dict[int, int]:
     """Allocate `want[o]` order-0 pages for each owner o through the slow path,
     the owners interleaved in random runs of 1..CHUNK_PAGES pages; an owner
     stops at its first failed allocation. `between(done)` runs after every
     run, `done` the share of the pages asked for that has been tried.
-    Returns the pages each owner got."""
+    `tables` maps an owner whose pages are mapped in address order (anon) to
+    its page-table owner: before each run the PTE pages the run enters are
+    allocated (memory/pgtable.py). Returns the pages each owner got."""
     want = dict(want)
+    tables = tables or {}
     got = dict.fromkeys(want, 0)
     total = sum(want.values()) or 1
     tried = 0
@@ -129,6 +136,8 @@ def fill_interleaved(zone: Zone, want: dict[int, int], between=None) -> dict[int
         owners = list(want)
         o = owners[int(randbelow(zone.rng, len(owners)))]
         n = min(want[o], 1 + int(randbelow(zone.rng, CHUNK_PAGES)))
+        if o in tables:
+            zone.alloc_gfp(tables[o], 0, pte_pages(got[o] + n) - pte_pages(got[o]))
         done = zone.alloc_gfp(o, 0, n)
         tried += n
         if between is not None:
@@ -147,6 +156,16 @@ class ScenarioRunner:
     kinds of pages: its huge pages ("thp") and the base pages of faults that
     fell back ("thp_fallback", anon); `free thp` frees both. THP faults obey
     the zone's defrag mode (Zone(thp_defrag=...)).
+
+    Anon and THP memory come with their page tables (unmovable order-0
+    pages, memory/pgtable.py): `fill anon` allocates a PTE page at the
+    first fault in each 2 MiB of its mapping, a THP fault deposits one
+    under its huge PMD (huge_memory.thp_fault) and a fallen-back region
+    maps its base pages with one. Punches keep them; `free anon` and `free
+    thp` free them after the pages (exit's free_pgtables). Simplified: a
+    fallback's PTE page is allocated after its batch of THP faults, not
+    before its base pages, and the few PMD, PUD and PGD pages of a process
+    are left out.
     """
 
     def __init__(
@@ -169,7 +188,7 @@ class ScenarioRunner:
 
     def owner(self, name: str) -> int:
         if name not in self.owners:
-            kind = C.KIND_ANON if name == "thp_fallback" else C.KIND_BY_NAME[name]
+            kind = OWNER_KINDS[name] if name in OWNER_KINDS else C.KIND_BY_NAME[name]
             self.owners[name] = self.zone.register_owner(name, kind)
         return self.owners[name]
 
@@ -215,7 +234,10 @@ class ScenarioRunner:
             self._next_check_s += interval
 
     def _fill(self, *pairs) -> str:
-        got = fill_interleaved(self.zone, {self.owner(kind): pages for kind, pages in pairs}, self._daemons_between)
+        tables = {self.owner(kind): self.owner(PAGE_TABLES[kind]) for kind, _ in pairs if kind in PAGE_TABLES}
+        got = fill_interleaved(
+            self.zone, {self.owner(kind): pages for kind, pages in pairs}, self._daemons_between, tables
+        )
         return "filled " + ", ".join(f"{self.zone.owner_names[o]}={pages}" for o, pages in got.items()) + " pages"
 
     def _punch(self, kind: str, *how) -> str:
@@ -231,6 +253,9 @@ class ScenarioRunner:
         for name in ("thp", "thp_fallback") if kind == "thp" else (kind,):
             o = self.owner(name)
             freed += self.zone.free_owner(o, self.zone.owner_pages(o), self.zone.rng, "oldest")
+        if kind in PAGE_TABLES:
+            pt = self.owner(PAGE_TABLES[kind])
+            self.zone.free_owner(pt, self.zone.owner_pages(pt), self.zone.rng, "oldest")
         return f"freed {freed} pages of {kind}"
 
     def _balloon(self, target: int) -> str:
@@ -257,7 +282,9 @@ class ScenarioRunner:
         faults = left = pages >> C.HPAGE_PMD_ORDER
         while left:
             n = min(left, THP_FAULT_BATCH) if self.always else left
-            got = self.zone.thp_fault(self.owner("thp"), self.owner("thp_fallback"), n)
+            pt = self.owner(PAGE_TABLES["thp"])
+            got = self.zone.thp_fault(self.owner("thp"), self.owner("thp_fallback"), pt, n)
+            self.zone.alloc_gfp(pt, 0, got[1])  # the fallen-back regions' PTE pages
             totals = [t + g for t, g in zip(totals, got)]
             left -= n
             self._daemons_between(1 - left / faults)

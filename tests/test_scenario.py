@@ -41,8 +41,10 @@ def test_strided_holes_take_the_movable_balloon_in_place():
     """Every other page of a sequential fill freed: a movable balloon of that
     many pages lands in those holes (LIFO free lists), not in clean blocks."""
     zone = Zone(32 * PB, rng=new_rng(2, 0), balloon_compaction=True)
-    runner = run(zone, "fill anon=32MiB; punch anon every 2")
-    holes = {p for p in range(8192) if zone.a.owner[p] == C.OWNER_NONE}
+    runner = run(zone, "fill anon=32MiB")
+    before = set(listed(zone, runner.owners["anon"]))
+    runner.run(parse_steps("punch anon every 2")[0])
+    holes = before - set(listed(zone, runner.owners["anon"]))
     free_2mib = zone.free_2mib_blocks()
     runner.run(parse_steps("balloon 4MiB")[0])
     assert zone.free_2mib_blocks() == free_2mib
@@ -154,3 +156,30 @@ def test_a_kswapd_wake_restarts_kcompactds_500_ms_timer(monkeypatch):
     runner._daemons_between(0.9)
     runner._daemons_between(1.0)
     assert rounds[1:] == [(0, 1), (20, 0.5)]
+
+
+def test_anon_and_thp_come_with_their_page_tables():
+    """fill anon: a PTE page per 2 MiB, unmovable; a punch keeps them; a THP
+    fault deposits one, a fallback maps its base pages with one; exit frees
+    them all (memory/pgtable.py, huge_memory.thp_fault)."""
+    zone = Zone(32 * PB, rng=new_rng(1, 0), thp_defrag="always")
+    runner = run(zone, "fill anon=9MiB")
+    tables = runner.owners["anon_pagetable"]
+    assert zone.owner_pages(tables) == 5  # 2304 pages: 4.5 PTE pages' worth
+    assert np.all(zone.a.pb_mt[np.flatnonzero(zone.a.owner == tables) >> C.PAGEBLOCK_ORDER] == C.MIGRATE_UNMOVABLE)
+    runner.run(parse_steps("punch anon every 2")[0])
+    assert zone.owner_pages(tables) == 5
+    runner.run(parse_steps("thp 8MiB")[0])
+    assert zone.owner_pages(runner.owners["thp_pagetable"]) == 4
+    for kind, pt in (("anon", "anon_pagetable"), ("thp", "thp_pagetable")):
+        runner.run(parse_steps(f"free {kind}")[0])
+        assert zone.owner_pages(runner.owners[pt]) == 0
+    zone.check()
+
+
+def test_a_fallen_back_region_maps_its_base_pages_with_one_pte_page():
+    zone = Zone(16 * PB, rng=new_rng(3, 0), thp_defrag="never")
+    runner = run(zone, "fill anon=28MiB; punch anon every 2; thp 8MiB")  # 14 MiB free, in 4 KiB holes
+    fallbacks = int(zone.a.vm[C.VM["thp_fault_fallback"]])
+    huge = zone.owner_pages(runner.owners["thp"]) // 512
+    assert fallbacks > 0 and zone.owner_pages(runner.owners["thp_pagetable"]) == huge + fallbacks

@@ -326,13 +326,20 @@ class Zone:
 
     # ------------------------------------------------------------ THP
 
-    def thp_fault(self, thp_owner: int, anon_owner: int, nr_faults: int, madvised: bool = True):
+    def thp_fault(self, thp_owner: int, anon_owner: int, pt_owner: int, nr_faults: int, madvised: bool = True):
         """PMD faults in a region (MADV_HUGEPAGE if `madvised`) under the
-        zone's defrag mode; returns (huge pages, fallbacks, base pages missing)."""
+        zone's defrag mode, each huge page with its deposited PTE page
+        (`pt_owner`, a page-table owner); returns (huge pages, fallbacks,
+        base pages missing)."""
         mode = huge_memory.DEFRAG_MODES.index(self.thp_defrag)
-        return tuple(
-            int(x) for x in huge_memory.thp_fault(self.a, thp_owner, anon_owner, nr_faults, mode, madvised, self.rng)
-        )
+        got = huge_memory.thp_fault(self.a, thp_owner, anon_owner, pt_owner, nr_faults, mode, madvised, self.rng)
+        return tuple(int(x) for x in got)
+
+    def free_thp(self, thp_owner: int, pt_owner: int, nr_pages: int, rng: np.ndarray, how: str = "random") -> int:
+        """Unmap huge pages of `thp_owner` until at least `nr_pages` pages are
+        freed, with their deposited PTE pages (huge_memory.zap_huge_pmds);
+        returns the huge pages' pages freed."""
+        return int(huge_memory.zap_huge_pmds(self.a, thp_owner, pt_owner, nr_pages, PICKS[how], rng))
 
     # ------------------------------------------------------------ statistics
 

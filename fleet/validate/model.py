@@ -23,9 +23,11 @@ PGD_ORDER = 1
 
 def model_snapshot(zone: Zone) -> dict:
     """What the comparison reads from the model, as the recorder reads it
-    right after a step: free 2 MiB blocks, Unmovable pageblocks, counters.
+    right after a step: free 2 MiB blocks, Unmovable pageblocks, counters
+    and the page-table pages.
     The drained figure is added after the step's closing daemon round."""
     vm = {name: int(zone.a.vm[i]) for i, name in enumerate(C.VM_NAMES)}
+    vm["nr_page_table_pages"] = int(dict(zone.vmstat_items())["nr_page_table_pages"])
     return {
         "free_2mib": zone.free_2mib_blocks(),
         "unmovable_pageblocks": int(np.count_nonzero(zone.a.pb_mt == C.MIGRATE_UNMOVABLE)),

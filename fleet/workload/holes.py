@@ -54,6 +54,7 @@ class Holes(Workload):
         self.anon = self.owner("anon", C.KIND_ANON)
         self.probe_thp = self.owner("probe_thp", C.KIND_THP)  # used only in the probe's copies
         self.probe_anon = self.owner("probe_fallback", C.KIND_ANON)
+        self.probe_pt = self.owner("probe_pagetable", C.KIND_PAGETABLE)
         self.punched = self.left = self.compacted = False
         self.probe_fallback_pct = math.nan
         self.probe_stalls = math.nan
@@ -95,7 +96,9 @@ class Holes(Workload):
             return
         a = copy_zone(z.a)
         mode = huge_memory.DEFRAG_MODES.index(z.thp_defrag)
-        _huge, fallback, _ = huge_memory.thp_fault(a, self.probe_thp, self.probe_anon, nr, mode, True, z.rng.copy())
+        _huge, fallback, _ = huge_memory.thp_fault(
+            a, self.probe_thp, self.probe_anon, self.probe_pt, nr, mode, True, z.rng.copy()
+        )
         self.probe_fallback_pct = 100.0 * int(fallback) / nr
         self.probe_stalls = float(a.vm[C.VM_COMPACT_STALL] - z.a.vm[C.VM_COMPACT_STALL])
 

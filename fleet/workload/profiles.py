@@ -7,10 +7,11 @@ faults and kernel allocations interleave. Sizes given as None default to a
 share of the guest's RAM (the `*_fraction` field next to them).
 
 Kernel facts the profiles lean on:
-- page tables: one PTE page maps 512 base pages (x86-64), so a mapping of N
-  anon base pages needs about N/512 page-table pages; a PMD-mapped THP needs
-  none at that level. With PTI the PGD is an order-1 allocation
-  (PGD_ALLOCATION_ORDER), one per process.
+- page tables: one PTE page maps 512 base pages (x86-64, memory/pgtable.py),
+  so a mapping of N anon base pages needs about N/512 page-table pages; a
+  PMD-mapped THP keeps one deposited PTE page (`Zone.thp_fault`), owned by
+  the profile's "thp-pagetable" and freed with the huge page. With PTI the
+  PGD is an order-1 allocation (PGD_ALLOCATION_ORDER), one per process.
 - slab: SLUB picks slab orders 0..3 (slub_max_order = 3); caches of large
   objects (task_struct, inode caches, kmalloc-2k and up) use order 3. The
   default volume shares per order below are a plausible mix, not a
@@ -26,11 +27,11 @@ import heapq
 import math
 
 from ..memory import constants as C
+from ..memory.pgtable import pte_pages
 from ..memory.rng import random01
 from ..spec.workloads import BatchParams, BuildParams, ServerParams
 from .base import Workload, register
 
-PTE_PAGES_PER = 512  # base pages mapped by one page-table page
 THP_PAGES = 1 << C.HPAGE_PMD_ORDER
 
 
@@ -59,6 +60,7 @@ class _Helpers(Workload):
     # the owners and counters of the profiles that fault THP (set in their __init__)
     anon: int
     thp: int
+    thp_pt: int  # the huge pages' deposited PTE pages
     thp_alloc: int
     thp_fallback: int
 
@@ -68,7 +70,7 @@ class _Helpers(Workload):
     def sync_page_tables(self, pt: int, mapped_base_pages: int) -> list[tuple[int, int, int]]:
         """Free page tables above what `mapped_base_pages` need; return the
         allocation request for the pages missing."""
-        want = -(-mapped_base_pages // PTE_PAGES_PER)
+        want = pte_pages(mapped_base_pages)
         have = self.zone.owner_pages(pt)
         if have > want:
             self.free(pt, have - want, "newest")
@@ -80,20 +82,31 @@ class _Helpers(Workload):
         fraction of a PMD carried to the next tick); returns the base pages
         still to allocate."""
         nr = min(self.quota("thp", grow * fraction / THP_PAGES), grow // THP_PAGES)
-        return max(grow - self.thp_faults(self.thp, self.anon, nr), 0)
+        return max(grow - self.thp_faults(nr), 0)
 
-    def thp_faults(self, thp: int, anon: int, nr: int) -> int:
+    def thp_faults(self, nr: int) -> int:
         """`nr` madvised PMD faults under the kernel's defrag mode; returns
-        the pages they produced (huge or fallback base pages)."""
+        the pages they produced (huge or fallback base pages; the deposited
+        PTE pages not counted)."""
         if nr <= 0:
             return 0
-        huge, fallback, missing = self.zone.thp_fault(thp, anon, nr, True)
+        huge, fallback, missing = self.zone.thp_fault(self.thp, self.anon, self.thp_pt, nr, True)
         self.thp_alloc += huge
         self.thp_fallback += fallback
         made = nr * THP_PAGES - missing
-        self.allocated_pages += made
+        self.allocated_pages += made + huge  # the base pages, the huge pages and their deposits
         self.refused_pages += missing
         return made
+
+    def free_thp(self, nr_pages: int, how: str = "random") -> int:
+        """Unmap huge pages until at least `nr_pages` are freed, with their
+        deposited PTE pages; returns the huge pages' pages freed."""
+        if nr_pages <= 0:
+            return 0
+        tables = self.zone.owner_pages(self.thp_pt)
+        freed = self.zone.free_thp(self.thp, self.thp_pt, nr_pages, self.rng, how)
+        self.freed_pages += freed + tables - self.zone.owner_pages(self.thp_pt)
+        return freed
 
     def metrics(self) -> dict[str, float]:
         out = super().metrics()
@@ -119,6 +132,7 @@ class Server(_Helpers):
         super().__init__(zone, params, rng)
         self.anon = self.owner("anon", C.KIND_ANON)
         self.thp = self.owner("thp", C.KIND_THP)
+        self.thp_pt = self.owner("thp-pagetable", C.KIND_PAGETABLE)
         self.file = self.owner("file", C.KIND_FILE)
         self.slab = self.owner("slab", C.KIND_SLAB)
         self.slab_r = self.owner("slab_reclaimable", C.KIND_SLAB_RECLAIMABLE)
@@ -182,6 +196,7 @@ class Batch(_Helpers):
         super().__init__(zone, params, rng)
         self.anon = self.owner("anon", C.KIND_ANON)
         self.thp = self.owner("thp", C.KIND_THP)
+        self.thp_pt = self.owner("thp-pagetable", C.KIND_PAGETABLE)
         self.file = self.owner("file", C.KIND_FILE)
         self.pt = self.owner("pagetable", C.KIND_PAGETABLE)
         self.thp_alloc = self.thp_fallback = 0
@@ -197,7 +212,7 @@ class Batch(_Helpers):
         return self.params.start_s + k * self.params.period_s
 
     def _exit(self) -> None:
-        for o in (self.anon, self.thp, self.pt):
+        for o in (self.anon, self.thp, self.thp_pt, self.pt):
             self.free_all(o)
         self.job = -1
         self.jobs_exited += 1
@@ -290,10 +305,10 @@ class Build(_Helpers):
         # new processes: anon, page tables (order-1 PGD with PTI, PTE pages), slab
         births = self.quota("procs", s.procs_per_s * dt)
         anon_pages = s.proc_anon_bytes // C.PAGE_SIZE
-        pte_pages = -(-anon_pages // PTE_PAGES_PER) + 2  # PTEs plus a PUD and a PMD page
+        pte = pte_pages(anon_pages) + 2  # PTEs plus a PUD and a PMD page
         slab_pages = s.proc_slab_bytes // C.PAGE_SIZE
         exits = [t + dt * (i + 0.5) / births + s.proc_lifetime_s * (0.5 + random01(self.rng)) for i in range(births)]
-        req = [(self.anon, 0, births * anon_pages), (self.pgd, 1, births), (self.pt, 0, births * pte_pages)]
+        req = [(self.anon, 0, births * anon_pages), (self.pgd, 1, births), (self.pt, 0, births * pte)]
         req += self.slab_requests(self.slab, births * slab_pages, s.slab_order_shares)
         # page cache: new sources and objects, the oldest dropped at the cap
         cap = self.size_pages(s.file_bytes, s.file_fraction)

@@ -29,6 +29,7 @@ class Steady(_Helpers):
         super().__init__(zone, params, rng)
         self.anon = self.owner("anon", C.KIND_ANON)
         self.thp = self.owner("thp", C.KIND_THP)
+        self.thp_pt = self.owner("thp-pagetable", C.KIND_PAGETABLE)
         self.slab = self.owner("slab", C.KIND_SLAB)
         self.thp_alloc = self.thp_fallback = 0
 
@@ -45,7 +46,7 @@ class Steady(_Helpers):
         nr_thp = self.quota("thp", anon * s.thp_share / THP_PAGES)
         if held >= target:
             self.free(self.slab, slab, "random")
-            freed_thp = self.free(self.thp, nr_thp * THP_PAGES, "random")
+            freed_thp = self.free_thp(nr_thp * THP_PAGES)
             self.free(self.anon, anon - freed_thp, "random")
-        made = self.thp_faults(self.thp, self.anon, nr_thp)
+        made = self.thp_faults(nr_thp)
         self.alloc_mix([(self.anon, 0, max(anon - made, 0)), (self.slab, 0, slab)])

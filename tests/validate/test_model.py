@@ -2,14 +2,22 @@
 shell runs it (its pgd freed at exit), and the figures are read when the
 recorder reads them."""
 
+import json
+import statistics
+from pathlib import Path
+
 from fleet.memory import compaction
 from fleet.memory import constants as C
 from fleet.memory.rng import new_rng
 from fleet.memory.zone import Zone
 from fleet.scenario import ScenarioRunner, parse_steps
-from fleet.validate.model import run_step_process
+from fleet.validate.boot import measured_boot_state
+from fleet.validate.compare import ZONE, step_seconds
+from fleet.validate.model import run_model, run_step_process
+from fleet.validate.scenarios import load_scenario
 
 GIB = 1 << 18  # pages
+FOLDER = Path(__file__).parents[2] / "experiments" / "validation"
 
 
 def steps_in_zone(text):
@@ -65,3 +73,27 @@ def test_the_first_read_comes_before_the_steps_closing_daemon_round():
     assert snaps[-1]["vmstat"]["pgmigrate_success"] == 0
     assert int(zone.a.vm[C.VM_PGMIGRATE_SUCCESS]) > 0
     assert snaps[-1]["free_2mib_drained"] > snaps[-1]["free_2mib"]
+
+
+def test_page_tables_follow_the_real_guests_step_by_step():
+    """Each step's change in page-table pages (nr_page_table_pages), model
+    against the recorded kernels, thp-under-fragmenter: the fill's PTE
+    pages (1100 MiB of anon: 550), a THP burst's deposits (one per huge
+    page) and the fallen-back regions' PTE pages, all freed by `free thp`.
+    The real guest has a few more (its processes' PMD, PUD and stack
+    tables), hence the margin."""
+    sc = load_scenario(FOLDER / "thp-under-fragmenter.toml")
+    ref = json.loads(sc.reference_path.read_text())
+    runs = ref["runs"]["on"]
+    boots = [run["snapshots"][0] for w in ("off", "on") for run in ref["runs"][w]]
+    pfnmap = runs[0]["snapshots"][0].get("pfnmap")
+    boot = measured_boot_state(boots, ZONE, sc.zone_pages, sc.memory_bytes // C.PAGE_SIZE, pfnmap, sc.zone_pfns.start)
+    snaps = run_model(sc, boot, "on", 1, step_seconds(ref, "on"))
+
+    def tables(s):
+        return s["vmstat"]["nr_page_table_pages"]
+
+    for i, step in enumerate(ref["steps"], start=1):
+        real = statistics.fmean(tables(r["snapshots"][i]) - tables(r["snapshots"][i - 1]) for r in runs)
+        model = tables(snaps[i]) - tables(snaps[i - 1])
+        assert abs(model - real) <= max(16, 0.05 * abs(real)), (step, model, real)
