@@ -136,8 +136,9 @@ def fill_interleaved(zone: Zone, want: dict[int, int], between=None, tables=None
         owners = list(want)
         o = owners[int(randbelow(zone.rng, len(owners)))]
         n = min(want[o], 1 + int(randbelow(zone.rng, CHUNK_PAGES)))
-        if o in tables:
-            zone.alloc_gfp(tables[o], 0, pte_pages(got[o] + n) - pte_pages(got[o]))
+        entered = pte_pages(got[o] + n) - pte_pages(got[o]) if o in tables else 0
+        if entered:
+            zone.alloc_gfp(tables[o], 0, entered)
         done = zone.alloc_gfp(o, 0, n)
         tried += n
         if between is not None:
@@ -284,7 +285,8 @@ class ScenarioRunner:
             n = min(left, THP_FAULT_BATCH) if self.always else left
             pt = self.owner(PAGE_TABLES["thp"])
             got = self.zone.thp_fault(self.owner("thp"), self.owner("thp_fallback"), pt, n)
-            self.zone.alloc_gfp(pt, 0, got[1])  # the fallen-back regions' PTE pages
+            if got[1]:
+                self.zone.alloc_gfp(pt, 0, got[1])  # the fallen-back regions' PTE pages
             totals = [t + g for t, g in zip(totals, got)]
             left -= n
             self._daemons_between(1 - left / faults)

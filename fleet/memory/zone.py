@@ -399,14 +399,20 @@ class Zone:
         """Number of pageblocks per migratetype."""
         return np.bincount(self.a.pb_mt, minlength=C.NR_MIGRATETYPES)
 
+    def pages_of_kinds(self) -> np.ndarray:
+        """Pages held per owner kind (index: constants.KIND_*)."""
+        a = self.a
+        pages_of = np.zeros(C.NR_KINDS, dtype=np.int64)
+        for o in range(1, len(self.owner_names)):
+            pages_of[a.own_kind[o]] += a.own_pages[o]
+        return pages_of
+
     def vmstat_items(self) -> list[tuple[str, int]]:
         """The /proc/vmstat counters the model keeps, in the kernel's names
         where the kernel has the counter (the extfrag ones are the model's
         counts of the mm_page_alloc_extfrag trace event)."""
         a = self.a
-        pages_of = np.zeros(C.NR_KINDS, dtype=np.int64)
-        for o in range(1, len(self.owner_names)):
-            pages_of[a.own_kind[o]] += a.own_pages[o]
+        pages_of = self.pages_of_kinds()
         return [
             ("nr_free_pages", self.nr_free),
             ("nr_anon_pages", int(pages_of[C.KIND_ANON])),

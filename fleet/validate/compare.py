@@ -135,19 +135,21 @@ def _series(snaps_by_run: list[list[dict]], metric: str, index: int) -> list[flo
     return [float(s[index]["vmstat"].get(metric, 0) - s[index - 1]["vmstat"].get(metric, 0)) for s in snaps_by_run]
 
 
+def model_runs(sc: Scenario, ref: dict, world: str, seeds=SEEDS) -> list[list[dict]]:
+    """The model's snapshots of one world, a list per seed: booted from the
+    reference's measured boot state, each step on the real step's duration."""
+    boots = [run["snapshots"][0] for w in ("off", "on") for run in ref["runs"][w]]
+    pfnmap = ref["runs"][world][0]["snapshots"][0].get("pfnmap")
+    boot = measured_boot_state(boots, ZONE, sc.zone_pages, sc.memory_bytes // C.PAGE_SIZE, pfnmap, sc.zone_pfns.start)
+    return [run_model(sc, boot, world, seed, step_seconds(ref, world)) for seed in seeds]
+
+
 def compare_scenario(sc: Scenario, seeds=SEEDS) -> list[Row]:
     ref = json.loads(sc.reference_path.read_text())
     if ref["steps"] != [str(s) for s in sc.steps] or ref["memory_bytes"] != sc.memory_bytes:
         raise ValueError(f"{sc.reference_path}: recorded for other steps or memory than {sc.path}; re-record it")
     real = {w: [[real_figures(s) for s in run["snapshots"]] for run in ref["runs"][w]] for w in ("off", "on")}
-    boots = [run["snapshots"][0] for w in ("off", "on") for run in ref["runs"][w]]
-    model = {}
-    for w in ("off", "on"):
-        pfnmap = ref["runs"][w][0]["snapshots"][0].get("pfnmap")
-        boot = measured_boot_state(
-            boots, ZONE, sc.zone_pages, sc.memory_bytes // C.PAGE_SIZE, pfnmap, sc.zone_pfns.start
-        )
-        model[w] = [run_model(sc, boot, w, seed, step_seconds(ref, w)) for seed in seeds]
+    model = {w: model_runs(sc, ref, w, seeds) for w in ("off", "on")}
     names = ["boot", *ref["steps"]]
     rows = []
     for i, step in enumerate(names):

@@ -27,7 +27,7 @@ def model_snapshot(zone: Zone) -> dict:
     and the page-table pages.
     The drained figure is added after the step's closing daemon round."""
     vm = {name: int(zone.a.vm[i]) for i, name in enumerate(C.VM_NAMES)}
-    vm["nr_page_table_pages"] = int(dict(zone.vmstat_items())["nr_page_table_pages"])
+    vm["nr_page_table_pages"] = int(zone.pages_of_kinds()[C.KIND_PAGETABLE])
     return {
         "free_2mib": zone.free_2mib_blocks(),
         "unmovable_pageblocks": int(np.count_nonzero(zone.a.pb_mt == C.MIGRATE_UNMOVABLE)),

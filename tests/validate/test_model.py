@@ -11,9 +11,8 @@ from fleet.memory import constants as C
 from fleet.memory.rng import new_rng
 from fleet.memory.zone import Zone
 from fleet.scenario import ScenarioRunner, parse_steps
-from fleet.validate.boot import measured_boot_state
-from fleet.validate.compare import ZONE, step_seconds
-from fleet.validate.model import run_model, run_step_process
+from fleet.validate.compare import model_runs
+from fleet.validate.model import run_step_process
 from fleet.validate.scenarios import load_scenario
 
 GIB = 1 << 18  # pages
@@ -85,10 +84,7 @@ def test_page_tables_follow_the_real_guests_step_by_step():
     sc = load_scenario(FOLDER / "thp-under-fragmenter.toml")
     ref = json.loads(sc.reference_path.read_text())
     runs = ref["runs"]["on"]
-    boots = [run["snapshots"][0] for w in ("off", "on") for run in ref["runs"][w]]
-    pfnmap = runs[0]["snapshots"][0].get("pfnmap")
-    boot = measured_boot_state(boots, ZONE, sc.zone_pages, sc.memory_bytes // C.PAGE_SIZE, pfnmap, sc.zone_pfns.start)
-    snaps = run_model(sc, boot, "on", 1, step_seconds(ref, "on"))
+    (snaps,) = model_runs(sc, ref, "on", (1,))
 
     def tables(s):
         return s["vmstat"]["nr_page_table_pages"]
