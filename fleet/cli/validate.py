@@ -1,5 +1,6 @@
-"""`fleet validate setup|record|compare`: the real-kernel harness."""
+"""`fleet validate setup|record|compare|trace`: the real-kernel harness."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -76,3 +77,48 @@ def validate_compare(
     except (FileNotFoundError, ValueError) as e:
         raise UserError(str(e)) from None
     print(render_json(rows, summary) if as_json else render_text(rows, summary))
+
+
+def _steps(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UserError(f"--steps: expected step numbers such as 4,6, got {text!r}") from None
+
+
+@validate_app.command("trace")
+def validate_trace(
+    scenario: str = typer.Argument(..., metavar="SCENARIO.toml", help="The scenario to run."),
+    steps: str = typer.Option(..., help="Steps to sample, 1-based, comma-separated (e.g. 4,6)."),
+    world: str = typer.Option("off", help="Kernel: off (CONFIG_BALLOON_COMPACTION=n) or on."),
+    interval_ms: int = typer.Option(10, help="Sampling interval in ms (1..1000); shorter perturbs more."),
+    rep: int = typer.Option(1, min=1, max=20, help="Repetition number whose random punches to repeat."),
+    out: Path = typer.Option(..., help="Parquet file to write."),
+) -> None:
+    """Run one world of a scenario in a real guest and sample /proc during chosen steps (time series to Parquet)."""
+    from ..validate import kernels
+    from ..validate.qemu import GuestError
+    from ..validate.trace import TraceError, check_request, summarize, trace, write_trace
+
+    if world not in kernels.WORLDS:
+        raise UserError(f"--world must be one of {', '.join(kernels.WORLDS)}, got {world!r}")
+    if out.suffix != ".parquet":
+        raise UserError(f"--out: expected a .parquet file, got {out}")
+    if not out.parent.is_dir():
+        raise UserError(f"--out: no directory {out.parent}")
+    (sc,) = _scenarios([scenario])
+    try:
+        traced = check_request(sc, _steps(steps), interval_ms)
+        table = trace(sc, world, traced, interval_ms, rep, log=lambda m: print(m, file=sys.stderr, flush=True))
+    except TraceError as e:
+        raise UserError(str(e)) from None
+    except (kernels.SetupError, GuestError, OSError) as e:
+        raise UserError(f"{sc.path}: {e}") from None
+    except KeyboardInterrupt:
+        print(f"fleet: interrupted; {out} was not written", file=sys.stderr)
+        raise typer.Exit(130) from None
+    write_trace(table, out)
+    reference = json.loads(sc.reference_path.read_text()) if sc.reference_path.exists() else None
+    for line in summarize(table, reference):
+        print(line)
+    print(out)

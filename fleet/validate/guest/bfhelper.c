@@ -16,6 +16,11 @@
  *   bfhelper pfnmap LO HI                pfns LO..HI-1 as runs "START CLASS
  *                                        LENGTH": r PG_reserved, f free (a
  *                                        buddy or per-cpu page), u in use
+ *   bfhelper sample MS ZONE DIR FIELD... every MS ms until DIR/stop exists,
+ *                                        the named /proc/vmstat counters and
+ *                                        ZONE's /proc/buddyinfo row; prints
+ *                                        "t FIELD... o0..o10" rows, a row
+ *                                        equal to the one before left out
  *
  * `hold` returns once the memory is faulted; a child keeps it and serves
  * commands on /run/bf/NAME.cmd, answering on /run/bf/NAME.ack.
@@ -29,6 +34,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PAGE 4096UL
@@ -284,6 +290,82 @@ static int pfnmap(long lo, long hi)
 	return 0;
 }
 
+/* The sampler of `fleet validate trace`. Its buffer is touched before it
+ * says it is ready (DIR/ready), so that sampling allocates no memory; each
+ * sample reads the two files whole with read(2). */
+enum { SAMPLE_MAX = 2000, SAMPLE_FIELDS = 24, ORDERS = 11 };
+static long samples[SAMPLE_MAX][SAMPLE_FIELDS + ORDERS];
+static double sample_t[SAMPLE_MAX];
+static char procbuf[1 << 16];
+
+static int slurp(const char *name)
+{
+	int f = open(name, O_RDONLY), n = 0, r;
+	if (f < 0)
+		die(name);
+	while ((r = read(f, procbuf + n, sizeof procbuf - 1 - n)) > 0)
+		n += r;
+	close(f);
+	procbuf[n] = 0;
+	return n;
+}
+
+static int sample(int argc, char **argv)
+{
+	int ms = atoi(argv[2]), nf = argc - 5, n = 0, width;
+	const char *zone = argv[3];
+	char stop[256], ready[256], key[80];
+	struct timespec t0, t, nap = {0, 0};
+	if (ms < 1 || nf < 1 || nf > SAMPLE_FIELDS)
+		return 2;
+	nap.tv_sec = ms / 1000;
+	nap.tv_nsec = (ms % 1000) * 1000000L;
+	snprintf(stop, sizeof stop, "%s/stop", argv[4]);
+	snprintf(ready, sizeof ready, "%s/ready", argv[4]);
+	memset(samples, 0, sizeof samples);
+	memset(sample_t, 0, sizeof sample_t);
+	close(open(ready, O_WRONLY | O_CREAT, 0644));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	width = nf + ORDERS;
+	while (n < SAMPLE_MAX && access(stop, F_OK)) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		sample_t[n] = (t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9;
+		slurp("/proc/vmstat");
+		for (int k = 0; k < nf; k++) {
+			snprintf(key, sizeof key, "\n%s ", argv[5 + k]);
+			char *at = strncmp(procbuf, key + 1, strlen(key) - 1) ? strstr(procbuf, key) : procbuf - 1;
+			samples[n][k] = at ? atol(at + strlen(key)) : -1;
+		}
+		slurp("/proc/buddyinfo");
+		snprintf(key, sizeof key, "zone %8s ", zone);
+		char *row = strstr(procbuf, key);
+		if (row) {
+			row += strlen(key);
+			for (int o = 0; o < ORDERS; o++)
+				samples[n][nf + o] = strtol(row, &row, 10);
+		}
+		n++;
+		nanosleep(&nap, 0);
+	}
+	printf("t");
+	for (int k = 0; k < nf; k++)
+		printf(" %s", argv[5 + k]);
+	for (int o = 0; o < ORDERS; o++)
+		printf(" o%d", o);
+	printf("\n");
+	for (int i = 0; i < n; i++) {
+		if (i && i + 1 < n && !memcmp(samples[i], samples[i - 1], width * sizeof(long)))
+			continue;
+		printf("%.4f", sample_t[i]);
+		for (int k = 0; k < width; k++)
+			printf(" %ld", samples[i][k]);
+		printf("\n");
+	}
+	if (n == SAMPLE_MAX)
+		printf("# full\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "pfnmap"))
@@ -292,6 +374,9 @@ int main(int argc, char **argv)
 		return hold(argc, argv);
 	if (argc > 1 && !strcmp(argv[1], "ctl"))
 		return ctl(argc, argv);
-	fprintf(stderr, "usage: bfhelper hold NAME anon|thp|file PAGES [OFFSET] | ctl NAME CMD... | pfnmap LO HI\n");
+	if (argc > 5 && !strcmp(argv[1], "sample"))
+		return sample(argc, argv);
+	fprintf(stderr, "usage: bfhelper hold NAME anon|thp|file PAGES [OFFSET] | ctl NAME CMD... | pfnmap LO HI"
+		" | sample MS ZONE DIR FIELD...\n");
 	return 2;
 }
