@@ -65,14 +65,19 @@ def run_world(sc: Scenario, world: str, rep: int, disk: Path, initrd: Path, log,
     return {"kernel": kernel, "wall_s": round(time.monotonic() - start, 1), "snapshots": snaps}
 
 
-def record(sc: Scenario, reps: int = 3, out: Path | None = None, log=None) -> Path:
-    """Record `reps` repetitions on both kernels; returns the reference path."""
-    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+def guest_files(sc: Scenario) -> tuple[Path, Path]:
+    """The initramfs and data disk a guest of `sc` boots with, once the two
+    kernels are built and differ in the one option (SetupError otherwise)."""
     if not kernels.kernels_ready():
         raise kernels.SetupError("the validation kernels are not built: run `make validate-setup` first")
     kernels.check_single_difference()
-    initrd = initramfs.initramfs()
-    disk = initramfs.data_disk(max(sc.file_pages >> 8, 1))
+    return initramfs.initramfs(), initramfs.data_disk(max(sc.file_pages >> 8, 1))
+
+
+def record(sc: Scenario, reps: int = 3, out: Path | None = None, log=None) -> Path:
+    """Record `reps` repetitions on both kernels; returns the reference path."""
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    initrd, disk = guest_files(sc)
     runs: dict[str, list] = {w: [] for w in kernels.WORLDS}
     started = time.monotonic()
     live: list[Guest] = []

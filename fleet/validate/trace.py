@@ -22,10 +22,10 @@ as migrations first and one jump of the scanned counts at its end.
 import time
 from pathlib import Path
 
-from . import initramfs, kernels
+from . import kernels
 from .compare import ZONE
 from .qemu import Guest, GuestError
-from .record import snapshot
+from .record import guest_files, snapshot
 from .scenarios import Scenario
 from .steps import RealRunner, boot
 
@@ -57,7 +57,6 @@ SUMMARY_COUNTERS = (
     "pgmigrate_success",
     "compact_migrate_scanned",
 )
-ORDERS = 11  # buddyinfo columns o0..o10 (MAX_ORDER 11 in 6.1)
 SAMPLE_DIR = "/run/bf/sample"
 
 
@@ -114,10 +113,7 @@ def trace(sc: Scenario, world: str, steps: list[int], interval_ms: int = 10, rep
     punches as a recorded repetition of that number does."""
     import pyarrow as pa
 
-    if not kernels.kernels_ready():
-        raise kernels.SetupError("the validation kernels are not built: run `make validate-setup` first")
-    initrd = initramfs.initramfs()
-    disk = initramfs.data_disk(max(sc.file_pages >> 8, 1))
+    initrd, disk = guest_files(sc)
     columns: dict[str, list] = {"step": [], "verb": []}
     walls: dict[int, float] = {}
     with Guest(kernels.vmlinux(world), initrd, disk, sc.memory_mib, f"trace-{sc.name}-{world}") as guest:
