@@ -43,7 +43,9 @@ def validate_record(
     scenarios: list[str] = typer.Argument(
         None, metavar="[SCENARIO.toml]...", help=f"Scenarios (default: all in {VALIDATION_DIR}/)."
     ),
-    reps: int = typer.Option(3, min=1, max=20, help="Repetitions per kernel."),
+    reps: int | None = typer.Option(
+        None, min=1, max=20, help="Repetitions per kernel (default: the scenario's `reps`, 3 if it names none)."
+    ),
 ) -> None:
     """Run scenarios in real guests of both kernels, side by side, and write each NAME.ref.json beside it."""
     from ..validate import kernels
@@ -51,9 +53,10 @@ def validate_record(
     from ..validate.record import record
 
     for sc in _scenarios(scenarios or []):
-        print(f"recording {sc.path} ({reps} repetitions per kernel)", file=sys.stderr, flush=True)
+        n = reps or sc.reps
+        print(f"recording {sc.path} ({n} repetitions per kernel)", file=sys.stderr, flush=True)
         try:
-            print(record(sc, reps))
+            print(record(sc, n))
         except (kernels.SetupError, GuestError, OSError) as e:
             raise UserError(f"{sc.path}: {e}") from None
         except KeyboardInterrupt:

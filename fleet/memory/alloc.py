@@ -119,7 +119,7 @@ def alloc_pages_slowpath(z, order, o, gfp, rng):
     if pfn >= 0:
         return pfn
     if gfp & C.GFP_KSWAPD_RECLAIM:
-        wakeup_kswapd(z, order)
+        wakeup_kswapd(z, order, gfp & C.GFP_DIRECT_RECLAIM)
     pfn = alloc_pages(z, order, o, WMARK_MIN)
     if pfn >= 0 or not gfp & C.GFP_DIRECT_RECLAIM:
         return pfn

@@ -125,6 +125,7 @@ ZS_NAMES = (
     "pcp_free_factor",  # pcp->free_factor (6.x)
     "reclaim_active",  # ZONE_RECLAIM_ACTIVE: kswapd is balancing (6.x)
     "proactive_wait_ms",  # milliseconds before kcompactd's next proactive check (6.x)
+    "lower_zone_balanced",  # 1: a guest zone below this one (DMA) meets high + lowmem_reserve (6.x)
 )
 ZS = {name: i for i, name in enumerate(ZS_NAMES)}
 NR_ZS = len(ZS_NAMES)
@@ -151,6 +152,7 @@ ZS_CACHED_MIGRATE_PFN = ZS["compact_cached_migrate_pfn"]
 ZS_CACHED_FREE_PFN = ZS["compact_cached_free_pfn"]
 ZS_COMPACT_INIT_FREE_PFN = ZS["compact_init_free_pfn"]
 ZS_BLOCKSKIP_FLUSH = ZS["compact_blockskip_flush"]
+ZS_LOWER_ZONE_BALANCED = ZS["lower_zone_balanced"]
 ZS_EXTFRAG_THRESHOLD = ZS["extfrag_threshold"]
 ZS_KSWAPD_WAKE = ZS["kswapd_wake"]
 ZS_KCOMPACTD_WAKE = ZS["kcompactd_wake"]

@@ -163,12 +163,28 @@ def can_steal_fallback_6x(order, start_mt, mobility_disabled):
 
 
 @kernel
-def wakeup_kswapd(z, order):
+def wakeup_kswapd(z, order, direct_reclaim):
     """`wakeup_kswapd` (mm/vmscan.c): remember the highest order a sleeping
     kswapd is asked for. Here because rmqueue wakes kswapd for a boosted
-    zone."""
-    if z.zs[C.ZS_KSWAPD_WAKE] < order + 1:
-        z.zs[C.ZS_KSWAPD_WAKE] = order + 1
+    zone.
+
+    6.x does not wake kswapd when the node is balanced (pgdat_balanced: any
+    zone the request may use meets its high watermark plus lowmem_reserve)
+    and not boosted; a request that cannot reclaim itself then wakes
+    kcompactd for its order instead. Alone, the model's zone has just missed
+    its low watermark at the request's order when this is called, so it is
+    not balanced; a guest zone below it (ZONE_DMA, not modelled page by
+    page) is taken as it is at boot, all free, in blocks up to MAX_ORDER
+    (ZS_LOWER_ZONE_BALANCED, set by the Zone). Simplified: the order a
+    sleeping kswapd is asked for is not remembered when it is not woken.
+    3.8 wakes kswapd when the zone it allocates from misses low."""
+    zs = z.zs
+    if zs[C.ZS_ERA] == C.ERA_6_X and zs[C.ZS_LOWER_ZONE_BALANCED] and zs[C.ZS_WATERMARK_BOOST] == 0:
+        if not direct_reclaim and order > 0 and zs[C.ZS_KCOMPACTD_WAKE] < order + 1:
+            zs[C.ZS_KCOMPACTD_WAKE] = order + 1
+        return
+    if zs[C.ZS_KSWAPD_WAKE] < order + 1:
+        zs[C.ZS_KSWAPD_WAKE] = order + 1
 
 
 @kernel
@@ -188,7 +204,7 @@ def steal_suitable_fallback_6x(z, pfn, current, start_mt, whole_block):
         move_to_free_list(z, pfn, current, start_mt, True)
         return True
     if boost_watermark(z):
-        wakeup_kswapd(z, 0)
+        wakeup_kswapd(z, 0, True)
     if not whole_block:
         move_to_free_list(z, pfn, current, start_mt, True)
         return False

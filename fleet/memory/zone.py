@@ -31,6 +31,7 @@ PICKS = {"oldest": PICK_OLDEST, "newest": PICK_NEWEST, "random": PICK_RANDOM}
 # in both eras without CMA (3.8: + Reserve, Isolate; 6.x: + HighAtomic, Isolate).
 _MIGRATE_TYPES_KERNEL = 5
 RESERVED_OWNER = "reserved"  # the owner of memblock-reserved pages
+LOWMEM_RESERVE_RATIO_DMA = 256  # sysctl_lowmem_reserve_ratio[ZONE_DMA] (6.1)
 
 
 def _check_range(start: int, pages: int, nr_pages: int, what: str) -> None:
@@ -54,8 +55,10 @@ class Zone:
     (watermark.recommended_min_free_kbytes, for the zones a QEMU guest of
     this size has). other_zone_pages: managed pages of guest zones the model
     leaves out (the DMA zone in validation); they take their share of
-    min_free_kbytes. balloon_isolation: "seed" or "merged-3.8", how the
-    migrate scanner may isolate balloon pages (compaction.isolate_migratepages);
+    min_free_kbytes and, taken as all free, may keep the node balanced for
+    6.x's wakeup_kswapd (page_alloc.wakeup_kswapd). balloon_isolation:
+    "seed" or "merged-3.8", how the migrate scanner may isolate balloon
+    pages (compaction.isolate_migratepages);
     None picks the era's (constants.BALLOON_ISOLATION_DEFAULT). thp_defrag:
     /sys/kernel/mm/transparent_hugepage/defrag, the one system-wide mode
     every THP fault obeys (huge_memory.DEFRAG_MODES). pcp: the
@@ -136,6 +139,12 @@ class Zone:
             mfk = min_free_kbytes(lowmem, era)
         zs[C.ZS_MIN_FREE_KBYTES] = mfk
         zs[C.ZS_WMARK_MIN : C.ZS_WMARK_PROMO + 1] = zone_watermarks(managed, era, watermark_scale_factor, mfk, lowmem)
+        if other_zone_pages:
+            # The lower zone's high watermark (its share of min_free_kbytes)
+            # plus its lowmem_reserve against requests that may use this zone
+            # (setup_per_zone_lowmem_reserve: managed / lowmem_reserve_ratio).
+            _, _, high, _ = zone_watermarks(other_zone_pages, era, watermark_scale_factor, mfk, lowmem)
+            zs[C.ZS_LOWER_ZONE_BALANCED] = other_zone_pages > high + managed // LOWMEM_RESERVE_RATIO_DMA
         self._zone_pcp_update(0, pcp)
 
     # ------------------------------------------------------------ owners
@@ -351,6 +360,25 @@ class Zone:
     def pcp_pages(self) -> int:
         """Free pages on the per-cpu lists (zoneinfo's pagesets `count`)."""
         return int(self.a.zs[C.ZS_PCP_COUNT])
+
+    @property
+    def pcp_high(self) -> int:
+        """The per-cpu lists' `high` (zoneinfo's pagesets `high`)."""
+        return int(self.a.zs[C.ZS_PCP_HIGH])
+
+    def clear_pcp_free_factor(self) -> None:
+        """What a run of order-0 allocations from the per-cpu lists does to
+        6.1's pcp->free_factor: each halves it (rmqueue_pcplist), so a few
+        short processes leave it at 0 and the next order 1..3 free does not
+        empty the lists (free_high)."""
+        self.a.zs[C.ZS_PCP_FREE_FACTOR] = 0
+
+    def clear_watermark_boost(self) -> None:
+        """What a write of vm.min_free_kbytes does besides recomputing the
+        watermarks (6.1 `__setup_per_zone_wmarks`): watermark_boost = 0. The
+        model keeps min_free_kbytes itself: only the validation recorder's
+        drain writes it, and puts the old value back."""
+        self.a.zs[C.ZS_WATERMARK_BOOST] = 0
 
     def free_reserved_area(self, start: int, pages: int) -> None:
         """Free reserved pfns start..start+pages-1 late in boot, as free_initmem

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..memory import constants as C
 from ..memory.rng import new_rng
-from ..memory.watermark import WMARK_MIN
+from ..memory.watermark import WMARK_LOW, WMARK_MIN
 from ..memory.zone import Zone
 from ..scenario import ScenarioRunner
 from .boot import BootState, boot_zone
@@ -67,10 +67,18 @@ def recorder_drain(zone: Zone, daemons) -> int:
     with lists that spill at once, and the processes' frees spill the
     rest; restoring the fraction to 0 recomputes batch and high from the
     managed pages and the boosted low watermark of that moment (6.1's
-    zone_pcp_update), which the next steps run with."""
+    zone_pcp_update), which the next steps run with. The processes'
+    allocations from the lists clear pcp->free_factor. A zone at or under
+    its low watermark (boost included) with more on its lists than their
+    floor gets the drain's second round, whose min_free_kbytes write clears
+    the watermark boost (steps.drain_pcp)."""
     zone.set_pcp_high_fraction(DRAIN_HIGH_FRACTION)
     daemons()
+    low = zone.watermark(WMARK_LOW) + int(zone.a.zs[C.ZS_WATERMARK_BOOST])  # low_wmark_pages
+    if zone.nr_free <= low and zone.pcp_pages > zone.pcp_high:
+        zone.clear_watermark_boost()
     zone.drain_pcp()
+    zone.clear_pcp_free_factor()
     drained = zone.free_2mib_blocks()
     zone.set_pcp_high_fraction(0)
     return drained

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from . import initramfs, kernels, procfs
+from .compare import ZONE
 from .qemu import Guest, GuestError, qemu_version
 from .scenarios import Scenario
 from .steps import PROC_FILES, RealRunner, boot, drain_pcp, read_files, timed
@@ -29,7 +30,7 @@ def snapshot(guest: Guest, pfns: range | None = None) -> dict:
     `pfns`, first the class of every page in that range (bfhelper pfnmap)."""
     layout = {"pfnmap": procfs.pfnmap(guest.sh(f"bfhelper pfnmap {pfns.start} {pfns.stop}"))} if pfns else {}
     files = read_files(guest, PROC_FILES)
-    drain_pcp(guest)
+    lowered = drain_pcp(guest, ZONE)
     drained = read_files(guest, ("buddyinfo", "zoneinfo"))
     return layout | {
         "buddyinfo": procfs.buddyinfo(files["buddyinfo"]),
@@ -39,6 +40,7 @@ def snapshot(guest: Guest, pfns: range | None = None) -> dict:
         "zoneinfo": procfs.zoneinfo(files["zoneinfo"]),
         "buddyinfo_drained": procfs.buddyinfo(drained["buddyinfo"]),
         "zoneinfo_drained": procfs.zoneinfo(drained["zoneinfo"]),
+        "drain_lowered_watermarks": lowered,
     }
 
 

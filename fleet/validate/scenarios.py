@@ -6,6 +6,7 @@ model.
     description = "what it shows"
     memory = "1GiB"          # guest RAM, 256MiB..3GiB (all of it below 4 GiB)
     thp_defrag = "madvise"   # /sys/kernel/mm/transparent_hugepage/defrag
+    reps = 3                 # repetitions `fleet validate record` runs per kernel
     steps = ["fill anon=600MiB", "punch anon every 2", "balloon 256MiB", ...]
 
 A scenario's reference lives beside it as NAME.ref.json.
@@ -25,7 +26,8 @@ from .steps import REAL_KINDS
 DMA_ZONE_BYTES = 16 << 20
 MIN_MEMORY = 256 << 20
 MAX_MEMORY = 3 << 30
-KEYS = {"description", "memory", "thp_defrag", "steps"}
+MAX_REPS = 20
+KEYS = {"description", "memory", "thp_defrag", "reps", "steps"}
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class Scenario:
     memory_bytes: int
     thp_defrag: str
     steps: tuple[Step, ...]
+    reps: int = 3  # repetitions per kernel that record runs unless told otherwise
 
     @property
     def memory_mib(self) -> int:
@@ -85,6 +88,9 @@ def load_scenario(path: str | Path) -> Scenario:
     defrag = table.get("thp_defrag", "madvise")
     if defrag not in DEFRAG_MODES:
         raise ScenarioError(f"{path}: scenario.thp_defrag must be one of {', '.join(DEFRAG_MODES)}")
+    reps = table.get("reps", 3)
+    if isinstance(reps, bool) or not isinstance(reps, int) or not 1 <= reps <= MAX_REPS:
+        raise ScenarioError(f"{path}: scenario.reps must be a whole number within 1..{MAX_REPS}")
     steps_raw = table.get("steps")
     if not isinstance(steps_raw, list) or not all(isinstance(s, str) for s in steps_raw):
         raise ScenarioError(f"{path}: scenario.steps must be a list of step strings")
@@ -105,7 +111,7 @@ def load_scenario(path: str | Path) -> Scenario:
             raise ScenarioError(
                 f"{path}: step '{step}': a real guest has no {bad[0]} memory to drive; use {', '.join(REAL_KINDS)}"
             )
-    return Scenario(path.stem, path, str(table.get("description", "")), memory, defrag, tuple(steps))
+    return Scenario(path.stem, path, str(table.get("description", "")), memory, defrag, tuple(steps), reps)
 
 
 def shipped_scenarios(folder: Path) -> list[Scenario]:

@@ -35,6 +35,7 @@ REAL_KINDS = ("anon", "file", "thp")
 PROC_FILES = ("buddyinfo", "pagetypeinfo", "vmstat", "meminfo", "zoneinfo")
 DRAIN_COMMANDS = 300  # short-lived processes whose frees spill the per-cpu lists
 DRAIN_HIGH_FRACTION = 100000  # percpu_pagelist_high_fraction while they run: pcp->high at its floor
+DRAIN_MIN_FREE_KBYTES = 1024  # min_free_kbytes for a second round when the zone is under low
 
 
 class RealRunner:
@@ -110,16 +111,38 @@ def read_files(guest: Guest, names: tuple[str, ...]) -> dict[str, str]:
     return {n: "\n".join(v) for n, v in files.items()}
 
 
-def drain_pcp(guest: Guest) -> None:
+def drain_pcp(guest: Guest, zone: str) -> bool:
     """Spill the per-cpu page lists back to the buddy lists: 6.1 has no sysctl
     that drains them, so lower `high` to its floor (percpu_pagelist_high_fraction
-    = DRAIN_HIGH_FRACTION), let short-lived processes free pages through the lists, and
-    restore the old value (see validation-notes.md)."""
+    = DRAIN_HIGH_FRACTION), let short-lived processes free pages through the
+    lists, and restore the old value (see validation-notes.md).
+
+    The spill needs frees into `zone`'s lists. When the zone's buddy free
+    pages are under its low watermark (the per-cpu pages do not count),
+    6.1's get_page_from_freelist passes the zone over and the processes take
+    their order-0 pages from ZONE_DMA, so they free to DMA's lists and the
+    zone's stay as they were. Then a second round runs with min_free_kbytes
+    at DRAIN_MIN_FREE_KBYTES and puts it back; setup_per_zone_wmarks
+    recomputes the same watermarks, clears watermark_boost, and (with the
+    fraction still set) keeps `high` at its floor. Returns whether that
+    second round ran."""
     f = "/proc/sys/vm/percpu_pagelist_high_fraction"
-    guest.sh(
-        f"o=$(cat {f}); echo {DRAIN_HIGH_FRACTION} > {f}; i=0; "
-        f"while [ $i -lt {DRAIN_COMMANDS} ]; do bfhelper >/dev/null 2>&1; i=$((i+1)); done; "
-        f"sleep 1; echo $o > {f}"
+    m = "/proc/sys/vm/min_free_kbytes"
+    spill = f"i=0; while [ $i -lt {DRAIN_COMMANDS} ]; do bfhelper >/dev/null 2>&1; i=$((i+1)); done"
+    out = guest.sh(
+        f"o=$(cat {f}); echo {DRAIN_HIGH_FRACTION} > {f}; {spill}; "
+        f"if {pcp_above_high(zone)}; then k=$(cat {m}); echo {DRAIN_MIN_FREE_KBYTES} > {m}; {spill}; "
+        f"echo $k > {m}; echo lowered; fi; sleep 1; echo $o > {f}"
+    )
+    return out.strip().endswith("lowered")
+
+
+def pcp_above_high(zone: str, path: str = "/proc/zoneinfo") -> str:
+    """A shell test (awk) that succeeds when `zone`'s per-cpu lists hold more
+    pages than their `high`, both summed over its pagesets in `path`."""
+    return (
+        f'awk \'/^Node/ {{z = $4 == "{zone}"}} z && $1 == "count:" {{c += $2}} '
+        f'z && $1 == "high:" {{h += $2}} END {{exit !(c > h)}}\' {path}'
     )
 
 

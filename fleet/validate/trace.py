@@ -4,8 +4,10 @@ counters cannot say whether a THP burst's compaction was the faulting
 task's or kcompactd's running beside it, nor when blocks appeared. This runs
 one world of a scenario in one guest as `record` does (the same steps, the
 same reads and per-cpu drain after each), and during the chosen steps
-samples /proc/vmstat and the zone's /proc/buddyinfo row every few
-milliseconds (bfhelper sample). The rows go to a Parquet file.
+samples /proc/vmstat, the zone's /proc/buddyinfo row and the pages on its
+per-cpu lists (/proc/zoneinfo's pagesets, which buddyinfo and
+nr_free_pages leave out) every few milliseconds (bfhelper sample). The rows
+go to a Parquet file.
 
 Sampling perturbs what it measures: on the guest's one vCPU the sampler
 takes CPU time from the workload and the daemons (at 10 and 25 ms a THP
@@ -108,7 +110,8 @@ def trace(sc: Scenario, world: str, steps: list[int], interval_ms: int = 10, rep
     """Run scenario `sc` in one guest of `world` ("off" or "on"), sampling
     during `steps`; returns an Arrow table (one row per sample that differs
     from the one before: step, verb, t_s since the sampler started just
-    before the step, the SAMPLED counters, buddyinfo o0..o10 of ZONE) with
+    before the step, the SAMPLED counters, buddyinfo o0..o10 of ZONE and
+    pcp, the pages on its per-cpu lists) with
     the run's description in its schema metadata. `rep` seeds the random
     punches as a recorded repetition of that number does."""
     import pyarrow as pa

@@ -63,7 +63,7 @@ def test_3_8_kswapd_compacts_for_its_wake_order():
     hands the order to kcompactd instead."""
     for era in ("3.8", "6.x"):
         z, _ = holes_zone(era)
-        vmscan.wakeup_kswapd(z.a, 9)
+        vmscan.wakeup_kswapd(z.a, 9, True)
         z.run_daemons()
         if era == "3.8":
             assert vm(z, "compact_migrate_scanned") > 0 and vm(z, "pgmigrate_success") > 0

@@ -107,3 +107,53 @@ def test_3_8_never_boosts():
         z.free(pfn)
     z.alloc(z.register_owner("kernel", C.KIND_KERNEL), 0)
     assert int(z.a.zs[C.ZS_WATERMARK_BOOST]) == 0 and int(z.a.zs[C.ZS_KSWAPD_WAKE]) == 0
+
+
+# ------------------------------------------------ wakeup_kswapd with ZONE_DMA below
+
+
+def _under_low(era, other_zone_pages):
+    """A 1 GiB zone filled with page cache to below its low watermark."""
+    z = Zone(GIB, era=era, rng=new_rng(3, 0), other_zone_pages=other_zone_pages, pcp=False)
+    cache = z.register_owner("file", C.KIND_FILE)
+    z.alloc_bulk(cache, 0, z.nr_free - z.watermark(1) + 64, ALLOC_NO_WATERMARKS)
+    assert z.nr_free < z.watermark(1)
+    return z, cache
+
+
+@pytest.mark.parametrize(
+    "era, dma, boost, woken",
+    [
+        ("6.x", 3840, 0, False),  # ZONE_DMA above high + lowmem_reserve: the node is balanced
+        ("6.x", 3840, 64, True),  # ... but boosted
+        ("6.x", 0, 0, True),  # no zone below
+        ("3.8", 3840, 0, True),  # 3.8 asks the zone it allocates from
+    ],
+)
+def test_an_allocation_under_low_wakes_kswapd_unless_a_lower_zone_balances_the_node(era, dma, boost, woken):
+    """6.x wakeup_kswapd returns when pgdat_balanced (any zone the request
+    may use meets high + lowmem_reserve) and the node is not boosted; 3.8's
+    tests the zone itself against low."""
+    z, cache = _under_low(era, dma)
+    z.a.zs[C.ZS_WATERMARK_BOOST] = boost
+    assert z.alloc_gfp(cache, 0, 1) == 1
+    assert (int(z.a.zs[C.ZS_KSWAPD_WAKE]) == 1) == woken
+
+
+def test_a_lower_zone_balances_the_node_only_above_its_high_watermark_plus_its_reserve():
+    """lowmem_reserve of ZONE_DMA against requests that may use the zone
+    above is that zone's managed pages / 256: a 16 MiB DMA zone (3840
+    pages) balances a 1 GiB guest, not a 4 GiB one (reserve 4096)."""
+    assert Zone(GIB, other_zone_pages=3840).a.zs[C.ZS_LOWER_ZONE_BALANCED] == 1
+    assert Zone(4 * GIB, other_zone_pages=3840).a.zs[C.ZS_LOWER_ZONE_BALANCED] == 0
+    assert Zone(GIB).a.zs[C.ZS_LOWER_ZONE_BALANCED] == 0
+
+
+def test_a_request_that_cannot_reclaim_wakes_kcompactd_when_the_node_is_balanced():
+    """A THP fault under defrag `defer` (__GFP_KSWAPD_RECLAIM only) in a
+    balanced node: `wakeup_kcompactd(pgdat, order)` instead of kswapd."""
+    z, _ = _under_low("6.x", 3840)
+    thp = z.register_owner("thp", C.KIND_ANON)
+    z.alloc_gfp(thp, C.HPAGE_PMD_ORDER, 1, C.GFP_KSWAPD_RECLAIM)  # fails at low, then is served at min
+    assert int(z.a.zs[C.ZS_KSWAPD_WAKE]) == 0
+    assert int(z.a.zs[C.ZS_KCOMPACTD_WAKE]) == C.HPAGE_PMD_ORDER + 1

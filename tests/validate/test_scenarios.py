@@ -21,6 +21,7 @@ def test_a_good_scenario_loads(tmp_path):
     assert sc.zone_pages == (1024 - 16) * 256  # the DMA32 zone: RAM above the 16 MiB DMA zone
     assert [str(s) for s in sc.steps] == ["fill anon=100MiB", "punch anon every 2", "balloon 64MiB"]
     assert sc.reference_path.name == "s.ref.json"
+    assert sc.reps == 3 and load_scenario(write(tmp_path, GOOD.replace("[scenario]", "[scenario]\nreps = 6"))).reps == 6
 
 
 @pytest.mark.parametrize(
@@ -32,6 +33,9 @@ def test_a_good_scenario_loads(tmp_path):
         ('[scenario]\nmemory = "1GiB"\nthp_defrag = "sometimes"\nsteps = ["compact"]\n', "thp_defrag"),
         ('[scenario]\nsteps = "compact"\n', "list of step strings"),
         ('[scenario]\ncolour = 1\nsteps = ["compact"]\n', "unknown key scenario.colour"),
+        ('[scenario]\nreps = 0\nsteps = ["compact"]\n', "scenario.reps must be a whole number within 1..20"),
+        ('[scenario]\nreps = "6"\nsteps = ["compact"]\n', "scenario.reps"),
+        ('[scenario]\nreps = true\nsteps = ["compact"]\n', "scenario.reps"),
         ("[other]\n", "exactly one [scenario]"),
         ('[scenario]\nsteps = ["jump 3"]\n', "not a step"),
         (b"\xff\xfe[scenario]", "not a TOML file"),

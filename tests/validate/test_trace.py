@@ -21,27 +21,36 @@ def bfhelper(tmp_path_factory):
     return exe
 
 
-def test_the_sampler_reads_vmstat_and_buddyinfo_until_told_to_stop(bfhelper, tmp_path):
-    zone = open("/proc/buddyinfo").readline().split()[3]
+def _sample(bfhelper, directory, zone, *fields):
+    """Run the sampler for about 0.1 s; returns its parsed output."""
     proc = subprocess.Popen(
-        [str(bfhelper), "sample", "5", zone, str(tmp_path), "nr_free_pages", "pgfault", "no_such_counter"],
-        stdout=subprocess.PIPE,
-        text=True,
+        [str(bfhelper), "sample", "5", zone, str(directory), *fields], stdout=subprocess.PIPE, text=True
     )
     deadline = time.monotonic() + 10
-    while not (tmp_path / "ready").exists():
+    while not (directory / "ready").exists():
         assert time.monotonic() < deadline and proc.poll() is None
         time.sleep(0.01)
     time.sleep(0.1)
-    (tmp_path / "stop").touch()
+    (directory / "stop").touch()
     out, _ = proc.communicate(timeout=10)
     assert proc.returncode == 0
-    names, rows, full = parse_samples(out)
-    assert names == ["t", "nr_free_pages", "pgfault", "no_such_counter"] + [f"o{o}" for o in range(11)]
+    return parse_samples(out)
+
+
+def test_the_sampler_reads_vmstat_buddyinfo_and_zoneinfo_until_told_to_stop(bfhelper, tmp_path):
+    zone = open("/proc/buddyinfo").readline().split()[3]
+    names, rows, full = _sample(bfhelper, tmp_path, zone, "nr_free_pages", "pgfault", "no_such_counter")
+    assert names == ["t", "nr_free_pages", "pgfault", "no_such_counter"] + [f"o{o}" for o in range(11)] + ["pcp"]
     assert rows and not full
     assert all(r[1] > 0 and r[2] > 0 and r[3] == -1 for r in rows)  # a counter the kernel lacks reads -1
-    assert all(sum(r[4:]) > 0 for r in rows)  # the zone's buddyinfo row was found
+    assert all(sum(r[4:-1]) > 0 for r in rows)  # the zone's buddyinfo row was found
+    assert all(r[-1] >= 0 for r in rows)  # and its pagesets in /proc/zoneinfo
     assert [r[0] for r in rows] == sorted(r[0] for r in rows)
+
+
+def test_the_sampler_reads_minus_one_pcp_pages_for_a_zone_the_kernel_lacks(bfhelper, tmp_path):
+    names, rows, _ = _sample(bfhelper, tmp_path, "NoSuch", "pgfault")
+    assert names[-1] == "pcp" and rows and all(r[-1] == -1 and sum(r[2:-1]) == 0 for r in rows)
 
 
 def test_the_sampler_refuses_bad_arguments(bfhelper, tmp_path):

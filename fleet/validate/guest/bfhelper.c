@@ -17,10 +17,12 @@
  *                                        LENGTH": r PG_reserved, f free (a
  *                                        buddy or per-cpu page), u in use
  *   bfhelper sample MS ZONE DIR FIELD... every MS ms until DIR/stop exists,
- *                                        the named /proc/vmstat counters and
- *                                        ZONE's /proc/buddyinfo row; prints
- *                                        "t FIELD... o0..o10" rows, a row
- *                                        equal to the one before left out
+ *                                        the named /proc/vmstat counters,
+ *                                        ZONE's /proc/buddyinfo row and its
+ *                                        per-cpu pages (/proc/zoneinfo);
+ *                                        prints "t FIELD... o0..o10 pcp"
+ *                                        rows, a row equal to the one before
+ *                                        left out
  *
  * `hold` returns once the memory is faulted; a child keeps it and serves
  * commands on /run/bf/NAME.cmd, answering on /run/bf/NAME.ack.
@@ -292,9 +294,9 @@ static int pfnmap(long lo, long hi)
 
 /* The sampler of `fleet validate trace`. Its buffer is touched before it
  * says it is ready (DIR/ready), so that sampling allocates no memory; each
- * sample reads the two files whole with read(2). */
+ * sample reads the three files whole with read(2). */
 enum { SAMPLE_MAX = 2000, SAMPLE_FIELDS = 24, ORDERS = 11 };
-static long samples[SAMPLE_MAX][SAMPLE_FIELDS + ORDERS];
+static long samples[SAMPLE_MAX][SAMPLE_FIELDS + ORDERS + 1];
 static double sample_t[SAMPLE_MAX];
 static char procbuf[1 << 16];
 
@@ -308,6 +310,25 @@ static int slurp(const char *name)
 	close(f);
 	procbuf[n] = 0;
 	return n;
+}
+
+/* The pages on ZONE's per-cpu lists: the `count:` lines of its pagesets
+ * in /proc/zoneinfo, summed over CPUs (-1 if the zone is not there). */
+static long pcp_count(const char *zone)
+{
+	char key[40], *at, *end;
+	long total = 0;
+	slurp("/proc/zoneinfo");
+	snprintf(key, sizeof key, "zone %8s\n", zone);
+	at = strstr(procbuf, key);
+	if (!at)
+		return -1;
+	end = strstr(at, "\nNode ");
+	while ((at = strstr(at, "count:")) && (!end || at < end)) {
+		at += strlen("count:");
+		total += strtol(at, &at, 10);
+	}
+	return total;
 }
 
 static int sample(int argc, char **argv)
@@ -326,7 +347,7 @@ static int sample(int argc, char **argv)
 	memset(sample_t, 0, sizeof sample_t);
 	close(open(ready, O_WRONLY | O_CREAT, 0644));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	width = nf + ORDERS;
+	width = nf + ORDERS + 1;
 	while (n < SAMPLE_MAX && access(stop, F_OK)) {
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		sample_t[n] = (t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9;
@@ -344,6 +365,7 @@ static int sample(int argc, char **argv)
 			for (int o = 0; o < ORDERS; o++)
 				samples[n][nf + o] = strtol(row, &row, 10);
 		}
+		samples[n][nf + ORDERS] = pcp_count(zone);
 		n++;
 		nanosleep(&nap, 0);
 	}
@@ -352,7 +374,7 @@ static int sample(int argc, char **argv)
 		printf(" %s", argv[5 + k]);
 	for (int o = 0; o < ORDERS; o++)
 		printf(" o%d", o);
-	printf("\n");
+	printf(" pcp\n");
 	for (int i = 0; i < n; i++) {
 		if (i && i + 1 < n && !memcmp(samples[i], samples[i - 1], width * sizeof(long)))
 			continue;
