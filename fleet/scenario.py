@@ -25,10 +25,15 @@ When the daemons run: in `fleet inspect` only in `wait` steps (one kswapd,
 kcompactd and proactive compaction round per second). With
 `daemons="always"`, as in a real kernel, kswapd and the kcompactd it wakes
 also run while a step runs (after every allocation chunk, balloon batch and
-THP fault batch), and each step ends with one proactive compaction check;
-given the step's duration (`ScenarioRunner.step_seconds`, as `fleet
-validate` gives the real guest's), the proactive checks of kcompactd's
-500 ms timer within the step run too.
+THP fault), and each step ends with one proactive compaction check; given
+the step's duration (`ScenarioRunner.step_seconds`, as `fleet validate`
+gives the real guest's), the proactive checks of kcompactd's 500 ms timer
+within the step run too. A proactive run that starts during a THP burst
+shares the vCPU with the faulting task, as two runnable tasks do under CFS
+(equal shares): after each fault it migrates as many pages as the fault
+took CPU time, THP_FAULT_MIGRATIONS for the huge page's clearing plus the
+pages the fault's own compaction migrated, and it has the vCPU to itself
+once the burst ends.
 """
 
 from dataclasses import dataclass, field
@@ -45,7 +50,14 @@ from .workload.base import CHUNK_PAGES
 FILL_KINDS = ("anon", "file", "slab", "slab_reclaimable", "kernel")
 FREE_KINDS = (*FILL_KINDS, "thp")
 DAEMON_MODES = ("wait", "always")
-THP_FAULT_BATCH = 16  # PMD faults between two daemon rounds in "always" mode
+# A THP fault's CPU time in page migrations (the unit of a proactive run's
+# share): a fault that found a free block took about 1.6 ms in the
+# validation guests (182 faults in 0.29 s at the start of
+# thp-under-fragmenter's `thp 512MiB`, traced at 25 ms, which the sampler
+# inflates) and one page migration about 13.7 us (balloon-into-holes'
+# compact_memory, 32.9k pages in 0.45 s). Twice the share gives the same
+# validation figures.
+THP_FAULT_MIGRATIONS = 117
 PAGE_TABLES = {"anon": "anon_pagetable", "thp": "thp_pagetable"}  # a kind's page-table owner
 OWNER_KINDS = {"thp_fallback": C.KIND_ANON, **{pt: C.KIND_PAGETABLE for pt in PAGE_TABLES.values()}}
 
@@ -208,30 +220,33 @@ class ScenarioRunner:
         kcompactd and one proactive compaction check (whose 500 ms timer
         fires after a short step has ended)."""
         if self.always and step.verb != "wait":
+            self.zone.continue_proactive()
             self.zone.run_daemons(proactiveness=self.proactiveness)
 
-    def _daemons_between(self, done: float | None = None) -> None:
+    def _daemons_between(self, done: float | None = None, share: int = 0) -> None:
         """kswapd and the kcompactd it woke, between two pieces of a step.
         When the step's duration is known (`step_seconds`, e.g. a real
         guest's) and the piece says how much of the step is `done`, the
         proactive checks of kcompactd's 500 ms timer (HPAGE_FRAG_CHECK_
         INTERVAL_MSEC) that fall within the step run here as well: the first
         500 ms after the step began or after kcompactd last worked (a wake-up
-        for work restarts the timeout). Simplified: the step's work is spread
-        evenly over its duration."""
+        for work restarts the timeout; Zone.run_daemons says whether it had
+        one). `share`: the migrations a proactive run may make here before
+        it yields to the step again (0: it runs to its end). Simplified: the
+        step's work is spread evenly over its duration."""
         if not self.always:
             return
+        self.zone.continue_proactive(share)
         interval = compaction.HPAGE_FRAG_CHECK_INTERVAL_MS / 1000
         now = -1.0 if self.step_seconds is None or done is None else done * self.step_seconds
-        # kswapd woken means kcompactd gets work: it does it, and its 500 ms
-        # timeout starts again (kcompactd(): timeout = default_timeout; continue).
-        woken = self.zone.a.zs[C.ZS_KSWAPD_WAKE] > 0
-        if self._next_check_s > now or woken:
-            self.zone.run_daemons()
-            if woken:
+        # a kcompactd woken for work does it, and its 500 ms timeout starts
+        # again (kcompactd(): timeout = default_timeout; continue); a kswapd
+        # woken for order 0 and not boosted wakes no kcompactd.
+        if self._next_check_s > now or self.zone.a.zs[C.ZS_KSWAPD_WAKE] > 0:
+            if self.zone.run_daemons():
                 self._next_check_s = now + interval
         while self._next_check_s <= now:
-            self.zone.run_daemons(proactiveness=self.proactiveness, seconds=interval)
+            self.zone.run_daemons(proactiveness=self.proactiveness, seconds=interval, budget=share)
             self._next_check_s += interval
 
     def _fill(self, *pairs) -> str:
@@ -282,14 +297,16 @@ class ScenarioRunner:
         totals = [0, 0, 0]
         faults = left = pages >> C.HPAGE_PMD_ORDER
         while left:
-            n = min(left, THP_FAULT_BATCH) if self.always else left
+            n = 1 if self.always else left
             pt = self.owner(PAGE_TABLES["thp"])
+            migrated = int(self.zone.a.vm[C.VM_PGMIGRATE_SUCCESS])
             got = self.zone.thp_fault(self.owner("thp"), self.owner("thp_fallback"), pt, n)
+            migrated = int(self.zone.a.vm[C.VM_PGMIGRATE_SUCCESS]) - migrated
             if got[1]:
                 self.zone.alloc_gfp(pt, 0, got[1])  # the fallen-back regions' PTE pages
             totals = [t + g for t, g in zip(totals, got)]
             left -= n
-            self._daemons_between(1 - left / faults)
+            self._daemons_between(1 - left / faults, THP_FAULT_MIGRATIONS * n + migrated)
         huge, fallback, missing = totals
         return f"thp: {huge} huge, {fallback} fallback, {missing} base pages not allocated"
 

@@ -7,7 +7,7 @@ import pytest
 from fleet.memory import constants as C
 from fleet.memory.rng import new_rng
 from fleet.memory.zone import Zone
-from fleet.scenario import ScenarioError, ScenarioRunner, parse_steps
+from fleet.scenario import THP_FAULT_MIGRATIONS, ScenarioError, ScenarioRunner, parse_steps
 from tests.lists import walk
 
 PB = C.PAGEBLOCK_NR_PAGES
@@ -125,9 +125,9 @@ def daemon_rounds(monkeypatch, zone):
     rounds = []
     real = zone.run_daemons
 
-    def spy(kcompactd=True, proactiveness=0, seconds=1):
+    def spy(kcompactd=True, proactiveness=0, seconds=1, budget=0):
         rounds.append((proactiveness, seconds))
-        real(kcompactd=kcompactd, proactiveness=proactiveness, seconds=seconds)
+        return real(kcompactd=kcompactd, proactiveness=proactiveness, seconds=seconds, budget=budget)
 
     monkeypatch.setattr(zone, "run_daemons", spy)
     return rounds
@@ -139,23 +139,53 @@ def test_kcompactd_checks_every_500_ms_of_a_step_whose_duration_is_known(monkeyp
     runner = ScenarioRunner(zone, proactiveness=20, daemons="always")
     rounds = daemon_rounds(monkeypatch, zone)
     runner.step_seconds = seconds
-    runner.run(parse_steps("thp 64MiB")[0], settle=False)  # 32 faults in two batches of 16
+    runner.run(parse_steps("thp 64MiB")[0], settle=False)  # 32 faults
     assert [r for r in rounds if r[0]] == [(20, 0.5)] * checks
-    assert len(rounds) == max(2, checks)  # each batch ends with a round, with or without the check
+    assert len(rounds) == 32  # each fault ends with a round, with or without the check
 
 
-def test_a_kswapd_wake_restarts_kcompactds_500_ms_timer(monkeypatch):
+@pytest.mark.parametrize("order, restarts", [(9, True), (0, False)])
+def test_a_kcompactd_wake_restarts_its_500_ms_timer_an_order_0_kswapd_wake_does_not(monkeypatch, order, restarts):
+    """6.1: kswapd woken for order > 0 wakes kcompactd when it sleeps again
+    (kcompactd(): timeout = default_timeout); for order 0, not boosted,
+    wakeup_kcompactd returns at once and the timer runs on."""
     zone = Zone(64 * PB, rng=new_rng(1, 0), thp_defrag="always")
     runner = ScenarioRunner(zone, proactiveness=20, daemons="always")
     rounds = daemon_rounds(monkeypatch, zone)
     runner.step_seconds = 1.0
     runner._next_check_s = 0.5
-    zone.a.zs[C.ZS_KSWAPD_WAKE] = 1  # woken before the first piece ends, at 0.5 s
+    zone.a.zs[C.ZS_KSWAPD_WAKE] = order + 1  # woken before the first piece ends, at 0.5 s
     runner._daemons_between(0.5)
-    assert rounds == [(0, 1)]  # kcompactd worked: no check, the next one at 1.0 s
     runner._daemons_between(0.9)
     runner._daemons_between(1.0)
-    assert rounds[1:] == [(0, 1), (20, 0.5)]
+    if restarts:  # no check at 0.5 s, the next one at 1.0 s
+        assert rounds == [(0, 1), (0, 1), (20, 0.5)]
+    else:  # the check at 0.5 s as due, the next at 1.0 s
+        assert rounds == [(0, 1), (20, 0.5), (0, 1), (20, 0.5)]
+
+
+def test_a_thp_burst_gives_a_proactive_run_the_cpu_time_of_each_fault(monkeypatch):
+    """Under CFS the faulting task and kcompactd share the one vCPU: after
+    each fault the live proactive run may migrate as many pages as the fault
+    took time, THP_FAULT_MIGRATIONS for the clearing plus the pages the
+    fault's own compaction migrated; after the burst, all it needs."""
+    zone = Zone(64 * PB, rng=new_rng(1, 0), thp_defrag="always")
+    runner = ScenarioRunner(zone, proactiveness=20, daemons="always")
+    shares = []
+    real = zone.continue_proactive
+    migrated = []
+
+    def spy(budget=0):
+        shares.append(budget)
+        migrated.append(int(zone.a.vm[C.VM_PGMIGRATE_SUCCESS]))
+        real(budget)
+
+    monkeypatch.setattr(zone, "continue_proactive", spy)
+    runner.run(parse_steps("thp 16MiB")[0])  # 8 faults, then the step's closing round
+    assert len(shares) == 9 and shares[-1] == 0
+    assert all(s >= THP_FAULT_MIGRATIONS for s in shares[:-1])
+    own = [b - a for a, b in zip([0] + migrated[:-1], migrated)]  # what each fault itself migrated (upper bound)
+    assert all(s <= THP_FAULT_MIGRATIONS + o for s, o in zip(shares[:-1], own))
 
 
 def test_anon_and_thp_come_with_their_page_tables():

@@ -57,6 +57,7 @@ COMPACT_PARTIAL_SKIPPED = 4
 COMPACT_SUCCESS = 5
 COMPACT_CONTENDED = 6
 COMPACT_SUSPENDED = 7  # the model's: the host stream is full, drain and resume
+COMPACT_YIELDED = 8  # the model's: the run used its CPU share (CC_BUDGET), resume later
 
 # compact_control fields.
 CC_ORDER = 0
@@ -74,6 +75,7 @@ CC_LAST_MIGRATED = 11  # last_migrated_pfn + 1 (0: nothing migrated since the la
 CC_SEARCH_ORDER = 12  # the free-list order fast_isolate_freepages starts at
 CC_FAST_SEARCH_FAIL = 13  # fast searches that found nothing (shortens the next)
 CC_FAST_START_PFN = 14  # lowest block the fast migrate search found (0: none, -1: used)
+CC_BUDGET = 15  # CC_NR_MIGRATED at which the run yields the CPU (0: never)
 NR_CC = C.NR_CC
 
 
@@ -860,7 +862,11 @@ def drain_after_block(z, cc):
 def compact_zone(z):
     """`compact_zone` from the state in `cc` until finished, or until the host
     stream lacks room for another batch (COMPACT_SUSPENDED: drain and call
-    again with the same cc). Returns the compact_result."""
+    again with the same cc), or until the run has migrated CC_BUDGET pages
+    (COMPACT_YIELDED: a daemon's run that gives the vCPU back to the task
+    beside it; call again with the cc saved and a new budget). A paused run
+    releases its unused free pages, as a finished one does. Returns the
+    compact_result."""
     cc, freepages, migratepages = z.cc, z.cc_free, z.cc_migrate
     # Isolated free pages are used first-isolated first and kept from one
     # batch to the next (cc->freepages); what is left is released at the end.
@@ -899,11 +905,15 @@ def compact_zone(z):
                 result = COMPACT_CONTENDED
                 break
         drain_after_block(z, cc)
+        if cc[CC_BUDGET] > 0 and cc[CC_NR_MIGRATED] >= cc[CC_BUDGET]:
+            result = COMPACT_YIELDED
+            break
     release_freepages(z, freepages, nr_free, head)
     # The run's positions become the zone's cached ones (update_cached_migrate,
     # update_pageblock_skip), unless the scanners met and compact_finished
     # reset them so that the next run starts anew.
-    if result != COMPACT_SUSPENDED and not cc[CC_WHOLE_ZONE] and not scanners_met(cc):
+    paused = result == COMPACT_SUSPENDED or result == COMPACT_YIELDED
+    if not paused and not cc[CC_WHOLE_ZONE] and not scanners_met(cc):
         z.zs[C.ZS_CACHED_MIGRATE_PFN] = cc[CC_MIGRATE_PFN]
         z.zs[C.ZS_CACHED_FREE_PFN] = cc[CC_FREE_PFN]
     return result
@@ -960,17 +970,20 @@ def kswapd_compact_38(z, order):
 
 
 @kernel
-def proactive_compact(z, proactiveness):
+def proactive_compact(z, proactiveness, budget):
     """Proactive compaction (5.9+, `proactive_compact_node`): when the score
     is above wmark_high = min(wmark_low + 10, 100), with wmark_low =
     max(100 - proactiveness, 5), compact the whole zone at SYNC_LIGHT until the
     score is at most wmark_low. Not a kcompactd wake (KCOMPACTD_WAKE counts
     kcompactd_do_work only) and, in 6.1, not counted in compact_daemon_*
-    (count_scanned). Returns the compact_result or COMPACT_SKIPPED."""
+    (count_scanned). `budget` > 0: yield after that many migrations
+    (COMPACT_YIELDED; the caller resumes the run with compact_zone).
+    Returns the compact_result or COMPACT_SKIPPED."""
     wmark_low = max(100 - proactiveness, 5)
     wmark_high = min(wmark_low + 10, 100)
     if proactiveness == 0 or fragmentation_score(z) <= wmark_high:
         return COMPACT_SKIPPED
     init_cc(z, -1, MIGRATE_SYNC_LIGHT, 1, 1, 0, 0)
     z.cc[CC_PROACTIVE] = wmark_low
+    z.cc[CC_BUDGET] = budget
     return compact_zone(z)

@@ -121,6 +121,9 @@ class Zone:
         zs[C.ZS_BALLOON_OWNER] = self.register_owner("balloon", C.KIND_BALLOON, mt)
         self.stream_totals = np.zeros(3, dtype=np.int64)  # pages per STREAM_* op
         self._drained: list[np.ndarray] = []
+        # A proactive compaction run that yielded the vCPU: its compact_control
+        # and the fragmentation score it started from (run_daemons' budget).
+        self._proactive: tuple[np.ndarray, int] | None = None
 
     def init_per_zone_wmark_min(self) -> None:
         """min_free_kbytes, the watermarks and the per-cpu lists' batch and
@@ -227,7 +230,35 @@ class Zone:
             result = compaction.compact_zone(self.a)
         return int(result)
 
-    def run_daemons(self, kcompactd: bool = True, proactiveness: int = 0, seconds: float = 1) -> None:
+    def _proactive_end(self, result: int, before: int) -> None:
+        """A proactive run ends or yields: a yielded run keeps its state for
+        continue_proactive; one that ended without lowering the score puts
+        the next check off by 32 s (kcompactd's `timeout << COMPACT_MAX_DEFER_SHIFT`)."""
+        if result == compaction.COMPACT_YIELDED:
+            self._proactive = (self.a.cc.copy(), before)
+            return
+        self._proactive = None
+        if result != compaction.COMPACT_SKIPPED and compaction.fragmentation_score(self.a) >= before:
+            self.a.zs[C.ZS_PROACTIVE_WAIT_MS] = compaction.PROACTIVE_DEFER_MS
+
+    def continue_proactive(self, budget: int = 0) -> None:
+        """Give a yielded proactive run the vCPU again, for `budget` more
+        migrations (0: until it ends). It gives way as 6.1's does when kswapd
+        has been woken meanwhile (__compact_finished: kswapd_is_running ends
+        a proactive run with COMPACT_PARTIAL_SKIPPED). The other compaction
+        runs meanwhile (direct, kcompactd_do_work) used the zone's cc, so the
+        run's own is put back first."""
+        if self._proactive is None:
+            return
+        cc, before = self._proactive
+        if self.a.zs[C.ZS_KSWAPD_WAKE] > 0:
+            self._proactive_end(compaction.COMPACT_PARTIAL_SKIPPED, before)
+            return
+        self.a.cc[:] = cc
+        self.a.cc[compaction.CC_BUDGET] = cc[compaction.CC_NR_MIGRATED] + budget if budget else 0
+        self._proactive_end(self._run_compaction(), before)
+
+    def run_daemons(self, kcompactd: bool = True, proactiveness: int = 0, seconds: float = 1, budget: int = 0) -> bool:
         """What runs in a round of `seconds` between ticks: kswapd if woken;
         in 6.x kcompactd for the order kswapd was woken for (pageblock order
         after a boosted kswapd run), and a proactive compaction check. As in
@@ -242,7 +273,13 @@ class Zone:
         switch turns off. The skip bits a direct compaction that ran the
         scanners to their meeting point asked to flush are cleared when a
         kswapd that was woken goes back to sleep (kswapd_try_to_sleep), not
-        in a round in which kswapd slept throughout."""
+        in a round in which kswapd slept throughout. `budget` > 0: a
+        proactive run started here yields after that many migrations and is
+        resumed by continue_proactive (kcompactd sharing the vCPU with the
+        task beside it); while it is live no new check starts. Returns True
+        if kcompactd was woken for work (kcompactd_do_work ran): a kswapd
+        woken for order 0 and not boosted wakes no kcompactd (6.1
+        wakeup_kcompactd returns at order 0)."""
         woken = int(self.a.zs[C.ZS_KSWAPD_WAKE]) - 1
         kswapd_ran = woken >= 0
         vmscan.balance_pgdat(self.a, self.rng)
@@ -253,28 +290,29 @@ class Zone:
         if self.era != "6.x":
             if woken > 0 and compaction.kswapd_compact_38(self.a, woken) == compaction.COMPACT_SUSPENDED:
                 self._run_compaction()
-            return
+            return False
         zs = self.a.zs
-        if kcompactd and woken > 0:
+        kcompactd_woken = kcompactd and woken > 0
+        if kcompactd_woken:
             result = compaction.kcompactd_do_work(self.a, woken)
             while result == compaction.COMPACT_SUSPENDED:
                 self.drain_stream()
                 result = compaction.compact_zone(self.a)
             compaction.kcompactd_done(self.a, woken, result)
             zs[C.ZS_PROACTIVE_WAIT_MS] = 0
-        if not proactiveness:
-            return
+        if not proactiveness or self._proactive is not None:
+            return kcompactd_woken
         if zs[C.ZS_PROACTIVE_WAIT_MS] > 0:
             zs[C.ZS_PROACTIVE_WAIT_MS] = max(0, int(zs[C.ZS_PROACTIVE_WAIT_MS]) - round(seconds * 1000))
-            return
+            return kcompactd_woken
         if kswapd_ran:
-            return
+            return kcompactd_woken
         before = compaction.fragmentation_score(self.a)
-        result = compaction.proactive_compact(self.a, proactiveness)
+        result = compaction.proactive_compact(self.a, proactiveness, budget)
         if result == compaction.COMPACT_SUSPENDED:
             result = self._run_compaction()
-        if result != compaction.COMPACT_SKIPPED and compaction.fragmentation_score(self.a) >= before:
-            zs[C.ZS_PROACTIVE_WAIT_MS] = compaction.PROACTIVE_DEFER_MS
+        self._proactive_end(result, before)
+        return kcompactd_woken
 
     # ------------------------------------------------------------ balloon
 

@@ -167,6 +167,44 @@ def test_proactive_compaction_gives_way_while_kswapd_runs():
     assert compaction.fragmentation_score(z.a) <= 80
 
 
+def test_a_proactive_run_with_a_budget_yields_and_resumes_where_it_stopped():
+    """A proactive run that shares the vCPU (run_daemons' budget) stops after
+    the first migration batch that reaches its budget (COMPACT_YIELDED),
+    starts no second run while it is live, and continue_proactive takes it
+    on from its own scanner positions to its end, as one whole run would
+    end: the score at its low mark."""
+    z = fragmented_zone()
+    z.run_daemons(proactiveness=20, budget=64)
+    first = vm(z, "pgmigrate_success")
+    assert compaction.COMPACT_CLUSTER_MAX <= 64 <= first < 64 + compaction.COMPACT_CLUSTER_MAX
+    assert compaction.fragmentation_score(z.a) > 80
+    z.run_daemons(proactiveness=20)
+    assert vm(z, "pgmigrate_success") == first  # the live run holds kcompactd
+    z.continue_proactive(64)
+    assert 64 <= vm(z, "pgmigrate_success") - first < 64 + compaction.COMPACT_CLUSTER_MAX
+    z.continue_proactive()
+    assert compaction.fragmentation_score(z.a) <= 80
+    whole = fragmented_zone()
+    whole.run_daemons(proactiveness=20)
+    assert abs(vm(z, "pgmigrate_success") - vm(whole, "pgmigrate_success")) <= compaction.COMPACT_CLUSTER_MAX
+    z.check()
+
+
+def test_a_yielded_proactive_run_gives_way_to_kswapd():
+    """6.1's __compact_finished ends a proactive run while kswapd_is_running
+    (COMPACT_PARTIAL_SKIPPED): a run that yielded does not resume after
+    kswapd was woken."""
+    z = fragmented_zone()
+    z.run_daemons(proactiveness=20, budget=64)
+    first = vm(z, "pgmigrate_success")
+    z.a.zs[C.ZS_KSWAPD_WAKE] = 1
+    z.continue_proactive()
+    assert vm(z, "pgmigrate_success") == first
+    z.a.zs[C.ZS_KSWAPD_WAKE] = 0
+    z.continue_proactive()
+    assert vm(z, "pgmigrate_success") == first  # ended, not paused
+
+
 def test_a_proactive_run_that_does_not_lower_the_score_waits_32_seconds():
     """kcompactd (6.1): when proactive_compact_node left the score where it
     was, the next check comes after 500 ms << COMPACT_MAX_DEFER_SHIFT = 32 s;
