@@ -8,7 +8,7 @@ import numpy as np
 
 from ..memory import constants as C
 from ..memory.rng import new_rng
-from ..memory.watermark import WMARK_LOW, WMARK_MIN
+from ..memory.watermark import WMARK_LOW, WMARK_MIN, wmark_pages
 from ..memory.zone import Zone
 from ..scenario import ScenarioRunner
 from .boot import BootState, boot_zone
@@ -74,8 +74,7 @@ def recorder_drain(zone: Zone, daemons) -> int:
     the watermark boost (steps.drain_pcp)."""
     zone.set_pcp_high_fraction(DRAIN_HIGH_FRACTION)
     daemons()
-    low = zone.watermark(WMARK_LOW) + int(zone.a.zs[C.ZS_WATERMARK_BOOST])  # low_wmark_pages
-    if zone.nr_free <= low and zone.pcp_pages > zone.pcp_high:
+    if zone.nr_free <= wmark_pages(zone.a, WMARK_LOW) and zone.pcp_pages > zone.pcp_high:
         zone.clear_watermark_boost()
     zone.drain_pcp()
     zone.clear_pcp_free_factor()
