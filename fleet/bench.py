@@ -99,8 +99,9 @@ def compaction_bench(nr_pages: int, seed: int, runs: int = 3) -> dict:
     memory, timed `runs` times with the zone restored to its fragmented state
     before each (the fastest counts), then a second one on the compacted zone.
 
-    compaction_pages_per_s: pages scanned (both scanners, as the kernel's
-    compact_*_scanned count them) per second by the first, migration
+    compaction_pages_per_s: pages scanned (both scanners, as 6.1's
+    compact_*_scanned count them: a free block stepped over is one) per
+    second by the first, migration
     included; compaction_migrated_pages_per_s: pages it migrated
     (pgmigrate_success) per second; compaction_scan_only_pages_per_s: pages
     scanned per second by the second, which finds nothing left to migrate:

@@ -63,3 +63,28 @@ def test_inspect_runs_the_fleet_guests_daemons():
     counters = dict(line.split() for line in out.splitlines() if line.startswith("compact_"))
     # 6.1 counts a proactive run in compact_migrate_scanned alone: no stall, no kcompactd wake
     assert int(counters["compact_migrate_scanned"]) > 0 and int(counters.get("compact_stall", 0)) == 0
+
+
+def _commands(command, path=()):
+    yield path, command
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _commands(sub, (*path, name))
+
+
+def test_no_help_text_loses_a_bracketed_word_to_rich_markup():
+    """typer renders help with rich markup, which swallows an unescaped
+    "[word]" (the sweep command once said "a  table" for "a [sweep] table")."""
+    import re
+
+    import typer
+
+    from fleet.cli import app
+
+    tag = re.compile(r"(?<!\\)\[[a-z][a-z_./-]*\]")
+    eaten = []
+    for path, command in _commands(typer.main.get_command(app)):
+        texts = [command.help or ""] + [getattr(p, "help", None) or "" for p in command.params]
+        eaten += [(" ".join(path), m.group()) for text in texts for m in tag.finditer(text)]
+    assert eaten == []
+    code, out, _ = run_fleet("sweep", "--help")
+    assert code == 0 and "[sweep] table" in out

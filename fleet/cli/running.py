@@ -101,7 +101,7 @@ def this_command() -> str:
 
 @app.command()
 def sweep(
-    spec_path: str = typer.Argument(..., metavar="SPEC.toml", help="Experiment spec with a [sweep] table."),
+    spec_path: str = typer.Argument(..., metavar="SPEC.toml", help="Experiment spec with a \\[sweep] table."),
     out: str = typer.Option(..., "--out", help="Results folder."),
     workers: int | None = typer.Option(None, min=1, help="CPUs of the embedded Ray (default: all cores)."),
     address: str | None = typer.Option(None, help="Join this Ray cluster instead (or set RAY_ADDRESS)."),

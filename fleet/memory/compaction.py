@@ -76,6 +76,13 @@ CC_SEARCH_ORDER = 12  # the free-list order fast_isolate_freepages starts at
 CC_FAST_SEARCH_FAIL = 13  # fast searches that found nothing (shortens the next)
 CC_FAST_START_PFN = 14  # lowest block the fast migrate search found (0: none, -1: used)
 CC_BUDGET = 15  # CC_NR_MIGRATED at which the run yields the CPU (0: never)
+# A yielded run's place (COMPACT_YIELDED): the batch of isolated pages in
+# cc_migrate and how far it got, the isolated free pages in cc_free and the
+# next one to use.
+CC_BATCH_NR = 16
+CC_BATCH_DONE = 17
+CC_FREE_NR = 18
+CC_FREE_HEAD = 19
 NR_CC = C.NR_CC
 
 
@@ -412,16 +419,19 @@ def fast_find_migrateblock(z, cc):
 
 
 @kernel
-def isolate_migratepages(z, cc, migratepages):
+def isolate_migratepages(z, cc, migratepages, rescan):
     """`isolate_migratepages` + `isolate_migratepages_block`: from the migrate
     pfn, scan the first suitable pageblock and isolate up to
-    COMPACT_CLUSTER_MAX movable order-0 pages. Returns the number isolated.
+    COMPACT_CLUSTER_MAX movable order-0 pages, or with `rescan` (6.1's
+    cc->rescan, compact_zone's) the rest of the pageblock. Returns the
+    number isolated.
 
-    compact_migrate_scanned counts the pfns the scanner passes: 6.x adds the
-    pages of a free block or compound page it steps over (nr_scanned +=
-    (1 << order) - 1); 3.8 visits every pfn one by one and counts it, except
-    the tails of an LRU compound page (a THP), which it jumps without
-    counting.
+    compact_migrate_scanned counts the pfns the scanner looks at: 6.1 counts
+    a free block or compound page it steps over as one (6.4 added their
+    other pages, Baolin Wang's "consider the number of scanning compound
+    pages in isolate fail path", 2023); 3.8 visits every pfn one by one and
+    counts it, except the tails of an LRU compound page (a THP), which it
+    jumps without counting.
 
     6.x async direct compaction skips on failure (5.x+ `skip_on_failure`):
     a page that cannot be isolated (a compound page, an unmovable or
@@ -475,21 +485,24 @@ def isolate_migratepages(z, cc, migratepages):
         unscanned = 0
         locked = False
         next_skip = block_end_pfn(low, skip_order)
-        while low < end and nr < COMPACT_CLUSTER_MAX:
+        limit = C.PAGEBLOCK_NR_PAGES if rescan else COMPACT_CLUSTER_MAX
+        while low < end and nr < limit:
             if skip_on_failure and low >= next_skip:
                 if nr:
                     break
                 next_skip = block_end_pfn(low, skip_order)
             flags = z.pflags[low]
-            if flags & C.PF_BUDDY:
-                low += 1 << (flags & C.PF_ORDER_MASK)
-                continue
             order = flags & C.PF_ORDER_MASK
+            if flags & C.PF_BUDDY:
+                if not era38:
+                    unscanned += (1 << order) - 1
+                low += 1 << order
+                continue
             o = z.owner[low]
             fail_pfn = low
             isolated = False
             if order > 0:  # compound page: skip it whole
-                if era38 and z.own_mt[o] == C.MIGRATE_MOVABLE:
+                if not era38 or z.own_mt[o] == C.MIGRATE_MOVABLE:
                     unscanned += (1 << order) - 1
                 low = (low | ((1 << order) - 1)) + 1
             else:
@@ -511,7 +524,7 @@ def isolate_migratepages(z, cc, migratepages):
                 low = min(max(low, block_end_pfn(fail_pfn, skip_order)), end)
                 next_skip = block_end_pfn(low, skip_order)
         count_scanned(z, cc, low - start_low - unscanned, False)
-        if low >= end and nr == 0 and start_low == (block << C.PAGEBLOCK_ORDER):
+        if low >= end and (nr == 0 or rescan) and start_low == (block << C.PAGEBLOCK_ORDER):
             z.pb_skip[block] = 1
         cc[CC_MIGRATE_PFN] = low
         z.vm[C.VM_COMPACT_ISOLATED] += nr
@@ -563,11 +576,13 @@ def isolate_freepages_block(z, cc, pfn, end, freepages, nr_free, need, stride):
     at every `stride`th pfn and past each buddy it takes: isolate the free
     buddies into `freepages` after `nr_free` held. 6.x stops once `need`
     are held or at a buddy the watermark refuses; 3.8 takes every free page
-    of the block and skips a refused buddy. compact_free_scanned counts
-    the pfns looked at plus the pages of each buddy taken and compound
-    page jumped (3.8: the pfns passed), compact_isolated the pages taken
-    (COMPACTISOLATED counts both scanners' isolations). Returns (the pfn
-    reached, pages held, stopped early)."""
+    of the block and skips a refused buddy. compact_free_scanned counts,
+    in 6.1, the pfns looked at plus the other pages of each buddy taken
+    (William Lam's "include compound page count for scanning", 6.0) and a
+    compound page jumped as one (6.4 counts its pages); in 3.8, the pfns
+    passed. compact_isolated counts the pages taken (COMPACTISOLATED counts
+    both scanners' isolations). Returns (the pfn reached, pages held,
+    stopped early)."""
     era38 = z.zs[C.ZS_ERA] == C.ERA_3_8
     scan_start = pfn
     held_before = nr_free
@@ -597,7 +612,6 @@ def isolate_freepages_block(z, cc, pfn, end, freepages, nr_free, need, stride):
                 break
             pfn += (1 << order) - 1 + stride
         elif flags & C.PF_HEAD and z.owner[pfn] != C.OWNER_NONE:
-            scanned += (1 << order) - 1
             pfn += (1 << order) - 1 + stride
         else:
             pfn += stride
@@ -807,7 +821,9 @@ def compact_finished(z, cc):
     at pageblock boundaries only (6.x). Scanners that met ask for the skip
     bits to be flushed when the run was a direct compaction (6.x; 3.8 asks
     for any run not from kswapd, compact_memory too, which the model does
-    not tell apart from kswapd's)."""
+    not tell apart from kswapd's). A proactive run ends, PARTIAL_SKIPPED,
+    while kswapd is awake (6.1: kswapd_is_running), else once the score is
+    down to its target."""
     order = cc[CC_ORDER]
     if scanners_met(cc):
         z.zs[C.ZS_CACHED_MIGRATE_PFN] = 0
@@ -816,6 +832,8 @@ def compact_finished(z, cc):
             z.zs[C.ZS_BLOCKSKIP_FLUSH] = 1
         return COMPACT_COMPLETE if cc[CC_WHOLE_ZONE] else COMPACT_PARTIAL_SKIPPED
     if cc[CC_PROACTIVE]:
+        if z.zs[C.ZS_KSWAPD_WAKE] > 0:  # kswapd_is_running: a proactive run gives way
+            return COMPACT_PARTIAL_SKIPPED
         return COMPACT_SUCCESS if fragmentation_score(z) <= cc[CC_PROACTIVE] else COMPACT_CONTINUE
     if order < 0:
         return COMPACT_CONTINUE
@@ -862,57 +880,88 @@ def drain_after_block(z, cc):
 def compact_zone(z):
     """`compact_zone` from the state in `cc` until finished, or until the host
     stream lacks room for another batch (COMPACT_SUSPENDED: drain and call
-    again with the same cc), or until the run has migrated CC_BUDGET pages
-    (COMPACT_YIELDED: a daemon's run that gives the vCPU back to the task
-    beside it; call again with the cc saved and a new budget). A paused run
-    releases its unused free pages, as a finished one does. Returns the
-    compact_result."""
+    again), or until the run has migrated CC_BUDGET pages (COMPACT_YIELDED: a
+    daemon's run that gives the vCPU back to the task beside it, within a
+    batch if need be; call again with the cc and lists saved and a new
+    budget). A yielded run keeps its isolated pages, both lists, as a
+    preempted kcompactd keeps them; a run that ends or is suspended (always
+    between batches) releases its unused free pages. Returns the
+    compact_result.
+
+    6.x batches as 6.1 does (cc->rescan, 5.1-6.1; finish_pageblock from 6.2):
+    a migrate scan that starts in the pageblock the last batch came from
+    isolates the rest of that pageblock in one batch, so a block's movable
+    pages move in COMPACT_CLUSTER_MAX, then all the others. The free scanner
+    isolates for the whole batch whenever the isolated free pages run out
+    (compaction_alloc: until cc->nr_freepages >= cc->nr_migratepages), the
+    unused ones kept for the next batch. 3.8 batches COMPACT_CLUSTER_MAX
+    pages always."""
     cc, freepages, migratepages = z.cc, z.cc_free, z.cc_migrate
-    # Isolated free pages are used first-isolated first and kept from one
-    # batch to the next (cc->freepages); what is left is released at the end.
-    head = 0
-    nr_free = 0
+    era38 = z.zs[C.ZS_ERA] == C.ERA_3_8
+    # Isolated free pages are used first-isolated first (cc->freepages).
+    head, nr_free = cc[CC_FREE_HEAD], cc[CC_FREE_NR]
+    nr, done = cc[CC_BATCH_NR], cc[CC_BATCH_DONE]
+    result = COMPACT_CONTINUE
     while True:
-        result = compact_finished(z, cc)
-        if result != COMPACT_CONTINUE:
-            break
-        if stream_room(z) < 2 * COMPACT_CLUSTER_MAX:
-            result = COMPACT_SUSPENDED
-            break
-        iteration_start = cc[CC_MIGRATE_PFN]
-        nr = isolate_migratepages(z, cc, migratepages)
-        if nr == 0:
-            drain_after_block(z, cc)
-            continue
-        cc[CC_LAST_MIGRATED] = iteration_start + 1
-        done = 0
+        if done == nr:
+            if cc[CC_BUDGET] > 0 and cc[CC_NR_MIGRATED] >= cc[CC_BUDGET]:
+                result = COMPACT_YIELDED
+                break
+            result = compact_finished(z, cc)
+            if result != COMPACT_CONTINUE:
+                break
+            if stream_room(z) < 2 * C.PAGEBLOCK_NR_PAGES:
+                result = COMPACT_SUSPENDED
+                break
+            iteration_start = cc[CC_MIGRATE_PFN]
+            last = cc[CC_LAST_MIGRATED] - 1
+            rescan = not era38 and last >= 0 and pageblock_start_pfn(last) == pageblock_start_pfn(iteration_start)
+            nr = isolate_migratepages(z, cc, migratepages, rescan)
+            done = 0
+            if nr == 0:
+                drain_after_block(z, cc)
+                continue
+            cc[CC_LAST_MIGRATED] = iteration_start + 1
+        yielding = False
         while done < nr:
+            if cc[CC_BUDGET] > 0 and cc[CC_NR_MIGRATED] >= cc[CC_BUDGET]:
+                yielding = True
+                break
             if head == nr_free:
                 head = 0
-                nr_free = isolate_freepages(z, cc, freepages, nr - done)
+                nr_free = isolate_freepages(z, cc, freepages, nr)
                 if nr_free == 0:
                     break
             migrate_page(z, migratepages[done], freepages[head])
             head += 1
             done += 1
-        cc[CC_NR_MIGRATED] += done
+            cc[CC_NR_MIGRATED] += 1
+        if yielding:
+            result = COMPACT_YIELDED
+            break
         if done < nr:
+            # No free page left for the batch (compaction_alloc returned NULL):
+            # migrate_pages stops at -ENOMEM and the caller puts the rest back.
+            # 6.1 counts the one page it failed in pgmigrate_fail, 3.8 none.
             for i in range(done, nr):
                 putback_movable_page(z, migratepages[i])
-            z.vm[C.VM_PGMIGRATE_FAIL] += nr - done
+            if not era38:
+                z.vm[C.VM_PGMIGRATE_FAIL] += 1
             cc[CC_NR_FAILED] += nr - done
+            done = nr
             if not scanners_met(cc):
                 result = COMPACT_CONTENDED
                 break
         drain_after_block(z, cc)
-        if cc[CC_BUDGET] > 0 and cc[CC_NR_MIGRATED] >= cc[CC_BUDGET]:
-            result = COMPACT_YIELDED
-            break
-    release_freepages(z, freepages, nr_free, head)
+    if result == COMPACT_YIELDED:
+        cc[CC_BATCH_NR], cc[CC_BATCH_DONE], cc[CC_FREE_NR], cc[CC_FREE_HEAD] = nr, done, nr_free, head
+    else:
+        release_freepages(z, freepages, nr_free, head)
+        cc[CC_BATCH_NR] = cc[CC_BATCH_DONE] = cc[CC_FREE_NR] = cc[CC_FREE_HEAD] = 0
+    paused = result == COMPACT_SUSPENDED or result == COMPACT_YIELDED
     # The run's positions become the zone's cached ones (update_cached_migrate,
     # update_pageblock_skip), unless the scanners met and compact_finished
     # reset them so that the next run starts anew.
-    paused = result == COMPACT_SUSPENDED or result == COMPACT_YIELDED
     if not paused and not cc[CC_WHOLE_ZONE] and not scanners_met(cc):
         z.zs[C.ZS_CACHED_MIGRATE_PFN] = cc[CC_MIGRATE_PFN]
         z.zs[C.ZS_CACHED_FREE_PFN] = cc[CC_FREE_PFN]

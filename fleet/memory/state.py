@@ -105,7 +105,7 @@ def empty_zone(nr_pages: int) -> ZoneArrays:
         stream=np.zeros(C.STREAM_CAPACITY, dtype=np.int64),
         cc=np.zeros(C.NR_CC, dtype=np.int64),
         cc_free=np.zeros(C.CC_FREE_CAPACITY, dtype=np.int64),
-        cc_migrate=np.zeros(C.COMPACT_CLUSTER_MAX, dtype=np.int64),
+        cc_migrate=np.zeros(C.PAGEBLOCK_NR_PAGES, dtype=np.int64),
     )
 
 

@@ -121,9 +121,10 @@ class Zone:
         zs[C.ZS_BALLOON_OWNER] = self.register_owner("balloon", C.KIND_BALLOON, mt)
         self.stream_totals = np.zeros(3, dtype=np.int64)  # pages per STREAM_* op
         self._drained: list[np.ndarray] = []
-        # A proactive compaction run that yielded the vCPU: its compact_control
-        # and the fragmentation score it started from (run_daemons' budget).
-        self._proactive: tuple[np.ndarray, int] | None = None
+        # A proactive compaction run that yielded the vCPU: its compact_control,
+        # its lists of isolated pages and the fragmentation score it started
+        # from (run_daemons' budget).
+        self._proactive: tuple[np.ndarray, np.ndarray, np.ndarray, int] | None = None
 
     def init_per_zone_wmark_min(self) -> None:
         """min_free_kbytes, the watermarks and the per-cpu lists' batch and
@@ -231,11 +232,13 @@ class Zone:
         return int(result)
 
     def _proactive_end(self, result: int, before: int) -> None:
-        """A proactive run ends or yields: a yielded run keeps its state for
+        """A proactive run ends or yields: a yielded run keeps its state, its
+        compact_control and its two lists of isolated pages, for
         continue_proactive; one that ended without lowering the score puts
         the next check off by 32 s (kcompactd's `timeout << COMPACT_MAX_DEFER_SHIFT`)."""
         if result == compaction.COMPACT_YIELDED:
-            self._proactive = (self.a.cc.copy(), before)
+            a = self.a
+            self._proactive = (a.cc.copy(), a.cc_migrate.copy(), a.cc_free.copy(), before)
             return
         self._proactive = None
         if result != compaction.COMPACT_SKIPPED and compaction.fragmentation_score(self.a) >= before:
@@ -243,19 +246,17 @@ class Zone:
 
     def continue_proactive(self, budget: int = 0) -> None:
         """Give a yielded proactive run the vCPU again, for `budget` more
-        migrations (0: until it ends). It gives way as 6.1's does when kswapd
-        has been woken meanwhile (__compact_finished: kswapd_is_running ends
-        a proactive run with COMPACT_PARTIAL_SKIPPED). The other compaction
-        runs meanwhile (direct, kcompactd_do_work) used the zone's cc, so the
-        run's own is put back first."""
+        migrations (0: until it ends). It finishes the batch it holds and
+        then gives way if kswapd has been woken meanwhile, as 6.1's does
+        (compaction.compact_finished). The other compaction runs meanwhile
+        (direct, kcompactd_do_work) used the zone's cc and lists, so the
+        run's own are put back first."""
         if self._proactive is None:
             return
-        cc, before = self._proactive
-        if self.a.zs[C.ZS_KSWAPD_WAKE] > 0:
-            self._proactive_end(compaction.COMPACT_PARTIAL_SKIPPED, before)
-            return
-        self.a.cc[:] = cc
-        self.a.cc[compaction.CC_BUDGET] = cc[compaction.CC_NR_MIGRATED] + budget if budget else 0
+        cc, migratepages, freepages, before = self._proactive
+        a = self.a
+        a.cc[:], a.cc_migrate[:], a.cc_free[:] = cc, migratepages, freepages
+        a.cc[compaction.CC_BUDGET] = cc[compaction.CC_NR_MIGRATED] + budget if budget else 0
         self._proactive_end(self._run_compaction(), before)
 
     def run_daemons(self, kcompactd: bool = True, proactiveness: int = 0, seconds: float = 1, budget: int = 0) -> bool:

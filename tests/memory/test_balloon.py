@@ -334,7 +334,8 @@ def test_no_free_target_puts_isolated_balloon_pages_back(era):
     if era == "6.x":
         assert returned > 0 and migrated == 0
         assert vm_delta(z, v0, "balloon_migrate") == 0
-        assert vm_delta(z, v0, "pgmigrate_fail") >= returned
+        # migrate_pages stops at -ENOMEM, counting the one page it failed
+        assert vm_delta(z, v0, "pgmigrate_fail") == 1
         assert balloon_pfns(z) == before
         assert stream == []
         assert list(z.a.pb_mt[12:]) == [C.MIGRATE_MOVABLE] * 4

@@ -121,22 +121,24 @@ def thp_then_free_run(era):
 def scan_one_block(z):
     """One isolate_migratepages call of a whole-zone run; (isolated, scanned)."""
     before = int(z.a.vm[C.VM_COMPACT_MIGRATE_SCANNED])
-    nr = compaction.isolate_migratepages(z.a, z.a.cc, z.a.cc_migrate)
+    nr = compaction.isolate_migratepages(z.a, z.a.cc, z.a.cc_migrate, False)
     return int(nr), int(z.a.vm[C.VM_COMPACT_MIGRATE_SCANNED]) - before
 
 
-@pytest.mark.parametrize("era, thp_counted", [("6.x", PB), ("3.8", 1)])
-def test_migrate_scanner_counts_the_pfns_it_passes(era, thp_counted):
+@pytest.mark.parametrize("era, free_run_counted", [("6.x", 1), ("3.8", FREE_RUN)])
+def test_migrate_scanner_counts_the_pfns_it_looks_at(era, free_run_counted):
+    """6.1 steps over a THP and a free block counting each as the one pfn it
+    looked at (6.4 counts their pages); 3.8 jumps a THP's tails uncounted
+    and walks a free block pfn by pfn."""
     z = thp_then_free_run(era)
     compaction.init_cc(z.a, -1, compaction.MIGRATE_SYNC, 1, 1, 0, 0)
-    # Pageblock 0: the THP is stepped over whole; 6.x counts its 512 pages,
-    # 3.8 only the head it looked at.
-    assert scan_one_block(z) == (0, thp_counted)
-    # Pageblock 1: the free block counts whole in both eras, then one pfn per
-    # anon page until a cluster of 32 is isolated.
+    # Pageblock 0: the THP, stepped over whole.
+    assert scan_one_block(z) == (0, 1)
+    # Pageblock 1: the free block, then one pfn per anon page until a
+    # cluster of 32 is isolated.
     nr, scanned = scan_one_block(z)
     assert nr == C.COMPACT_CLUSTER_MAX
-    assert scanned == FREE_RUN + C.COMPACT_CLUSTER_MAX
+    assert scanned == free_run_counted + C.COMPACT_CLUSTER_MAX
     assert z.a.cc[compaction.CC_MIGRATE_PFN] == PB + FREE_RUN + C.COMPACT_CLUSTER_MAX
 
 
@@ -168,41 +170,91 @@ def test_proactive_compaction_gives_way_while_kswapd_runs():
 
 
 def test_a_proactive_run_with_a_budget_yields_and_resumes_where_it_stopped():
-    """A proactive run that shares the vCPU (run_daemons' budget) stops after
-    the first migration batch that reaches its budget (COMPACT_YIELDED),
+    """A proactive run that shares the vCPU (run_daemons' budget) stops once
+    it has migrated its budget, within a batch if need be (COMPACT_YIELDED),
     starts no second run while it is live, and continue_proactive takes it
-    on from its own scanner positions to its end, as one whole run would
-    end: the score at its low mark."""
+    on with the pages it holds to its end, exactly as one whole run ends."""
     z = fragmented_zone()
     z.run_daemons(proactiveness=20, budget=64)
-    first = vm(z, "pgmigrate_success")
-    assert compaction.COMPACT_CLUSTER_MAX <= 64 <= first < 64 + compaction.COMPACT_CLUSTER_MAX
+    assert vm(z, "pgmigrate_success") == 64
     assert compaction.fragmentation_score(z.a) > 80
     z.run_daemons(proactiveness=20)
-    assert vm(z, "pgmigrate_success") == first  # the live run holds kcompactd
-    z.continue_proactive(64)
-    assert 64 <= vm(z, "pgmigrate_success") - first < 64 + compaction.COMPACT_CLUSTER_MAX
+    assert vm(z, "pgmigrate_success") == 64  # the live run holds kcompactd
+    z.continue_proactive(100)
+    assert vm(z, "pgmigrate_success") == 164
     z.continue_proactive()
     assert compaction.fragmentation_score(z.a) <= 80
     whole = fragmented_zone()
     whole.run_daemons(proactiveness=20)
-    assert abs(vm(z, "pgmigrate_success") - vm(whole, "pgmigrate_success")) <= compaction.COMPACT_CLUSTER_MAX
+    assert vm(z, "pgmigrate_success") == vm(whole, "pgmigrate_success")
+    assert np.array_equal(z.a.owner, whole.a.owner)
     z.check()
 
 
-def test_a_yielded_proactive_run_gives_way_to_kswapd():
+def test_a_yielded_proactive_run_finishes_its_batch_then_gives_way_to_kswapd():
     """6.1's __compact_finished ends a proactive run while kswapd_is_running
-    (COMPACT_PARTIAL_SKIPPED): a run that yielded does not resume after
-    kswapd was woken."""
+    (COMPACT_PARTIAL_SKIPPED), which it checks between batches: a run that
+    yielded within a batch migrates the rest of it, then ends, its pages
+    all back in place."""
     z = fragmented_zone()
-    z.run_daemons(proactiveness=20, budget=64)
-    first = vm(z, "pgmigrate_success")
+    z.run_daemons(proactiveness=20, budget=40)
+    held = int(z.a.cc[compaction.CC_BATCH_NR] - z.a.cc[compaction.CC_BATCH_DONE])
+    assert held > 0
     z.a.zs[C.ZS_KSWAPD_WAKE] = 1
     z.continue_proactive()
-    assert vm(z, "pgmigrate_success") == first
+    assert vm(z, "pgmigrate_success") == 40 + held
     z.a.zs[C.ZS_KSWAPD_WAKE] = 0
     z.continue_proactive()
-    assert vm(z, "pgmigrate_success") == first  # ended, not paused
+    assert vm(z, "pgmigrate_success") == 40 + held  # ended, not paused
+    z.check()
+
+
+def holes_above_anon(era, anon_blocks, holes):
+    """Block 0 free (room above the watermarks, below the scanners' reach:
+    a free block is no migration source or target), then `anon_blocks`
+    blocks full of order-0 anon, then blocks whose every other page, up to
+    `holes` pages, is free."""
+    blocks = 1 + anon_blocks + max(1, -(-2 * holes // PB))
+    z = Zone(blocks * PB, era=era, rng=new_rng(1, 0), thp=False, pcp=False)
+    anon = z.register_owner("anon", C.KIND_ANON)
+    assert z.alloc_bulk(anon, 0, z.nr_pages, ALLOC_NO_WATERMARKS) == z.nr_pages
+    for pfn in range(PB):
+        z.free(pfn)
+    first = (1 + anon_blocks) * PB
+    for pfn in range(first, first + 2 * holes, 2):
+        z.free(pfn)
+    return z
+
+
+@pytest.mark.parametrize("era, second_batch", [("6.x", PB - compaction.COMPACT_CLUSTER_MAX), ("3.8", 32)])
+def test_a_second_batch_from_the_same_pageblock_takes_the_rest_of_it_in_61(era, second_batch):
+    """6.1's compact_zone sets cc->rescan when a migrate scan starts in the
+    pageblock the last batch came from, and isolate_migratepages_block then
+    isolates the rest of the block, not COMPACT_CLUSTER_MAX pages (5.1-6.1;
+    finish_pageblock in 6.2+); 3.8 always stops at COMPACT_CLUSTER_MAX.
+    Seen from a run that yields 8 pages into its second batch."""
+    z = holes_above_anon(era, 1, 3 * PB)
+    compaction.init_cc(z.a, -1, compaction.MIGRATE_SYNC, 1, 1, 0, 0)
+    z.a.cc[compaction.CC_BUDGET] = compaction.COMPACT_CLUSTER_MAX + 8
+    assert compaction.compact_zone(z.a) == compaction.COMPACT_YIELDED
+    cc = z.a.cc
+    assert (int(cc[compaction.CC_BATCH_NR]), int(cc[compaction.CC_BATCH_DONE])) == (second_batch, 8)
+    z.a.cc[compaction.CC_BUDGET] = 0
+    assert compaction.compact_zone(z.a) == compaction.COMPACT_COMPLETE
+    assert vm(z, "pgmigrate_success") >= PB  # the anon block, at least, moved
+    z.check()
+
+
+@pytest.mark.parametrize("era, failed", [("6.x", 1), ("3.8", 0)])
+def test_a_batch_left_without_free_pages_fails_one_page_in_61(era, failed):
+    """When compaction_alloc finds no free page, migrate_pages stops at
+    -ENOMEM and compact_zone puts the rest of the batch back: 6.1 counts
+    the one page in pgmigrate_fail, 3.8 none."""
+    z = holes_above_anon(era, 3, 8)
+    z.compact_memory()
+    assert vm(z, "pgmigrate_success") == 8
+    assert vm(z, "pgmigrate_fail") == failed
+    z.check()
 
 
 def test_a_proactive_run_that_does_not_lower_the_score_waits_32_seconds():

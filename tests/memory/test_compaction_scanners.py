@@ -54,6 +54,25 @@ def test_the_async_free_scanner_looks_at_every_32nd_pfn_and_misses_a_lone_page_b
     z.check()
 
 
+@pytest.mark.parametrize("era, counted", [("6.x", 1 + PB // 2), ("3.8", PB)])
+def test_the_free_scanner_counts_a_compound_page_it_jumps_as_one_pfn_in_61(era, counted):
+    """The top block holds a half-block compound page, then a free buddy of
+    the same size. 6.1 counts the compound page it jumps as the one pfn it
+    looked at (6.4 counts its pages) and the buddy it takes as its pages
+    (6.0); 3.8 counts every pfn it passes."""
+    z = full_zone(4, era, reserve=True)
+    top = 3 * PB
+    for pfn in range(top, top + PB):
+        z.free(pfn)
+    huge = z.register_owner("huge", C.KIND_THP)
+    assert z.alloc(huge, C.PAGEBLOCK_ORDER - 1, ALLOC_NO_WATERMARKS) == top
+    reached, held, _ = compaction.isolate_freepages_block(z.a, z.a.cc, top, top + PB, z.a.cc_free, 0, PB, 1)
+    assert (reached, held) == (top + PB, PB // 2)
+    assert vm(z, "compact_free_scanned") == counted
+    release(z, held)
+    z.check()
+
+
 @pytest.mark.parametrize("era, found", [("6.x", 0), ("3.8", 1)])
 def test_after_an_empty_block_even_a_sync_scan_samples_in_6x_only(era, found):
     """The top block gives nothing, so 6.x doubles the stride to 2 for the
@@ -97,7 +116,7 @@ def block_with_an_unmovable_page(offset):
 def test_async_direct_compaction_skips_a_block_it_cannot_empty(mode, isolated):
     z = block_with_an_unmovable_page(10)
     compaction.init_cc(z.a, 9, mode, 0, 0, 1, 0)
-    nr = compaction.isolate_migratepages(z.a, z.a.cc, z.a.cc_migrate)
+    nr = compaction.isolate_migratepages(z.a, z.a.cc, z.a.cc_migrate, False)
     assert nr == isolated
     if mode == MIGRATE_ASYNC:
         # the ten pages isolated before the unmovable one went back; the scan left the block
@@ -130,7 +149,7 @@ def test_the_fast_migrate_search_moves_the_scanner_past_the_block_it_found_as_61
         z.free(pfn)
     assert z.a.nr_free[3, C.MIGRATE_MOVABLE] == 1
     compaction.init_cc(z.a, 9, MIGRATE_ASYNC, 0, 0, 1, 0)
-    nr = compaction.isolate_migratepages(z.a, z.a.cc, z.a.cc_migrate)
+    nr = compaction.isolate_migratepages(z.a, z.a.cc, z.a.cc_migrate, False)
     assert nr == 0
     assert int(z.a.cc[compaction.CC_MIGRATE_PFN]) == 3 * PB  # blocks 0 and 1 were never scanned
     assert np.flatnonzero(z.a.pb_skip).tolist() == [2]
