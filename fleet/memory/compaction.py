@@ -69,20 +69,19 @@ CC_DAEMON = 5
 CC_MIGRATE_PFN = 6
 CC_FREE_PFN = 7
 CC_NR_MIGRATED = 8
-CC_NR_FAILED = 9
-CC_PROACTIVE = 10  # proactive compaction: run until the score is low enough
-CC_LAST_MIGRATED = 11  # last_migrated_pfn + 1 (0: nothing migrated since the last drain)
-CC_SEARCH_ORDER = 12  # the free-list order fast_isolate_freepages starts at
-CC_FAST_SEARCH_FAIL = 13  # fast searches that found nothing (shortens the next)
-CC_FAST_START_PFN = 14  # lowest block the fast migrate search found (0: none, -1: used)
-CC_BUDGET = 15  # CC_NR_MIGRATED at which the run yields the CPU (0: never)
+CC_PROACTIVE = 9  # proactive compaction: run until the score is low enough
+CC_LAST_MIGRATED = 10  # last_migrated_pfn + 1 (0: nothing migrated since the last drain)
+CC_SEARCH_ORDER = 11  # the free-list order fast_isolate_freepages starts at
+CC_FAST_SEARCH_FAIL = 12  # fast searches that found nothing (shortens the next)
+CC_FAST_START_PFN = 13  # lowest block the fast migrate search found (0: none, -1: used)
+CC_BUDGET = 14  # CC_NR_MIGRATED at which the run yields the CPU (0: never)
 # A yielded run's place (COMPACT_YIELDED): the batch of isolated pages in
 # cc_migrate and how far it got, the isolated free pages in cc_free and the
 # next one to use.
-CC_BATCH_NR = 16
-CC_BATCH_DONE = 17
-CC_FREE_NR = 18
-CC_FREE_HEAD = 19
+CC_BATCH_NR = 15
+CC_BATCH_DONE = 16
+CC_FREE_NR = 17
+CC_FREE_HEAD = 18
 NR_CC = C.NR_CC
 
 
@@ -947,7 +946,6 @@ def compact_zone(z):
                 putback_movable_page(z, migratepages[i])
             if not era38:
                 z.vm[C.VM_PGMIGRATE_FAIL] += 1
-            cc[CC_NR_FAILED] += nr - done
             done = nr
             if not scanners_met(cc):
                 result = COMPACT_CONTENDED

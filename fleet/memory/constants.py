@@ -259,7 +259,7 @@ VM_BALLOON_INFLATE_FAIL = VM["balloon_inflate_fail"]
 VM_FREE_PAGE_REPORTS = VM["free_page_reports"]
 
 # Compaction scratch: compact_control fields and the private lists.
-NR_CC = 20
+NR_CC = 19
 COMPACT_CLUSTER_MAX = 32
 CC_FREE_CAPACITY = 2 * (1 << MAX_PAGE_ORDER) + COMPACT_CLUSTER_MAX
 
