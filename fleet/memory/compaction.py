@@ -31,7 +31,7 @@ scanners, the suitability and finish tests, deferral and the daemons
 
 from . import constants as C
 from .balloon import balloon_page_isolate, stream_room
-from .jit import kernel
+from .jit import hot_kernel, kernel
 from .lists import list_rotate
 from .migrate import isolate_lru_page, migrate_page, putback_movable_page
 from .page_alloc import can_steal_fallback_6x, del_page_from_free_list, drain_pages_zone, free_the_page
@@ -875,6 +875,12 @@ def drain_after_block(z, cc):
         cc[CC_LAST_MIGRATED] = 0
 
 
+@hot_kernel
+def budget_spent(cc):
+    """A run with a CPU share (CC_BUDGET > 0) has migrated all of it."""
+    return cc[CC_BUDGET] > 0 and cc[CC_NR_MIGRATED] >= cc[CC_BUDGET]
+
+
 @kernel
 def compact_zone(z):
     """`compact_zone` from the state in `cc` until finished, or until the host
@@ -903,7 +909,7 @@ def compact_zone(z):
     result = COMPACT_CONTINUE
     while True:
         if done == nr:
-            if cc[CC_BUDGET] > 0 and cc[CC_NR_MIGRATED] >= cc[CC_BUDGET]:
+            if budget_spent(cc):
                 result = COMPACT_YIELDED
                 break
             result = compact_finished(z, cc)
@@ -921,11 +927,7 @@ def compact_zone(z):
                 drain_after_block(z, cc)
                 continue
             cc[CC_LAST_MIGRATED] = iteration_start + 1
-        yielding = False
-        while done < nr:
-            if cc[CC_BUDGET] > 0 and cc[CC_NR_MIGRATED] >= cc[CC_BUDGET]:
-                yielding = True
-                break
+        while done < nr and not budget_spent(cc):
             if head == nr_free:
                 head = 0
                 nr_free = isolate_freepages(z, cc, freepages, nr)
@@ -935,7 +937,7 @@ def compact_zone(z):
             head += 1
             done += 1
             cc[CC_NR_MIGRATED] += 1
-        if yielding:
+        if done < nr and budget_spent(cc):
             result = COMPACT_YIELDED
             break
         if done < nr:
