@@ -28,12 +28,14 @@ also run while a step runs (after every allocation chunk, balloon batch and
 THP fault), and each step ends with one proactive compaction check; given
 the step's duration (`ScenarioRunner.step_seconds`, as `fleet validate`
 gives the real guest's), the proactive checks of kcompactd's 500 ms timer
-within the step run too. A proactive run that starts during a THP burst
-shares the vCPU with the faulting task, as two runnable tasks do under CFS
-(equal shares): after each fault it migrates as many pages as the fault
+within the step run too. A kcompactd run (woken for work or proactive)
+that starts during a THP burst or a balloon inflation shares the vCPU with
+the faulting task or the balloon's worker, as two runnable tasks do under
+CFS (equal shares): after each fault it migrates as many pages as the fault
 took CPU time, THP_FAULT_MIGRATIONS for the huge page's clearing plus the
-pages the fault's own compaction migrated, and it has the vCPU to itself
-once the burst ends.
+pages the fault's own compaction migrated, and after each balloon batch
+BALLOON_BATCH_MIGRATIONS; it has the vCPU to itself once the step ends.
+Simplified: a fill's chunks give kcompactd no share (it runs to its end).
 """
 
 from dataclasses import dataclass, field
@@ -58,6 +60,15 @@ DAEMON_MODES = ("wait", "always")
 # compact_memory, 32.9k pages in 0.45 s). Twice the share gives the same
 # validation figures.
 THP_FAULT_MIGRATIONS = 117
+# A balloon batch's CPU time in page migrations: the pre-seed guest of
+# balloon-beyond-clean inflated 55.6k pages in 84 ms while nothing else ran
+# (1.5 us a page, `fleet validate trace` at 20 ms), so a batch of 256 takes
+# 0.39 ms, 28 migrations. In the same trace the kcompactd woken once the
+# free pageblocks ran out migrated 970 pages while the last 9.7k pages
+# inflated (37.7 batches: 1,060 at this share). Run to its end between
+# batches instead, the model's kcompactd migrated 4.9k pages in that step
+# (the kernel's unperturbed runs: 1.6k-2.9k).
+BALLOON_BATCH_MIGRATIONS = 28
 PAGE_TABLES = {"anon": "anon_pagetable", "thp": "thp_pagetable"}  # a kind's page-table owner
 OWNER_KINDS = {"thp_fallback": C.KIND_ANON, **{pt: C.KIND_PAGETABLE for pt in PAGE_TABLES.values()}}
 
@@ -220,7 +231,7 @@ class ScenarioRunner:
         kcompactd and one proactive compaction check (whose 500 ms timer
         fires after a short step has ended)."""
         if self.always and step.verb != "wait":
-            self.zone.continue_proactive()
+            self.zone.continue_kcompactd()
             self.zone.run_daemons(proactiveness=self.proactiveness)
 
     def _daemons_between(self, done: float | None = None, share: int = 0) -> None:
@@ -231,19 +242,19 @@ class ScenarioRunner:
         INTERVAL_MSEC) that fall within the step run here as well: the first
         500 ms after the step began or after kcompactd last worked (a wake-up
         for work restarts the timeout; Zone.run_daemons says whether it had
-        one). `share`: the migrations a proactive run may make here before
+        one). `share`: the migrations a kcompactd run may make here before
         it yields to the step again (0: it runs to its end). Simplified: the
         step's work is spread evenly over its duration."""
         if not self.always:
             return
-        self.zone.continue_proactive(share)
+        self.zone.continue_kcompactd(share)
         interval = compaction.HPAGE_FRAG_CHECK_INTERVAL_MS / 1000
         now = -1.0 if self.step_seconds is None or done is None else done * self.step_seconds
         # a kcompactd woken for work does it, and its 500 ms timeout starts
         # again (kcompactd(): timeout = default_timeout; continue); a kswapd
         # woken for order 0 and not boosted wakes no kcompactd.
         if self._next_check_s > now or self.zone.a.zs[C.ZS_KSWAPD_WAKE] > 0:
-            if self.zone.run_daemons():
+            if self.zone.run_daemons(budget=share):
                 self._next_check_s = now + interval
         while self._next_check_s <= now:
             self.zone.run_daemons(proactiveness=self.proactiveness, seconds=interval, budget=share)
@@ -283,7 +294,7 @@ class ScenarioRunner:
         while zone.balloon_pages() != target:
             before = zone.balloon_pages()
             zone.update_balloon_size(target, virtio_balloon.BALLOON_BATCH)
-            self._daemons_between(abs(zone.balloon_pages() - start) / abs(target - start))
+            self._daemons_between(abs(zone.balloon_pages() - start) / abs(target - start), BALLOON_BATCH_MIGRATIONS)
             if zone.balloon_pages() == before:
                 break
         return f"balloon at {zone.balloon_pages()} pages (target {target})"

@@ -7,7 +7,7 @@ import pytest
 from fleet.memory import constants as C
 from fleet.memory.rng import new_rng
 from fleet.memory.zone import Zone
-from fleet.scenario import THP_FAULT_MIGRATIONS, ScenarioError, ScenarioRunner, parse_steps
+from fleet.scenario import BALLOON_BATCH_MIGRATIONS, THP_FAULT_MIGRATIONS, ScenarioError, ScenarioRunner, parse_steps
 from tests.lists import walk
 
 PB = C.PAGEBLOCK_NR_PAGES
@@ -172,7 +172,7 @@ def test_a_thp_burst_gives_a_proactive_run_the_cpu_time_of_each_fault(monkeypatc
     zone = Zone(64 * PB, rng=new_rng(1, 0), thp_defrag="always")
     runner = ScenarioRunner(zone, proactiveness=20, daemons="always")
     shares = []
-    real = zone.continue_proactive
+    real = zone.continue_kcompactd
     migrated = []
 
     def spy(budget=0):
@@ -180,12 +180,39 @@ def test_a_thp_burst_gives_a_proactive_run_the_cpu_time_of_each_fault(monkeypatc
         migrated.append(int(zone.a.vm[C.VM_PGMIGRATE_SUCCESS]))
         real(budget)
 
-    monkeypatch.setattr(zone, "continue_proactive", spy)
+    monkeypatch.setattr(zone, "continue_kcompactd", spy)
     runner.run(parse_steps("thp 16MiB")[0])  # 8 faults, then the step's closing round
     assert len(shares) == 9 and shares[-1] == 0
     assert all(s >= THP_FAULT_MIGRATIONS for s in shares[:-1])
     own = [b - a for a, b in zip([0] + migrated[:-1], migrated)]  # what each fault itself migrated (upper bound)
     assert all(s <= THP_FAULT_MIGRATIONS + o for s, o in zip(shares[:-1], own))
+
+
+def test_a_balloon_inflation_gives_kcompactd_the_cpu_time_of_each_batch(monkeypatch):
+    """The balloon's worker and kcompactd share the one vCPU: once the
+    pre-seed balloon has taken the free pageblocks, its steals boost the
+    watermark, kswapd wakes kcompactd, and after each batch kcompactd's run
+    may migrate BALLOON_BATCH_MIGRATIONS pages (a run that ends and one that
+    starts in the same round: at most two shares); the step's closing round
+    gives it all it needs."""
+    zone = Zone(128 * PB, rng=new_rng(1, 0), balloon_compaction=False)
+    runner = ScenarioRunner(zone, daemons="always")
+    for step in parse_steps("fill anon=180MiB; punch anon 0.5"):
+        runner.run(step)
+    shares, migrated = [], []
+    real = zone.continue_kcompactd
+
+    def spy(budget=0):
+        shares.append(budget)
+        migrated.append(int(zone.a.vm[C.VM_PGMIGRATE_SUCCESS]))
+        real(budget)
+
+    monkeypatch.setattr(zone, "continue_kcompactd", spy)
+    runner.run(parse_steps("balloon 120MiB")[0])
+    assert set(shares[:-1]) == {BALLOON_BATCH_MIGRATIONS} and shares[-1] == 0
+    assert int(zone.a.vm[C.VM_COMPACT_DAEMON_WAKE]) > 0
+    steps = [b - a for a, b in zip(migrated, migrated[1:])]
+    assert 0 < max(steps) <= 2 * BALLOON_BATCH_MIGRATIONS
 
 
 def test_anon_and_thp_come_with_their_page_tables():

@@ -969,11 +969,13 @@ def compact_zone(z):
 
 
 @kernel
-def kcompactd_do_work(z, order):
+def kcompactd_do_work(z, order, budget):
     """`kcompactd_do_work` (6.x) for a wake-up at `order`: skip if deferred,
     if the order is already available above min, or if unsuitable; otherwise
-    start compacting at SYNC_LIGHT. Returns the compact_result (the caller
-    resumes a COMPACT_SUSPENDED run, then calls kcompactd_done)."""
+    start compacting at SYNC_LIGHT. `budget` > 0: yield after that many
+    migrations (COMPACT_YIELDED). Returns the compact_result (the caller
+    resumes a COMPACT_SUSPENDED or COMPACT_YIELDED run, then calls
+    kcompactd_done)."""
     z.vm[C.VM_COMPACT_DAEMON_WAKE] += 1
     if compaction_deferred(z, order):
         return COMPACT_DEFERRED
@@ -982,6 +984,7 @@ def kcompactd_do_work(z, order):
     if compaction_suitable(z, order) == COMPACT_SKIPPED:
         return COMPACT_SKIPPED
     init_cc(z, order, MIGRATE_SYNC_LIGHT, 0, 0, 0, 1)
+    z.cc[CC_BUDGET] = budget
     return compact_zone(z)
 
 

@@ -31,6 +31,7 @@ PICKS = {"oldest": PICK_OLDEST, "newest": PICK_NEWEST, "random": PICK_RANDOM}
 # in both eras without CMA (3.8: + Reserve, Isolate; 6.x: + HighAtomic, Isolate).
 _MIGRATE_TYPES_KERNEL = 5
 RESERVED_OWNER = "reserved"  # the owner of memblock-reserved pages
+KCOMPACTD_PROACTIVE, KCOMPACTD_WORK = 0, 1  # the two kinds of kcompactd run (Zone._kcompactd)
 LOWMEM_RESERVE_RATIO_DMA = 256  # sysctl_lowmem_reserve_ratio[ZONE_DMA] (6.1)
 
 
@@ -121,10 +122,11 @@ class Zone:
         zs[C.ZS_BALLOON_OWNER] = self.register_owner("balloon", C.KIND_BALLOON, mt)
         self.stream_totals = np.zeros(3, dtype=np.int64)  # pages per STREAM_* op
         self._drained: list[np.ndarray] = []
-        # A proactive compaction run that yielded the vCPU: its compact_control,
-        # its lists of isolated pages and the fragmentation score it started
-        # from (run_daemons' budget).
-        self._proactive: tuple[np.ndarray, np.ndarray, np.ndarray, int] | None = None
+        # kcompactd's run that yielded the vCPU (run_daemons' budget): which
+        # kind it is (KCOMPACTD_PROACTIVE or KCOMPACTD_WORK), its
+        # compact_control, its lists of isolated pages, and the fragmentation
+        # score it started from or the order it was woken for.
+        self._kcompactd: tuple[int, np.ndarray, np.ndarray, np.ndarray, int] | None = None
 
     def init_per_zone_wmark_min(self) -> None:
         """min_free_kbytes, the watermarks and the per-cpu lists' batch and
@@ -231,33 +233,42 @@ class Zone:
             result = compaction.compact_zone(self.a)
         return int(result)
 
-    def _proactive_end(self, result: int, before: int) -> None:
-        """A proactive run ends or yields: a yielded run keeps its state, its
+    def _kcompactd_end(self, kind: int, result: int, start: int) -> None:
+        """kcompactd's run ends or yields. A yielded run keeps its state, its
         compact_control and its two lists of isolated pages, for
-        continue_proactive; one that ended without lowering the score puts
-        the next check off by 32 s (kcompactd's `timeout << COMPACT_MAX_DEFER_SHIFT`)."""
+        continue_kcompactd. A proactive run that ended without lowering the
+        score (`start`) puts the next check off by 32 s (kcompactd's
+        `timeout << COMPACT_MAX_DEFER_SHIFT`); a run woken for work at
+        order `start` ends as kcompactd_do_work does (kcompactd_done), drops
+        the wake-ups for that order or below that came while it ran (they
+        set kcompactd_max_order, which its end resets) and restarts the
+        500 ms timeout."""
+        a = self.a
         if result == compaction.COMPACT_YIELDED:
-            a = self.a
-            self._proactive = (a.cc.copy(), a.cc_migrate.copy(), a.cc_free.copy(), before)
+            self._kcompactd = (kind, a.cc.copy(), a.cc_migrate.copy(), a.cc_free.copy(), start)
             return
-        self._proactive = None
-        if result != compaction.COMPACT_SKIPPED and compaction.fragmentation_score(self.a) >= before:
-            self.a.zs[C.ZS_PROACTIVE_WAIT_MS] = compaction.PROACTIVE_DEFER_MS
+        self._kcompactd = None
+        if kind == KCOMPACTD_WORK:
+            compaction.kcompactd_done(a, start, result)
+            if a.zs[C.ZS_KCOMPACTD_WAKE] <= start + 1:
+                a.zs[C.ZS_KCOMPACTD_WAKE] = 0
+            a.zs[C.ZS_PROACTIVE_WAIT_MS] = 0
+        elif result != compaction.COMPACT_SKIPPED and compaction.fragmentation_score(a) >= start:
+            a.zs[C.ZS_PROACTIVE_WAIT_MS] = compaction.PROACTIVE_DEFER_MS
 
-    def continue_proactive(self, budget: int = 0) -> None:
-        """Give a yielded proactive run the vCPU again, for `budget` more
-        migrations (0: until it ends). It finishes the batch it holds and
-        then gives way if kswapd has been woken meanwhile, as 6.1's does
-        (compaction.compact_finished). The other compaction runs meanwhile
-        (direct, kcompactd_do_work) used the zone's cc and lists, so the
-        run's own are put back first."""
-        if self._proactive is None:
+    def continue_kcompactd(self, budget: int = 0) -> None:
+        """Give kcompactd's yielded run the vCPU again, for `budget` more
+        migrations (0: until it ends). A proactive run finishes the batch it
+        holds and then gives way if kswapd has been woken meanwhile, as
+        6.1's does (compaction.compact_finished). Direct compaction used the
+        zone's cc and lists meanwhile, so the run's own are put back first."""
+        if self._kcompactd is None:
             return
-        cc, migratepages, freepages, before = self._proactive
+        kind, cc, migratepages, freepages, start = self._kcompactd
         a = self.a
         a.cc[:], a.cc_migrate[:], a.cc_free[:] = cc, migratepages, freepages
         a.cc[compaction.CC_BUDGET] = cc[compaction.CC_NR_MIGRATED] + budget if budget else 0
-        self._proactive_end(self._run_compaction(), before)
+        self._kcompactd_end(kind, self._run_compaction(), start)
 
     def run_daemons(self, kcompactd: bool = True, proactiveness: int = 0, seconds: float = 1, budget: int = 0) -> bool:
         """What runs in a round of `seconds` between ticks: kswapd if woken;
@@ -275,33 +286,36 @@ class Zone:
         scanners to their meeting point asked to flush are cleared when a
         kswapd that was woken goes back to sleep (kswapd_try_to_sleep), not
         in a round in which kswapd slept throughout. `budget` > 0: a
-        proactive run started here yields after that many migrations and is
-        resumed by continue_proactive (kcompactd sharing the vCPU with the
-        task beside it); while it is live no new check starts. Returns True
-        if kcompactd was woken for work (kcompactd_do_work ran): a kswapd
-        woken for order 0 and not boosted wakes no kcompactd (6.1
-        wakeup_kcompactd returns at order 0)."""
-        woken = int(self.a.zs[C.ZS_KSWAPD_WAKE]) - 1
+        kcompactd run started here, woken for work or proactive, yields after
+        that many migrations and is resumed by continue_kcompactd (kcompactd
+        sharing the vCPU with the task beside it). kcompactd is one thread:
+        while its run is live no other starts, and a wake-up for work waits
+        for the run's end (it sets kcompactd_max_order), which drops it when
+        the run was woken for that order or a higher one. Returns True if
+        kcompactd_do_work ran: a kswapd woken for order 0 and not boosted
+        wakes no kcompactd (6.1 wakeup_kcompactd returns at order 0)."""
+        zs = self.a.zs
+        woken = int(zs[C.ZS_KSWAPD_WAKE]) - 1
         kswapd_ran = woken >= 0
         vmscan.balance_pgdat(self.a, self.rng)
-        woken = max(woken, int(self.a.zs[C.ZS_KCOMPACTD_WAKE]) - 1)
-        self.a.zs[C.ZS_KCOMPACTD_WAKE] = 0
-        if kswapd_ran and self.a.zs[C.ZS_BLOCKSKIP_FLUSH]:
+        woken = max(woken, int(zs[C.ZS_KCOMPACTD_WAKE]) - 1)
+        zs[C.ZS_KCOMPACTD_WAKE] = 0
+        if kswapd_ran and zs[C.ZS_BLOCKSKIP_FLUSH]:
             compaction.reset_isolation_suitable(self.a)  # kswapd_try_to_sleep
         if self.era != "6.x":
             if woken > 0 and compaction.kswapd_compact_38(self.a, woken) == compaction.COMPACT_SUSPENDED:
                 self._run_compaction()
             return False
-        zs = self.a.zs
         kcompactd_woken = kcompactd and woken > 0
+        if kcompactd_woken and self._kcompactd is not None:
+            zs[C.ZS_KCOMPACTD_WAKE] = woken + 1  # kcompactd_max_order: for when the live run ends
+            return False
         if kcompactd_woken:
-            result = compaction.kcompactd_do_work(self.a, woken)
-            while result == compaction.COMPACT_SUSPENDED:
-                self.drain_stream()
-                result = compaction.compact_zone(self.a)
-            compaction.kcompactd_done(self.a, woken, result)
-            zs[C.ZS_PROACTIVE_WAIT_MS] = 0
-        if not proactiveness or self._proactive is not None:
+            result = compaction.kcompactd_do_work(self.a, woken, budget)
+            if result == compaction.COMPACT_SUSPENDED:
+                result = self._run_compaction()
+            self._kcompactd_end(KCOMPACTD_WORK, result, woken)
+        if not proactiveness or self._kcompactd is not None:
             return kcompactd_woken
         if zs[C.ZS_PROACTIVE_WAIT_MS] > 0:
             zs[C.ZS_PROACTIVE_WAIT_MS] = max(0, int(zs[C.ZS_PROACTIVE_WAIT_MS]) - round(seconds * 1000))
@@ -312,7 +326,7 @@ class Zone:
         result = compaction.proactive_compact(self.a, proactiveness, budget)
         if result == compaction.COMPACT_SUSPENDED:
             result = self._run_compaction()
-        self._proactive_end(result, before)
+        self._kcompactd_end(KCOMPACTD_PROACTIVE, result, before)
         return kcompactd_woken
 
     # ------------------------------------------------------------ balloon

@@ -172,7 +172,7 @@ def test_proactive_compaction_gives_way_while_kswapd_runs():
 def test_a_proactive_run_with_a_budget_yields_and_resumes_where_it_stopped():
     """A proactive run that shares the vCPU (run_daemons' budget) stops once
     it has migrated its budget, within a batch if need be (COMPACT_YIELDED),
-    starts no second run while it is live, and continue_proactive takes it
+    starts no second run while it is live, and continue_kcompactd takes it
     on with the pages it holds to its end, exactly as one whole run ends."""
     z = fragmented_zone()
     z.run_daemons(proactiveness=20, budget=64)
@@ -180,9 +180,9 @@ def test_a_proactive_run_with_a_budget_yields_and_resumes_where_it_stopped():
     assert compaction.fragmentation_score(z.a) > 80
     z.run_daemons(proactiveness=20)
     assert vm(z, "pgmigrate_success") == 64  # the live run holds kcompactd
-    z.continue_proactive(100)
+    z.continue_kcompactd(100)
     assert vm(z, "pgmigrate_success") == 164
-    z.continue_proactive()
+    z.continue_kcompactd()
     assert compaction.fragmentation_score(z.a) <= 80
     whole = fragmented_zone()
     whole.run_daemons(proactiveness=20)
@@ -201,10 +201,10 @@ def test_a_yielded_proactive_run_finishes_its_batch_then_gives_way_to_kswapd():
     held = int(z.a.cc[compaction.CC_BATCH_NR] - z.a.cc[compaction.CC_BATCH_DONE])
     assert held > 0
     z.a.zs[C.ZS_KSWAPD_WAKE] = 1
-    z.continue_proactive()
+    z.continue_kcompactd()
     assert vm(z, "pgmigrate_success") == 40 + held
     z.a.zs[C.ZS_KSWAPD_WAKE] = 0
-    z.continue_proactive()
+    z.continue_kcompactd()
     assert vm(z, "pgmigrate_success") == 40 + held  # ended, not paused
     z.check()
 
@@ -303,3 +303,44 @@ def test_proactive_compaction_counts_as_6_1_does():
         assert scanned > 0 and vm(z, "pgmigrate_success") > 0
         assert vm(z, "compact_daemon_wake") == int(woken)
         assert daemon == (scanned if woken else 0)
+
+
+def test_a_kcompactd_run_woken_for_work_yields_with_a_budget_and_takes_wakes_at_its_end():
+    """kcompactd is one thread (6.1 kcompactd()): a kcompactd_do_work run that
+    shares the vCPU (run_daemons' budget) stops after its budget; a wake-up
+    for the same order while it is live starts no second run, and is gone
+    once the run ends (kcompactd_do_work resets kcompactd_max_order when it
+    was at most the run's order); continue_kcompactd finishes the run
+    exactly as one whole run ends, deferral included."""
+    order = C.PAGEBLOCK_ORDER
+    z, whole = fragmented_zone(), fragmented_zone()
+    for zone in (z, whole):
+        zone.a.zs[C.ZS_KCOMPACTD_WAKE] = order + 1
+    z.run_daemons(budget=64)
+    assert (vm(z, "pgmigrate_success"), vm(z, "compact_daemon_wake")) == (64, 1)
+    z.a.zs[C.ZS_KCOMPACTD_WAKE] = order + 1  # kswapd woke kcompactd again meanwhile
+    z.run_daemons(budget=64)
+    assert (vm(z, "pgmigrate_success"), vm(z, "compact_daemon_wake")) == (64, 1)
+    z.continue_kcompactd()
+    whole.run_daemons()
+    assert vm(z, "pgmigrate_success") == vm(whole, "pgmigrate_success") > 64
+    assert np.array_equal(z.a.owner, whole.a.owner)
+    assert z.a.zs[C.ZS_COMPACT_DEFER_SHIFT] == whole.a.zs[C.ZS_COMPACT_DEFER_SHIFT]
+    z.run_daemons()
+    assert vm(z, "compact_daemon_wake") == 1  # the wake-up that came during the run is spent
+    z.check()
+
+
+def test_a_wake_for_work_waits_for_a_live_proactive_run_to_end():
+    """A kcompactd woken for work while its proactive run is live (yielded
+    within a batch) runs kcompactd_do_work only once that run has ended:
+    kcompactd_max_order stays set until the thread is free."""
+    z = fragmented_zone()
+    z.run_daemons(proactiveness=20, budget=40)
+    z.a.zs[C.ZS_KCOMPACTD_WAKE] = C.PAGEBLOCK_ORDER + 1
+    z.run_daemons(proactiveness=20, budget=40)
+    assert vm(z, "compact_daemon_wake") == 0
+    z.continue_kcompactd()
+    z.run_daemons()
+    assert vm(z, "compact_daemon_wake") == 1
+    z.check()
