@@ -21,6 +21,46 @@ PROACTIVENESS = 20  # vm.compaction_proactiveness default (5.9+)
 PGD_ORDER = 1
 
 
+class Shell:
+    """The guest's short-lived processes (guest/init runs each line in a
+    child `sh -c`; the recorder's lines run `cat`s), as the model keeps one:
+    its pgd, a page-table page and an anon page, each allocated through the
+    per-cpu lists, so that an empty list takes a refill batch
+    (rmqueue_bulk: batch pages at order 0, max(batch >> order, 2) blocks
+    above) and the exit's frees put the pages back. Between processes the
+    lists they use keep about a batch each: 92 pages in the validation
+    guests (batch 31), where the real guest's lists held 95-99 pages over
+    successive readings after the recorder's drain (47-103 in the shipped
+    references). Exit frees the anon page and the page table (exit_mmap),
+    then the pgd (mmdrop). That order-1 free matters in 6.1: freeing an
+    order 1..3 page while pcp->free_factor > 0 (the lists spilled with no
+    allocation since) frees the whole list (free_unref_page_commit's
+    free_high), so a step that only frees pages (punch, free, compact) ends
+    with the lists drained. Simplified: the rest of fork, exec and exit
+    (task_struct, kernel stack, vmas, more anon) is not modelled."""
+
+    def __init__(self, zone: Zone):
+        self.zone = zone
+        self.tables = zone.register_owner("shell page tables", C.KIND_PAGETABLE)
+        self.anon = zone.register_owner("shell anon", C.KIND_ANON)
+
+    def start(self) -> list[int]:
+        """Fork and exec: the pgd, a page-table page, an anon page. Returns
+        the page tables' pfns (unmovable, so they stay where they are)."""
+        z = self.zone
+        tables = [z.alloc(self.tables, PGD_ORDER, WMARK_MIN), z.alloc(self.tables, 0, WMARK_MIN)]
+        z.alloc(self.anon, 0, WMARK_MIN)
+        return [pfn for pfn in tables if pfn >= 0]
+
+    def exit(self, tables: list[int]) -> None:
+        """Exit: the anon page (wherever compaction moved it), the page
+        table, the pgd last. One shell runs at a time."""
+        z = self.zone
+        z.free_owner(self.anon, z.owner_pages(self.anon), z.rng, "oldest")
+        for pfn in reversed(tables):
+            z.free(pfn)
+
+
 def model_snapshot(zone: Zone) -> dict:
     """What the comparison reads from the model, as the recorder reads it
     right after a step: free 2 MiB blocks, Unmovable pageblocks, counters
@@ -35,31 +75,28 @@ def model_snapshot(zone: Zone) -> dict:
     }
 
 
-def run_step_process(zone: Zone, runner: ScenarioRunner, step, pgd_owner: int, seconds: float | None = None) -> dict:
+def run_step_process(zone: Zone, runner: ScenarioRunner, step, shell: Shell, seconds: float | None = None) -> dict:
     """One step as the real guest runs it, and its snapshot. Every verb but
     `balloon` (QMP only) is a shell line that init runs in a child shell
-    (guest/init): its pgd is allocated when it forks and freed when it
-    exits. That order-1 free matters in 6.1: freeing an order 1..3 page
-    while pcp->free_factor > 0 (the lists spilled with no allocation since)
-    frees the whole per-cpu list (free_unref_page_commit's free_high), so a
-    step that only frees pages (punch, free, compact) ends with the lists
-    drained. The rest of fork, exec and exit is not modelled.
-
-    The recorder reads /proc right after a step, then drains the lists
-    (recorder_drain). `seconds`: how long the step took in the real guest,
-    the time on which kcompactd's proactive checks run within it."""
-    pgd = zone.alloc(pgd_owner, PGD_ORDER, WMARK_MIN) if step.verb != "balloon" else -1
+    (Shell: it starts before the step's work and exits after it). The
+    recorder then reads /proc in a shell of its own, drains the lists
+    (recorder_drain) and reads again. `seconds`: how long the step took in
+    the real guest, the time on which kcompactd's proactive checks run
+    within it."""
+    tables = shell.start() if step.verb != "balloon" else []
     runner.step_seconds = seconds
     runner.run(step, settle=False)
     runner.step_seconds = None
-    if pgd >= 0:
-        zone.free(pgd)
+    if step.verb != "balloon":
+        shell.exit(tables)
+    reader = shell.start()
     snap = model_snapshot(zone)
-    snap["free_2mib_drained"] = recorder_drain(zone, lambda: runner.settle(step))
+    shell.exit(reader)
+    snap["free_2mib_drained"] = recorder_drain(zone, shell, lambda: runner.settle(step))
     return snap
 
 
-def recorder_drain(zone: Zone, daemons) -> int:
+def recorder_drain(zone: Zone, shell: Shell, daemons) -> int:
     """What steps.drain_pcp does to the guest, and the drained figure it
     reads: percpu_pagelist_high_fraction = 100000 lowers pcp->high to 4 *
     batch; for the seconds the short-lived processes take, the daemons run
@@ -71,15 +108,18 @@ def recorder_drain(zone: Zone, daemons) -> int:
     allocations from the lists clear pcp->free_factor. A zone at or under
     its low watermark (boost included) with more on its lists than their
     floor gets the drain's second round, whose min_free_kbytes write clears
-    the watermark boost (steps.drain_pcp)."""
+    the watermark boost (steps.drain_pcp). The drained figure is read by a
+    shell of the recorder's, whose pages come through the restored lists."""
     zone.set_pcp_high_fraction(DRAIN_HIGH_FRACTION)
     daemons()
     if zone.nr_free <= wmark_pages(zone.a, WMARK_LOW) and zone.pcp_pages > zone.pcp_high:
         zone.clear_watermark_boost()
     zone.drain_pcp()
     zone.clear_pcp_free_factor()
-    drained = zone.free_2mib_blocks()
     zone.set_pcp_high_fraction(0)
+    reader = shell.start()
+    drained = zone.free_2mib_blocks()
+    shell.exit(reader)
     return drained
 
 
@@ -92,9 +132,11 @@ def run_model(
         boot, sc.zone_pages, era="6.x", balloon_compaction=world == "on", rng=new_rng(seed, 0), thp_defrag=sc.thp_defrag
     )
     runner = ScenarioRunner(zone, proactiveness=PROACTIVENESS, daemons="always")
-    pgd_owner = zone.register_owner("shell pgd", C.KIND_PAGETABLE)
+    shell = Shell(zone)
+    reader = shell.start()
     snaps = [model_snapshot(zone)]
-    snaps[0]["free_2mib_drained"] = recorder_drain(zone, lambda: None)
+    shell.exit(reader)
+    snaps[0]["free_2mib_drained"] = recorder_drain(zone, shell, lambda: None)
     for i, step in enumerate(sc.steps):
-        snaps.append(run_step_process(zone, runner, step, pgd_owner, step_seconds[i] if step_seconds else None))
+        snaps.append(run_step_process(zone, runner, step, shell, step_seconds[i] if step_seconds else None))
     return snaps

@@ -7,7 +7,7 @@ from fleet.memory import constants as C
 from fleet.memory.rng import new_rng
 from fleet.memory.watermark import WMARK_LOW
 from fleet.memory.zone import Zone
-from fleet.validate.model import recorder_drain
+from fleet.validate.model import Shell, recorder_drain
 from fleet.validate.procfs import zoneinfo
 from fleet.validate.steps import pcp_above_high
 
@@ -74,9 +74,11 @@ def _zone_under_low(free_above_low):
 def test_the_models_drain_clears_the_boost_only_when_the_kernel_takes_the_second_round():
     """Under low (boost included) the spill cannot work and the recorder
     rewrites min_free_kbytes, which clears watermark_boost; above it the
-    boost stays. Both end with the lists empty."""
+    boost stays. Both end with the lists emptied but for the refills of the
+    recorder's shell."""
     for above, boost in ((-1000, 0), (3000, 512)):
         zone = _zone_under_low(above)
         assert zone.pcp_pages >= 2000 > 4 * zone.a.zs[C.ZS_PCP_BATCH]  # above the drain's floor for high
-        recorder_drain(zone, lambda: None)
-        assert zone.pcp_pages == 0 and int(zone.a.zs[C.ZS_WATERMARK_BOOST]) == boost, above
+        recorder_drain(zone, Shell(zone), lambda: None)
+        assert zone.pcp_pages < 4 * zone.a.zs[C.ZS_PCP_BATCH], above
+        assert int(zone.a.zs[C.ZS_WATERMARK_BOOST]) == boost, above
