@@ -28,11 +28,12 @@ also run while a step runs (after every allocation chunk, balloon batch and
 THP fault), and each step ends with one proactive compaction check; given
 the step's duration (`ScenarioRunner.step_seconds`, as `fleet validate`
 gives the real guest's), the proactive checks of kcompactd's 500 ms timer
-within the step run too. A kcompactd run (woken for work or proactive)
-that starts during a THP burst or a balloon inflation shares the vCPU with
-the faulting task or the balloon's worker, as two runnable tasks do under
-CFS (equal shares): after each fault it migrates as many pages as the fault
-took CPU time, THP_FAULT_MIGRATIONS for the huge page's clearing plus the
+within the step run too, the first at a uniform point of the step's first
+500 ms (the timer's phase when a step starts is unknown). A kcompactd run
+(woken for work or proactive) that starts during a THP burst or a balloon
+inflation shares the vCPU with the faulting task or the balloon's worker,
+as two runnable tasks do under CFS (equal shares): after each fault it
+migrates as many pages as the fault took CPU time, THP_FAULT_MIGRATIONS for the huge page's clearing plus the
 pages the fault's own compaction migrated, and after each balloon batch
 BALLOON_BATCH_MIGRATIONS; it has the vCPU to itself once the step ends.
 Simplified: a fill's chunks give kcompactd no share (it runs to its end).
@@ -44,7 +45,7 @@ from .memory import compaction, virtio_balloon
 from .memory import constants as C
 from .memory.page_reporting import PAGE_REPORTING_DELAY
 from .memory.pgtable import pte_pages
-from .memory.rng import randbelow
+from .memory.rng import randbelow, random01
 from .memory.zone import Zone
 from .units import parse_size
 from .workload.base import CHUNK_PAGES
@@ -220,7 +221,12 @@ class ScenarioRunner:
         """Run one step; returns a one-line summary of what it did. With
         `settle` False the step's closing daemon round (`settle`) is left to
         the caller."""
-        self._next_check_s = compaction.HPAGE_FRAG_CHECK_INTERVAL_MS / 1000
+        interval = compaction.HPAGE_FRAG_CHECK_INTERVAL_MS / 1000
+        # kcompactd's timer runs on between steps, for a time the model does
+        # not follow (a real guest's recorder reads and drains): with the
+        # step's duration known, its first check falls at a point of the
+        # step's first 500 ms drawn from the zone's generator.
+        self._next_check_s = interval * float(random01(self.zone.rng)) if self.step_seconds is not None else interval
         done = getattr(self, "_" + step.verb)(*step.args)
         if settle:
             self.settle(step)
@@ -240,11 +246,12 @@ class ScenarioRunner:
         guest's) and the piece says how much of the step is `done`, the
         proactive checks of kcompactd's 500 ms timer (HPAGE_FRAG_CHECK_
         INTERVAL_MSEC) that fall within the step run here as well: the first
-        500 ms after the step began or after kcompactd last worked (a wake-up
-        for work restarts the timeout; Zone.run_daemons says whether it had
-        one). `share`: the migrations a kcompactd run may make here before
-        it yields to the step again (0: it runs to its end). Simplified: the
-        step's work is spread evenly over its duration."""
+        where `run` placed it, then 500 ms after the last one or after
+        kcompactd last worked (a wake-up for work restarts the timeout;
+        Zone.run_daemons says whether it had one). `share`: the migrations a
+        kcompactd run may make here before it yields to the step again (0:
+        it runs to its end). Simplified: the step's work is spread evenly
+        over its duration."""
         if not self.always:
             return
         self.zone.continue_kcompactd(share)

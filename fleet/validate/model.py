@@ -7,6 +7,7 @@ of the compared figures after boot and after every step."""
 import numpy as np
 
 from ..memory import constants as C
+from ..memory.compaction import HPAGE_FRAG_CHECK_INTERVAL_MS
 from ..memory.rng import new_rng
 from ..memory.watermark import WMARK_LOW, WMARK_MIN, wmark_pages
 from ..memory.zone import Zone
@@ -19,6 +20,7 @@ PROACTIVENESS = 20  # vm.compaction_proactiveness default (5.9+)
 # With page table isolation (CONFIG_PAGE_TABLE_ISOLATION=y, as the validation
 # kernels are built) an x86-64 pgd is two pages, PGD_ALLOCATION_ORDER 1.
 PGD_ORDER = 1
+DRAIN_TIMER_CHECKS = 2  # kcompactd's 500 ms checks within the recorder's drain (its `sleep 1`)
 
 
 class Shell:
@@ -92,15 +94,26 @@ def run_step_process(zone: Zone, runner: ScenarioRunner, step, shell: Shell, sec
     reader = shell.start()
     snap = model_snapshot(zone)
     shell.exit(reader)
-    snap["free_2mib_drained"] = recorder_drain(zone, shell, lambda: runner.settle(step))
+    snap["free_2mib_drained"] = recorder_drain(zone, shell, lambda: drain_daemons(runner, step))
     return snap
+
+
+def drain_daemons(runner: ScenarioRunner, step) -> None:
+    """The daemons while the recorder drains: the step's closing round, then
+    kcompactd's 500 ms timer, which fires at least twice in a drain whose
+    shell sleeps for 1 s (steps.drain_pcp), so a proactive check that gave
+    way to a running kswapd in the closing round comes again once kswapd
+    sleeps."""
+    runner.settle(step)
+    for _ in range(DRAIN_TIMER_CHECKS - 1):
+        runner.zone.run_daemons(proactiveness=runner.proactiveness, seconds=HPAGE_FRAG_CHECK_INTERVAL_MS / 1000)
 
 
 def recorder_drain(zone: Zone, shell: Shell, daemons) -> int:
     """What steps.drain_pcp does to the guest, and the drained figure it
     reads: percpu_pagelist_high_fraction = 100000 lowers pcp->high to 4 *
     batch; for the seconds the short-lived processes take, the daemons run
-    (the step's closing round, with kcompactd's 500 ms proactive check)
+    (drain_daemons: the step's closing round and kcompactd's 500 ms checks)
     with lists that spill at once, and the processes' frees spill the
     rest; restoring the fraction to 0 recomputes batch and high from the
     managed pages and the boosted low watermark of that moment (6.1's

@@ -9,10 +9,11 @@ from pathlib import Path
 from fleet.memory import compaction
 from fleet.memory import constants as C
 from fleet.memory.rng import new_rng
+from fleet.memory.watermark import ALLOC_NO_WATERMARKS
 from fleet.memory.zone import Zone
 from fleet.scenario import ScenarioRunner, parse_steps
 from fleet.validate.compare import model_runs
-from fleet.validate.model import Shell, recorder_drain, run_step_process
+from fleet.validate.model import Shell, drain_daemons, recorder_drain, run_step_process
 from fleet.validate.scenarios import load_scenario
 
 GIB = 1 << 18  # pages
@@ -118,3 +119,24 @@ def test_page_tables_follow_the_real_guests_step_by_step():
         real = statistics.fmean(tables(r["snapshots"][i]) - tables(r["snapshots"][i - 1]) for r in runs)
         model = tables(snaps[i]) - tables(snaps[i - 1])
         assert abs(model - real) <= max(16, 0.05 * abs(real)), (step, model, real)
+
+
+def test_a_proactive_check_that_gave_way_to_kswapd_comes_again_in_the_drain():
+    """The recorder's drain lasts over a second (its `sleep 1`), so
+    kcompactd's 500 ms timer fires in it again: a closing round in which
+    kswapd ran skips the proactive check (kswapd_is_running), the next
+    check, kswapd asleep, compacts."""
+    migrated = []
+    (punch,) = parse_steps("punch anon every 2")
+    for daemons in ("settle", "drain"):
+        zone = Zone(64 * C.PAGEBLOCK_NR_PAGES, rng=new_rng(1, 0))
+        anon = zone.register_owner("anon", C.KIND_ANON)
+        assert zone.alloc_bulk(anon, 0, zone.nr_pages, ALLOC_NO_WATERMARKS) == zone.nr_pages
+        zone.free_owner_every(anon, 2)  # fragmentation score 100
+        zone.drain_pcp()
+        runner = ScenarioRunner(zone, proactiveness=20, daemons="always")
+        zone.a.zs[C.ZS_KSWAPD_WAKE] = 1
+        runner.settle(punch) if daemons == "settle" else drain_daemons(runner, punch)
+        migrated.append(int(zone.a.vm[C.VM_PGMIGRATE_SUCCESS]))
+    assert migrated[0] == 0 < migrated[1]
+    assert compaction.fragmentation_score(zone.a) <= 80
