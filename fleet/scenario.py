@@ -33,9 +33,9 @@ within the step run too, the first at a uniform point of the step's first
 (woken for work or proactive) that starts during a THP burst or a balloon
 inflation shares the vCPU with the faulting task or the balloon's worker,
 as two runnable tasks do under CFS (equal shares): after each fault it
-migrates as many pages as the fault took CPU time, THP_FAULT_MIGRATIONS for the huge page's clearing plus the
-pages the fault's own compaction migrated, and after each balloon batch
-BALLOON_BATCH_MIGRATIONS; it has the vCPU to itself once the step ends.
+migrates as many pages as the fault took CPU time, THP_FAULT_MIGRATIONS
+for the huge page's clearing plus the pages the fault's own compaction
+migrated, and after each balloon batch BALLOON_BATCH_MIGRATIONS; it has the vCPU to itself once the step ends.
 Simplified: a fill's chunks give kcompactd no share (it runs to its end).
 """
 

@@ -4,6 +4,8 @@ steps (kswapd, kcompactd, proactive compaction at its default 20, checked
 every 500 ms of the real step's duration within THP steps), and a snapshot
 of the compared figures after boot and after every step."""
 
+from contextlib import contextmanager, nullcontext
+
 import numpy as np
 
 from ..memory import constants as C
@@ -62,6 +64,15 @@ class Shell:
         for pfn in reversed(tables):
             z.free(pfn)
 
+    @contextmanager
+    def running(self):
+        """One process, from fork to exit, around the block."""
+        tables = self.start()
+        try:
+            yield
+        finally:
+            self.exit(tables)
+
 
 def model_snapshot(zone: Zone) -> dict:
     """What the comparison reads from the model, as the recorder reads it
@@ -80,20 +91,17 @@ def model_snapshot(zone: Zone) -> dict:
 def run_step_process(zone: Zone, runner: ScenarioRunner, step, shell: Shell, seconds: float | None = None) -> dict:
     """One step as the real guest runs it, and its snapshot. Every verb but
     `balloon` (QMP only) is a shell line that init runs in a child shell
-    (Shell: it starts before the step's work and exits after it). The
+    (Shell.running: it starts before the step's work and exits after it). The
     recorder then reads /proc in a shell of its own, drains the lists
     (recorder_drain) and reads again. `seconds`: how long the step took in
     the real guest, the time on which kcompactd's proactive checks run
     within it."""
-    tables = shell.start() if step.verb != "balloon" else []
-    runner.step_seconds = seconds
-    runner.run(step, settle=False)
-    runner.step_seconds = None
-    if step.verb != "balloon":
-        shell.exit(tables)
-    reader = shell.start()
-    snap = model_snapshot(zone)
-    shell.exit(reader)
+    with shell.running() if step.verb != "balloon" else nullcontext():
+        runner.step_seconds = seconds
+        runner.run(step, settle=False)
+        runner.step_seconds = None
+    with shell.running():
+        snap = model_snapshot(zone)
     snap["free_2mib_drained"] = recorder_drain(zone, shell, lambda: drain_daemons(runner, step))
     return snap
 
@@ -130,9 +138,8 @@ def recorder_drain(zone: Zone, shell: Shell, daemons) -> int:
     zone.drain_pcp()
     zone.clear_pcp_free_factor()
     zone.set_pcp_high_fraction(0)
-    reader = shell.start()
-    drained = zone.free_2mib_blocks()
-    shell.exit(reader)
+    with shell.running():
+        drained = zone.free_2mib_blocks()
     return drained
 
 
@@ -146,9 +153,8 @@ def run_model(
     )
     runner = ScenarioRunner(zone, proactiveness=PROACTIVENESS, daemons="always")
     shell = Shell(zone)
-    reader = shell.start()
-    snaps = [model_snapshot(zone)]
-    shell.exit(reader)
+    with shell.running():
+        snaps = [model_snapshot(zone)]
     snaps[0]["free_2mib_drained"] = recorder_drain(zone, shell, lambda: None)
     for i, step in enumerate(sc.steps):
         snaps.append(run_step_process(zone, runner, step, shell, step_seconds[i] if step_seconds else None))
